@@ -1,0 +1,146 @@
+"""Frozen configuration dataclasses and the named model presets.
+
+Presets differ only in widths and sizes (spec §2, §4, §5):
+    ``paper``  the reference architecture (parameter counts equal the official code's).
+    ``lite``   narrower networks that train on a 2-core CPU in hours.
+    ``tiny``   a few thousand parameters' worth of width, for tests.
+
+``legacy_numerics`` selects the official code's numerics (spec §11): the per-object 1x1 conv with
+padding 1 (66x66 map), images in ImageNet-normalised space with no output tanh, and ``grid_sample``
+with ``align_corners=True``. It is set by the official-checkpoint importer; our own models use the
+modern numerics (padding 0, tanh output in [-1, 1], ``align_corners=False``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, Tuple
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of generator and discriminators.
+
+    Attributes:
+        num_classes: vocabulary size (COCO-Stuff 184, VG 179), ids 0..num_classes-1.
+        embedding_dim: E, size of the category embedding ``obj_emb`` (spec §4.4: 64).
+        z_dim: Z, size of the appearance code ``z_obj`` (spec §2: 64).
+        image_size: output side in pixels; the architecture is locked to 64 (8x8 conv-LSTM state).
+        crop_size: S, side of object crops fed to the crop encoder and D_obj (32).
+        crop_encoder_widths: output channels of the crop encoder's 5 convs (§4.3).
+        layout_widths: output channels of the per-object conv stack c1..c4 (§4.4).
+        clstm_hidden: hidden channels of the conv-LSTM layers (§4.4: 128, 64, 64).
+        clstm_kernel: conv-LSTM kernel side (5).
+        residual_blocks: residual bottleneck blocks (6).
+        decoder_widths: channels of decoder c0, dc1, dc2, dc3 (§4.5: 256, 256, 128, 64).
+        d_img_widths / d_obj_widths: channels of the 5 discriminator blocks (§5).
+        max_objects: most objects per image that the model accepts.
+        legacy_numerics: official-code numerics (see module docstring).
+    """
+
+    num_classes: int = 184
+    embedding_dim: int = 64
+    z_dim: int = 64
+    image_size: int = 64
+    crop_size: int = 32
+    crop_encoder_widths: Tuple[int, ...] = (64, 128, 256, 512, 1024)
+    layout_widths: Tuple[int, ...] = (64, 128, 256, 512)
+    clstm_hidden: Tuple[int, ...] = (128, 64, 64)
+    clstm_kernel: int = 5
+    residual_blocks: int = 6
+    decoder_widths: Tuple[int, ...] = (256, 256, 128, 64)
+    d_img_widths: Tuple[int, ...] = (64, 128, 256, 512, 1024)
+    d_obj_widths: Tuple[int, ...] = (64, 128, 256, 512, 1024)
+    max_objects: int = 16
+    legacy_numerics: bool = False
+
+    def __post_init__(self):
+        if self.image_size != 64:
+            raise ValueError("image_size must be 64: the architecture is locked to 64x64 (spec §10, issue #14)")
+        if len(self.crop_encoder_widths) != 5 or len(self.layout_widths) != 4 or len(self.decoder_widths) != 4:
+            raise ValueError("crop_encoder_widths needs 5, layout_widths 4, decoder_widths 4 entries")
+        if not 1 <= len(self.clstm_hidden) <= 3:
+            raise ValueError("clstm_hidden must have 1 to 3 layers")
+        if len(self.d_img_widths) != 5 or len(self.d_obj_widths) != 5:
+            raise ValueError("discriminator widths need 5 entries")
+        if self.num_classes < 2 or self.z_dim < 1 or self.embedding_dim < 1 or self.max_objects < 1:
+            raise ValueError("num_classes >= 2, z_dim, embedding_dim and max_objects >= 1 required")
+
+    @property
+    def img_space(self) -> str:
+        """``"imagenet"`` (legacy: ImageNet-normalised, no tanh) or ``"tanh"`` ([-1, 1])."""
+        return "imagenet" if self.legacy_numerics else "tanh"
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @staticmethod
+    def from_dict(d: Dict[str, Any]) -> "ModelConfig":
+        """Inverse of to_dict. Unknown keys raise ValueError naming them."""
+        names = {f.name for f in dataclasses.fields(ModelConfig)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown model config keys: {unknown}")
+        return ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+_PRESETS: Dict[str, Dict[str, Any]] = {
+    "paper": {},
+    "lite": dict(
+        embedding_dim=32, z_dim=32,
+        crop_encoder_widths=(32, 64, 128, 192, 256),
+        layout_widths=(32, 64, 96, 128),
+        clstm_hidden=(64, 32, 32),
+        decoder_widths=(128, 128, 64, 32),
+        d_img_widths=(32, 64, 128, 192, 256),
+        d_obj_widths=(32, 64, 128, 192, 256),
+    ),
+    "tiny": dict(
+        embedding_dim=8, z_dim=8,
+        crop_encoder_widths=(4, 8, 8, 8, 16),
+        layout_widths=(4, 8, 8, 8),
+        clstm_hidden=(8, 8, 8),
+        clstm_kernel=3,
+        residual_blocks=1,
+        decoder_widths=(8, 8, 8, 4),
+        d_img_widths=(4, 8, 8, 8, 8),
+        d_obj_widths=(4, 8, 8, 8, 8),
+        max_objects=8,
+    ),
+}
+
+PRESETS = tuple(_PRESETS)
+
+
+def model_preset(name: str, num_classes: int = 184, **overrides) -> ModelConfig:
+    """The ModelConfig of a named preset (``paper``, ``lite``, ``tiny``) for a vocabulary size.
+
+    Raises:
+        KeyError: unknown preset name (the message lists the known ones).
+    """
+    if name not in _PRESETS:
+        raise KeyError(f"unknown preset {name!r}; choose one of {list(_PRESETS)}")
+    return ModelConfig(num_classes=num_classes, **{**_PRESETS[name], **overrides})
+
+
+def preset_name(cfg: ModelConfig) -> str:
+    """Name of the preset whose widths ``cfg`` has, or ``"custom"``."""
+    for name in _PRESETS:
+        ref = model_preset(name, cfg.num_classes, max_objects=cfg.max_objects,
+                           legacy_numerics=cfg.legacy_numerics)
+        if ref == cfg:
+            return name
+    return "custom"
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Loss weights λ (spec §2 / §6 defaults)."""
+
+    img_adv: float = 1.0
+    obj_adv: float = 1.0
+    obj_cls: float = 1.0
+    z_rec: float = 10.0
+    img_rec: float = 1.0
+    kl: float = 0.01
