@@ -1,0 +1,135 @@
+"""Model files: safetensors tensors + JSON metadata (config, vocabulary, model card). Data only:
+loading never runs code (no pickle).
+
+File layout (``.safetensors``):
+    tensors   ``G.<name>``  generator state dict (fp32 or bf16; BN running stats included)
+              ``directions.ids`` [K] int64, ``directions.mean`` [K, Z], ``directions.components``
+              [K, D, Z], ``directions.std`` [K, D], ``directions.explained`` [K, D]  (optional)
+    metadata  ``format`` = "layout2im-model", ``format_version`` = "1", ``name``, and JSON strings
+              ``config`` (ModelConfig.to_dict), ``vocabulary`` (names by id), ``card`` (dict)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import torch
+
+from .config import ModelConfig
+from .errors import ModelFileError
+from .vocab import Vocabulary
+
+FORMAT = "layout2im-model"
+FORMAT_VERSION = "1"
+
+
+@dataclass
+class Directions:
+    """Per-category appearance directions in z space (principal components of crop-encoder mu).
+
+    ids: [K] int64 category ids; mean: [K, Z]; components: [K, D, Z] unit rows; std: [K, D] (std of
+    mu along each component); explained: [K, D] share of variance in [0, 1]. All float32 on CPU.
+    """
+
+    ids: torch.Tensor
+    mean: torch.Tensor
+    components: torch.Tensor
+    std: torch.Tensor
+    explained: torch.Tensor
+
+
+@dataclass
+class ModelFile:
+    """Contents of a model file."""
+
+    config: ModelConfig
+    vocabulary: Vocabulary
+    state_dict: Dict[str, torch.Tensor]
+    name: str = "model"
+    card: Dict[str, Any] = field(default_factory=dict)
+    directions: Optional[Directions] = None
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temp file beside ``path``, fsync, then rename over ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_model_file(path, mf: ModelFile, dtype: Optional[torch.dtype] = None) -> None:
+    """Write a model file atomically. ``dtype`` (e.g. torch.bfloat16) casts floating weights
+    (BN running statistics stay float32)."""
+    from safetensors.torch import save
+
+    tensors = {}
+    for k, v in mf.state_dict.items():
+        v = v.detach().cpu()
+        if dtype is not None and v.is_floating_point() and "running_" not in k:
+            v = v.to(dtype)
+        tensors[f"G.{k}"] = v.contiguous()
+    if mf.directions is not None:
+        for k in ("ids", "mean", "components", "std", "explained"):
+            tensors[f"directions.{k}"] = getattr(mf.directions, k).detach().cpu().contiguous()
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "name": mf.name,
+            "config": json.dumps(mf.config.to_dict()), "vocabulary": json.dumps(list(mf.vocabulary.names)),
+            "card": json.dumps(mf.card)}
+    atomic_write_bytes(Path(path), save(tensors, metadata=meta))
+
+
+def load_model_file(path) -> ModelFile:
+    """Read a model file (no code runs).
+
+    Raises:
+        ModelFileError: missing or unreadable file, truncated or not safetensors, not a Layout2Im
+            model, unsupported format version, or weights that do not fit the stored config.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ModelFileError(f"cannot read model file {path}: {e.strerror or e}") from None
+    try:
+        tensors = load(data)
+        from safetensors import safe_open  # metadata
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, ValueError, OSError, RuntimeError) as e:
+        raise ModelFileError(f"{path.name} is not a readable model file (truncated or not safetensors): {e}") from None
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"{path.name} is a safetensors file but not a Layout2Im model (no '{FORMAT}' format tag)")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"{path.name}: unsupported model format version {meta.get('format_version')!r}")
+    try:
+        cfg = ModelConfig.from_dict(json.loads(meta["config"]))
+        vocab = Vocabulary(tuple(json.loads(meta["vocabulary"])))
+        card = json.loads(meta.get("card", "{}"))
+    except (KeyError, ValueError, TypeError) as e:
+        raise ModelFileError(f"{path.name}: broken metadata ({e})") from None
+    if len(vocab) != cfg.num_classes:
+        raise ModelFileError(f"{path.name}: vocabulary has {len(vocab)} entries but the config {cfg.num_classes}")
+    sd = {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}
+    directions = None
+    if "directions.ids" in tensors:
+        directions = Directions(**{k: tensors[f"directions.{k}"].float() if k != "ids" else tensors[f"directions.{k}"]
+                                   for k in ("ids", "mean", "components", "std", "explained")})
+    return ModelFile(config=cfg, vocabulary=vocab, state_dict=sd, name=meta.get("name", path.stem), card=card,
+                     directions=directions)

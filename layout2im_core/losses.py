@@ -1,0 +1,56 @@
+"""Loss terms of Layout2Im (spec §6), one small pure function each. Weights live in
+``config.LossWeights`` (spec §2 defaults); these functions are unweighted.
+
+All adversarial terms are the standard (non-saturating) GAN with BCE on logits; means over images or
+objects. The KL term is a sum over objects and z dimensions, as the reference.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def kl_loss(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) summed over all objects and dims (spec §6, "KL").
+
+    mu, logvar: [N, Z] float. Returns a scalar: -0.5 * sum(1 + logvar - mu^2 - exp(logvar)).
+    """
+    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+
+
+def img_rec_loss(img_rec: torch.Tensor, imgs: torch.Tensor) -> torch.Tensor:
+    """Image reconstruction: mean absolute error over B*3*H*W (spec §6)."""
+    return F.l1_loss(img_rec.float(), imgs.float())
+
+
+def z_rec_loss(z_rand_rec: torch.Tensor, z_rand: torch.Tensor) -> torch.Tensor:
+    """Latent regression: mean absolute error between z regressed from generated crops and the sampled
+    z, over N*Z (spec §6)."""
+    return F.l1_loss(z_rand_rec.float(), z_rand.float())
+
+
+def bce_real(logits: torch.Tensor) -> torch.Tensor:
+    """Mean BCE-with-logits against target 1 ("real")."""
+    return F.binary_cross_entropy_with_logits(logits.float(), torch.ones_like(logits, dtype=torch.float32))
+
+
+def bce_fake(logits: torch.Tensor) -> torch.Tensor:
+    """Mean BCE-with-logits against target 0 ("fake")."""
+    return F.binary_cross_entropy_with_logits(logits.float(), torch.zeros_like(logits, dtype=torch.float32))
+
+
+def d_adv_loss(real_logits: torch.Tensor, rec_logits: torch.Tensor, rand_logits: torch.Tensor) -> torch.Tensor:
+    """Discriminator adversarial loss (spec §6, D step), for D_img and for D_obj's ``src`` head:
+    BCE(real, 1) + 0.5 BCE(rec, 0) + 0.5 BCE(rand, 0)."""
+    return bce_real(real_logits) + 0.5 * bce_fake(rec_logits) + 0.5 * bce_fake(rand_logits)
+
+
+def g_adv_loss(rec_logits: torch.Tensor, rand_logits: torch.Tensor) -> torch.Tensor:
+    """Generator adversarial loss, non-saturating (spec §6, G step): 0.5 BCE(rec, 1) + 0.5 BCE(rand, 1)."""
+    return 0.5 * bce_real(rec_logits) + 0.5 * bce_real(rand_logits)
+
+
+def cls_loss(cls_logits: torch.Tensor, objs: torch.Tensor) -> torch.Tensor:
+    """Auxiliary classification: mean cross-entropy of D_obj's class logits [N, K] against ids [N]."""
+    return F.cross_entropy(cls_logits.float(), objs)

@@ -1,0 +1,105 @@
+"""Image discriminator D_img and object discriminator D_obj (spec §5): SN-GAN ResNet discriminators
+with spectral norm on every conv and linear layer, ReLU activations, spatial sum pooling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+from torch.nn.utils.parametrizations import spectral_norm
+
+from ..config import ModelConfig
+
+
+def _sn_conv(cin: int, cout: int, k: int) -> nn.Module:
+    return spectral_norm(nn.Conv2d(cin, cout, k, 1, k // 2, bias=True))
+
+
+class OptimizedBlock(nn.Module):
+    """First block: residual conv3x3 -> ReLU -> conv3x3 -> [avgpool]; shortcut [avgpool] -> conv1x1."""
+
+    def __init__(self, cin: int, cout: int, downsample: bool):
+        super().__init__()
+        self.conv1 = _sn_conv(cin, cout, 3)
+        self.conv2 = _sn_conv(cout, cout, 3)
+        self.c_sc = _sn_conv(cin, cout, 1)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [B, Cin, H, W] -> [B, Cout, H', W'] (H' = H/2 when downsampling)."""
+        r = self.conv2(F.relu(self.conv1(x)))
+        s = x
+        if self.downsample:
+            r = F.avg_pool2d(r, 2)
+            s = F.avg_pool2d(s, 2)
+        return r + self.c_sc(s)
+
+
+class ResBlock(nn.Module):
+    """ReLU -> conv3x3(in->in) -> ReLU -> conv3x3(in->out) -> [avgpool]; learned shortcut
+    conv1x1 -> [avgpool]. As in the reference (an in-place ReLU runs before the shortcut, spec §5),
+    the shortcut sees ReLU(x)."""
+
+    def __init__(self, cin: int, cout: int, downsample: bool):
+        super().__init__()
+        self.conv1 = _sn_conv(cin, cin, 3)
+        self.conv2 = _sn_conv(cin, cout, 3)
+        self.c_sc = _sn_conv(cin, cout, 1)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [B, Cin, H, W] -> [B, Cout, H', W']."""
+        x = F.relu(x)
+        r = self.conv2(F.relu(self.conv1(x)))
+        s = self.c_sc(x)
+        if self.downsample:
+            r = F.avg_pool2d(r, 2)
+            s = F.avg_pool2d(s, 2)
+        return r + s
+
+
+def _trunk(widths, first_downsample: bool) -> nn.Sequential:
+    blocks = [OptimizedBlock(3, widths[0], first_downsample)]
+    blocks += [ResBlock(widths[i], widths[i + 1], True) for i in range(len(widths) - 1)]
+    return nn.Sequential(*blocks)
+
+
+class ImageDiscriminator(nn.Module):
+    """D_img: 3x64x64 image -> one real/fake logit (spec §5.1)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.blocks = _trunk(cfg.d_img_widths, True)
+        self.l_out = spectral_norm(nn.Linear(cfg.d_img_widths[-1], 1, bias=False))
+
+    def forward(self, imgs: torch.Tensor) -> torch.Tensor:
+        """imgs: [B, 3, 64, 64] in the model's image space -> logits [B] float32."""
+        x = F.relu(self.blocks(imgs)).sum(dim=(2, 3))  # [B, C]
+        return self.l_out(x).float().squeeze(1)
+
+
+@dataclass
+class ObjectLogits:
+    """D_obj output: ``src`` [N] real/fake logits, ``cls`` [N, num_classes] class logits (float32)."""
+
+    src: torch.Tensor
+    cls: torch.Tensor
+
+
+class ObjectDiscriminator(nn.Module):
+    """D_obj: 3xSxS crops -> real/fake logit and auxiliary class logits (AC-GAN, spec §5.2)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.blocks = _trunk(cfg.d_obj_widths, False)
+        c = cfg.d_obj_widths[-1]
+        self.classifier_src = spectral_norm(nn.Linear(c, 1))
+        self.classifier_cls = spectral_norm(nn.Linear(c, cfg.num_classes))
+
+    def forward(self, crops: torch.Tensor) -> ObjectLogits:
+        """crops: [N, 3, S, S] in the model's image space -> ObjectLogits."""
+        x = F.relu(self.blocks(crops)).sum(dim=(2, 3))  # [N, C]
+        return ObjectLogits(src=self.classifier_src(x).float().squeeze(1), cls=self.classifier_cls(x).float())

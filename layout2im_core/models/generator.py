@@ -1,0 +1,114 @@
+"""Generator G: crop encoder + layout encoder + decoder (spec §4), with the training forward (§4.6)
+and the layout-only sampling path used at inference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from ..geometry import crop_bboxes
+from .crop_encoder import CropEncoder
+from .decoder import Decoder
+from .layout_encoder import LayoutEncoder
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class GeneratorOutput:
+    """Training forward outputs (spec §4.6). Crops and codes are packed over the N real objects.
+
+    crops_real, crops_rec, crops_rand: [N, 3, S, S]; img_rec, img_rand: [B, 3, 64, 64];
+    mu, logvar: [N, Z] (crop encoder on real crops); z_rand: [N, Z] the prior sample;
+    z_rand_rec: [N, Z] crop-encoder mu on crops of img_rand.
+    """
+
+    crops_real: torch.Tensor
+    crops_rec: torch.Tensor
+    crops_rand: torch.Tensor
+    img_rec: torch.Tensor
+    img_rand: torch.Tensor
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    z_rand: torch.Tensor
+    z_rand_rec: torch.Tensor
+
+
+class Generator(nn.Module):
+    """Layout2Im generator. Submodule names match the official checkpoint (crop_encoder,
+    layout_encoder, decoder)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.crop_encoder = CropEncoder(cfg)
+        self.layout_encoder = LayoutEncoder(cfg)
+        self.decoder = Decoder(cfg)
+        self.register_buffer("_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    # --- image spaces -------------------------------------------------------------------------
+    def to_model_space(self, img01: torch.Tensor) -> torch.Tensor:
+        """[B, 3, H, W] RGB in [0, 1] -> the model's space ([-1, 1], or ImageNet-normalised if legacy)."""
+        if self.cfg.legacy_numerics:
+            return (img01 - self._mean) / self._std
+        return img01 * 2 - 1
+
+    def to_unit(self, img: torch.Tensor) -> torch.Tensor:
+        """Model-space image -> RGB in [0, 1] (clamped), float32."""
+        img = img.float()
+        out = img * self._std + self._mean if self.cfg.legacy_numerics else (img + 1) / 2
+        return out.clamp(0, 1)
+
+    def crop(self, imgs: torch.Tensor, bboxes: torch.Tensor, obj_to_img: torch.Tensor) -> torch.Tensor:
+        """Object crops [N, 3, S, S] of packed bboxes [N, 4] (spec §4.1)."""
+        return crop_bboxes(imgs, bboxes, obj_to_img, self.cfg.crop_size, align_corners=self.cfg.legacy_numerics)
+
+    @staticmethod
+    def _pad(z: torch.Tensor, obj_mask: torch.Tensor) -> torch.Tensor:
+        """Packed [N, Z] -> padded [B, O, Z]."""
+        return LayoutEncoder.scatter(z, obj_mask)
+
+    # --- forwards -------------------------------------------------------------------------------
+    def generate(self, objs: torch.Tensor, bboxes: torch.Tensor, z_obj: torch.Tensor,
+                 obj_mask: torch.Tensor) -> torch.Tensor:
+        """Layout-only sampling path: decoder(layout_encoder(objs, bboxes, z)).
+
+        Args:
+            objs: [B, O] int64; bboxes: [B, O, 4] float in [0, 1]; z_obj: [B, O, Z]; obj_mask: [B, O] bool.
+
+        Returns:
+            [B, 3, 64, 64] image in the model's space.
+        """
+        return self.decoder(self.layout_encoder(objs, bboxes, z_obj, obj_mask))
+
+    def forward(self, imgs: torch.Tensor, objs: torch.Tensor, bboxes: torch.Tensor, obj_mask: torch.Tensor,
+                z_rand: torch.Tensor) -> GeneratorOutput:
+        """Training forward with the reconstruction and the sampling path (spec §4.6).
+
+        Args:
+            imgs: [B, 3, 64, 64] real images in the model's space.
+            objs: [B, O] int64; bboxes: [B, O, 4]; obj_mask: [B, O] bool.
+            z_rand: [N, Z] prior samples for the N real objects (packed, row-major over obj_mask).
+
+        Returns:
+            GeneratorOutput.
+        """
+        b, o = objs.shape
+        obj_to_img = torch.arange(b, device=objs.device)[:, None].expand(b, o)[obj_mask]  # [N]
+        objs_p, bboxes_p = objs[obj_mask], bboxes[obj_mask]
+        crops_real = self.crop(imgs, bboxes_p, obj_to_img)
+        code = self.crop_encoder(crops_real, objs_p)
+        # The two paths run separately, as the reference, so batch-norm statistics stay per path.
+        img_rec = self.decoder(self.layout_encoder(objs, bboxes, self._pad(code.z, obj_mask), obj_mask))
+        img_rand = self.decoder(self.layout_encoder(objs, bboxes, self._pad(z_rand, obj_mask), obj_mask))
+        crops_rec = self.crop(img_rec, bboxes_p, obj_to_img)
+        crops_rand = self.crop(img_rand, bboxes_p, obj_to_img)
+        z_rand_rec = self.crop_encoder(crops_rand, objs_p, sample=False).mu
+        return GeneratorOutput(crops_real=crops_real, crops_rec=crops_rec, crops_rand=crops_rand,
+                               img_rec=img_rec, img_rand=img_rand, mu=code.mu, logvar=code.logvar,
+                               z_rand=z_rand, z_rand_rec=z_rand_rec)
