@@ -1,0 +1,488 @@
+"""The inference API: the only module of the core that the app imports (with types, project, errors,
+vocab). Only plain Python values and numpy arrays cross this boundary; never tensors.
+
+A :class:`Layout2ImModel` loads a model file (safetensors: weights + config + vocabulary + card +
+appearance directions; loading runs no code), renders layouts to uint8 RGB images, and keeps a cache
+for the **fast edit path**: per-object features (composer + conv stack) are cached by (category,
+box mask, z), and the conv-LSTM state after every object of the last layout is kept, so when one
+object changes only the objects from the first changed one onward are re-fused (spec §4.4; the
+result equals a full forward).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from .checkpoint import ModelFile, load_model_file, save_model_file
+from .config import ModelConfig, model_preset, preset_name
+from .errors import LayoutError, ModelFileError, UnknownCategoryError
+from .geometry import check_bbox
+from .models.generator import Generator
+from .resources_path import resources_dir
+from .types import LayoutSpec, ObjectSpec
+from .vocab import Vocabulary
+
+__all__ = ["Layout2ImModel", "AppearanceDirections", "available_models", "default_model_path",
+           "available_devices", "resolve_model", "import_official", "LayoutSpec", "ObjectSpec"]
+
+DEFAULT_MODEL = "scenes64"
+MIN_BOX_AREA = 0.02  # boxes smaller than this share of the image are outside the trained range (spec §7.1)
+
+
+def available_models() -> Dict[str, Path]:
+    """Shipped models: name -> path of ``resources/models/<name>.safetensors``."""
+    folder = resources_dir() / "models"
+    return {p.stem: p for p in sorted(folder.glob("*.safetensors"))} if folder.is_dir() else {}
+
+
+def default_model_path() -> Path:
+    """Path of the default shipped model (may not exist in a damaged install)."""
+    return resources_dir() / "models" / f"{DEFAULT_MODEL}.safetensors"
+
+
+def resolve_model(name_or_path) -> Path:
+    """A shipped model name (e.g. ``"scenes64"``) or a file path -> path.
+
+    Raises:
+        ModelFileError: neither a shipped name nor an existing file; the message lists shipped names.
+    """
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    models = available_models()
+    if str(name_or_path) in models:
+        return models[str(name_or_path)]
+    names = ", ".join(models) or "none installed"
+    raise ModelFileError(f"no model named or at {str(name_or_path)!r}; shipped models: {names}")
+
+
+def available_devices() -> List[str]:
+    """Devices this machine can render on: ``["cpu"]`` plus ``"cuda"`` when present."""
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def _resolve_device(device: Optional[str]) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was asked for but is not available on this machine")
+    return dev
+
+
+def _cpu_has_amx() -> bool:
+    try:
+        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class AppearanceDirections:
+    """Appearance directions of one category in z space (numpy, float32).
+
+    mean: [Z] centre of the category's crop codes; components: [K, Z] unit directions; std: [K]
+    standard deviation along each; explained: [K] share of variance in [0, 1]; fallback: True when the
+    model holds no directions for this category and the unit axes of z (std 1) are given instead.
+    """
+
+    mean: np.ndarray
+    components: np.ndarray
+    std: np.ndarray
+    explained: np.ndarray
+    fallback: bool
+
+
+@dataclass
+class _EditCache:
+    keys: List[tuple]
+    states: list  # conv-LSTM state after each object
+    image: Optional[np.ndarray]
+
+
+class Layout2ImModel:
+    """A loaded Layout2Im generator for rendering layouts.
+
+    Thread safety: one render at a time (an internal lock); the app calls it from one worker thread.
+
+    Args:
+        model_file: the loaded :class:`~layout2im_core.checkpoint.ModelFile`.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or None/"auto" (CUDA if present, else CPU).
+        precision: ``"fp32"``, ``"bf16"`` (autocast) or ``"auto"`` (bf16 on CUDA and on CPUs with AMX).
+
+    Raises:
+        ModelFileError: the weights do not fit the file's config.
+    """
+
+    FEATURE_CACHE_SIZE = 512
+
+    def __init__(self, model_file: ModelFile, device: Optional[str] = None, precision: str = "auto"):
+        self._file = model_file
+        self.config: ModelConfig = model_file.config
+        self.vocabulary: Vocabulary = model_file.vocabulary
+        self.name: str = model_file.name
+        self.card: dict = dict(model_file.card)
+        self.G = Generator(self.config)
+        sd = {k: v.float() if v.is_floating_point() else v for k, v in model_file.state_dict.items()}
+        try:
+            self.G.load_state_dict(sd, strict=True)
+        except RuntimeError as e:
+            first = str(e).splitlines()[0:3]
+            raise ModelFileError(f"model {self.name!r}: weights do not fit its config ({' '.join(first)})") from None
+        self.G.eval().requires_grad_(False)
+        self._lock = threading.RLock()
+        self._precision_req = precision
+        self.device = "cpu"
+        self.precision = "fp32"
+        self.set_device(device)
+
+    # --- construction ----------------------------------------------------------------------------
+    @classmethod
+    def load(cls, name_or_path, device: Optional[str] = None, precision: str = "auto") -> "Layout2ImModel":
+        """Load a shipped model by name or a model file by path.
+
+        Raises:
+            ModelFileError: unknown name, missing, truncated or foreign file, weights not fitting.
+        """
+        return cls(load_model_file(resolve_model(name_or_path)), device=device, precision=precision)
+
+    @classmethod
+    def random(cls, preset: str = "tiny", vocabulary: Optional[Vocabulary] = None, seed: int = 0,
+               device: Optional[str] = "cpu", precision: str = "fp32", name: str = "random") -> "Layout2ImModel":
+        """A model with random weights (for tests and demos); BN running stats are left at init."""
+        vocab = vocabulary or Vocabulary.builtin("coco")
+        cfg = model_preset(preset, len(vocab))
+        gen = torch.Generator().manual_seed(seed)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            G = Generator(cfg)
+        _calibrate_batch_norm(G, vocab, gen)
+        return cls(ModelFile(cfg, vocab, G.state_dict(), name=name, card={"preset": preset}), device, precision)
+
+    def save(self, path, card: Optional[dict] = None, dtype: Optional[torch.dtype] = None) -> None:
+        """Write this model as a model file (atomic). ``card`` replaces the stored card if given."""
+        mf = ModelFile(self.config, self.vocabulary, self.G.state_dict(), self.name,
+                       card if card is not None else self.card, self._file.directions)
+        save_model_file(path, mf, dtype=dtype)
+
+    # --- properties --------------------------------------------------------------------------------
+    @property
+    def categories(self) -> List[str]:
+        """Real category names of the vocabulary, in id order."""
+        return self.vocabulary.categories
+
+    @property
+    def z_dim(self) -> int:
+        return self.config.z_dim
+
+    @property
+    def preset(self) -> str:
+        return preset_name(self.config)
+
+    @property
+    def trained_max_objects(self) -> int:
+        """Most objects per image seen in training (model card), default 8 (COCO-Stuff filter)."""
+        return int(self.card.get("trained_max_objects", 8))
+
+    def set_device(self, device: Optional[str]) -> None:
+        """Move the model to ``device`` (see class doc); clears the edit cache."""
+        with self._lock:
+            dev = _resolve_device(device)
+            self.G.to(dev)
+            self._dev = dev
+            self.device = str(dev)
+            req = self._precision_req
+            bf16 = req == "bf16" or (req == "auto" and (dev.type == "cuda" or _cpu_has_amx()))
+            self.precision = "bf16" if bf16 else "fp32"
+            self.clear_cache()
+
+    def set_precision(self, precision: str) -> None:
+        """``"fp32"``, ``"bf16"`` or ``"auto"``; clears the edit cache."""
+        if precision not in ("fp32", "bf16", "auto"):
+            raise ValueError(f"precision must be fp32, bf16 or auto, not {precision!r}")
+        self._precision_req = precision
+        self.set_device(self.device)
+
+    def clear_cache(self) -> None:
+        """Forget cached object features and conv-LSTM states."""
+        self._features: "OrderedDict[tuple, torch.Tensor]" = OrderedDict()
+        self._edit = _EditCache([], [], None)
+
+    def _autocast(self):
+        if self.precision == "bf16":
+            return torch.autocast(self._dev.type, dtype=torch.bfloat16)
+        return torch.autocast(self._dev.type, enabled=False)
+
+    # --- layout validation -------------------------------------------------------------------------
+    def sample_z(self, n: int, seed: Optional[int] = None) -> np.ndarray:
+        """n codes from N(0, I): float32 [n, Z]. Same seed -> same codes."""
+        gen = np.random.default_rng(seed)
+        return gen.standard_normal((int(n), self.z_dim)).astype(np.float32)
+
+    def _tensors(self, layout: LayoutSpec, seed: Optional[int]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Validate a layout -> (objs [O] int64, bboxes [O, 4] float32, z [O, Z] float32) on CPU.
+
+        Raises:
+            LayoutError: empty, too many objects, bad bbox, z of wrong size or not finite.
+            UnknownCategoryError: categories not in the vocabulary (all named).
+        """
+        if not isinstance(layout, LayoutSpec):
+            raise LayoutError(f"expected a LayoutSpec, got {type(layout).__name__}")
+        objects = layout.objects
+        if len(objects) == 0:
+            raise LayoutError("the layout is empty: add at least one object")
+        if len(objects) > self.config.max_objects:
+            raise LayoutError(f"the layout has {len(objects)} objects; this model allows at most "
+                              f"{self.config.max_objects}")
+        ids = self.vocabulary.ids_of([o.category for o in objects])
+        bboxes = [check_bbox(o.bbox, i, clamp=True) for i, o in enumerate(objects)]
+        missing = [i for i, o in enumerate(objects) if o.z is None]
+        rand = self.sample_z(len(missing), seed) if missing else None
+        zs = np.empty((len(objects), self.z_dim), np.float32)
+        for i, o in enumerate(objects):
+            if o.z is None:
+                zs[i] = rand[missing.index(i)]
+                continue
+            z = np.asarray(o.z, dtype=np.float32).reshape(-1)
+            if z.shape[0] != self.z_dim:
+                raise LayoutError(f"object {i} ({o.category}): z has {z.shape[0]} values, this model needs {self.z_dim}")
+            if not np.all(np.isfinite(z)):
+                raise LayoutError(f"object {i} ({o.category}): z has NaN or infinite values")
+            zs[i] = z
+        return (torch.tensor(ids, dtype=torch.int64), torch.tensor(bboxes, dtype=torch.float32),
+                torch.from_numpy(zs))
+
+    def layout_warnings(self, layout: LayoutSpec) -> List[str]:
+        """Ways the layout leaves the model's trained range (not errors): too many objects, boxes under
+        2% of the image, labels the model lacks."""
+        out = []
+        n = len(layout.objects)
+        if n > self.trained_max_objects:
+            out.append(f"{n} objects: this model was trained with at most {self.trained_max_objects}")
+        small = [f"{i} ({o.category})" for i, o in enumerate(layout.objects)
+                 if _area(o.bbox) < MIN_BOX_AREA]
+        if small:
+            out.append(f"boxes under 2% of the image (outside the trained range): objects {', '.join(small)}")
+        unknown = sorted({o.category for o in layout.objects if o.category not in self.vocabulary})
+        if unknown:
+            out.append(f"labels this model lacks (ignored when rendering): {', '.join(unknown)}")
+        return out
+
+    # --- rendering ------------------------------------------------------------------------------------
+    def _to_unit_hwc(self, img: torch.Tensor) -> np.ndarray:
+        """[B, 3, 64, 64] model space -> float32 [B, 64, 64, 3] in [0, 1]."""
+        return self.G.to_unit(img).permute(0, 2, 3, 1).cpu().numpy()
+
+    @staticmethod
+    def _quantise(unit: np.ndarray) -> np.ndarray:
+        return np.round(unit * 255).astype(np.uint8)
+
+    def _object_key(self, obj_id: int, bbox: torch.Tensor, z: torch.Tensor) -> tuple:
+        # The box enters the model only through its 64x64 mask, so the key uses the mask's edges.
+        size = self.config.image_size
+        edges = torch.round(bbox * size).to(torch.int64).tolist()
+        return (obj_id, tuple(edges), z.numpy().tobytes())
+
+    def _features_for(self, keys, objs, bboxes, zs) -> List[torch.Tensor]:
+        """Per-object features [C4, 8, 8], from the cache or computed in one batch."""
+        missing = [i for i, k in enumerate(keys) if k not in self._features]
+        if missing:
+            idx = torch.tensor(missing)
+            with self._autocast():
+                f = self.G.layout_encoder.object_features(objs[idx].to(self._dev), bboxes[idx].to(self._dev),
+                                                          zs[idx].to(self._dev))
+            for j, i in enumerate(missing):
+                self._features[keys[i]] = f[j]
+        feats = []
+        for k in keys:
+            self._features.move_to_end(k)
+            feats.append(self._features[k])
+        while len(self._features) > max(self.FEATURE_CACHE_SIZE, 2 * len(keys)):
+            self._features.popitem(last=False)
+        return feats
+
+    def generate(self, layout: LayoutSpec, seed: Optional[int] = None, use_cache: bool = True) -> np.ndarray:
+        """Render one layout to uint8 RGB [64, 64, 3]; see :meth:`render_float` for the arguments."""
+        return self._quantise(self.render_float(layout, seed, use_cache))
+
+    @torch.no_grad()
+    def render_float(self, layout: LayoutSpec, seed: Optional[int] = None, use_cache: bool = True) -> np.ndarray:
+        """Render one layout.
+
+        Objects with ``z=None`` get codes drawn with ``seed`` (give every object a z for repeatable
+        images). Boxes merely outside [0, 1] are clamped into it.
+
+        Args:
+            layout: the ordered objects.
+            seed: seed for missing z.
+            use_cache: use the fast edit path (same result as a full forward).
+
+        Returns:
+            float32 RGB array [64, 64, 3] in [0, 1].
+
+        Raises:
+            LayoutError, UnknownCategoryError: see ``_tensors``.
+        """
+        objs, bboxes, zs = self._tensors(layout, seed)
+        with self._lock:
+            if not use_cache:
+                return self._full(objs[None], bboxes[None], zs[None], torch.ones(1, len(objs), dtype=torch.bool))[0]
+            keys = [self._object_key(int(o), b, z) for o, b, z in zip(objs, bboxes, zs)]
+            prev = self._edit
+            first = next((i for i, (a, b) in enumerate(zip(keys, prev.keys)) if a != b), min(len(keys), len(prev.keys)))
+            if first == len(keys) == len(prev.keys) and prev.image is not None:
+                return prev.image.copy()
+            feats = self._features_for(keys, objs, bboxes, zs)
+            le = self.G.layout_encoder
+            state = prev.states[first - 1] if first > 0 else None
+            states = []
+            with self._autocast():
+                if first < len(keys):
+                    seq = torch.stack(feats[first:])[None]  # [1, T, C4, 8, 8]
+                    h, states = le.clstm(seq, torch.ones(1, seq.shape[1], dtype=torch.bool, device=self._dev),
+                                         state=state, keep_states=True)
+                else:  # objects were only removed from the end: the state after the last one is cached
+                    h = state[-1][0]
+                img = self.G.decoder(le.residual(h.to(feats[0].dtype)))
+            image = self._to_unit_hwc(img)[0]
+            self._edit = _EditCache(keys, prev.states[:first] + states, image)
+            return image.copy()
+
+    def _full(self, objs, bboxes, zs, obj_mask) -> np.ndarray:
+        """Full forward of padded tensors -> float32 [B, 64, 64, 3] in [0, 1]."""
+        with self._autocast():
+            img = self.G.generate(objs.to(self._dev), bboxes.to(self._dev), zs.to(self._dev), obj_mask.to(self._dev))
+        return self._to_unit_hwc(img)
+
+    @torch.no_grad()
+    def generate_batch(self, layouts: Sequence[LayoutSpec], seed: Optional[int] = None) -> np.ndarray:
+        """Render several layouts in one batch (variation grids). Returns uint8 [N, 64, 64, 3].
+
+        Missing z are drawn per layout from ``seed + index`` (or fresh when seed is None)."""
+        if not layouts:
+            raise LayoutError("generate_batch needs at least one layout")
+        parts = [self._tensors(l, None if seed is None else seed + i) for i, l in enumerate(layouts)]
+        o = max(len(p[0]) for p in parts)
+        b = len(parts)
+        objs = torch.zeros(b, o, dtype=torch.int64)
+        bboxes = torch.zeros(b, o, 4)
+        zs = torch.zeros(b, o, self.z_dim)
+        mask = torch.zeros(b, o, dtype=torch.bool)
+        for i, (ob, bb, z) in enumerate(parts):
+            n = len(ob)
+            objs[i, :n], bboxes[i, :n], zs[i, :n], mask[i, :n] = ob, bb, z, True
+        with self._lock:
+            return self._quantise(self._full(objs, bboxes, zs, mask))
+
+    # --- appearance ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode_appearance(self, image: np.ndarray, bbox: Sequence[float], category: str) -> np.ndarray:
+        """z of an object in a photo: the crop encoder's mu for the crop of ``bbox`` (spec §4.3).
+
+        The photo is resized to 64x64 (bilinear, as the training data) before cropping.
+
+        Args:
+            image: uint8 [H, W, 3] RGB (or [H, W] grey, or [H, W, 4] RGBA: alpha dropped).
+            bbox: (x0, y0, x1, y1) in [0, 1] of the photo.
+            category: category name of the object (CBN is conditioned on it).
+
+        Returns:
+            float32 [Z].
+
+        Raises:
+            LayoutError: not an image array, or a bad bbox. UnknownCategoryError: unknown category.
+        """
+        from PIL import Image
+
+        arr = np.asarray(image)
+        if arr.ndim == 2:
+            arr = np.stack([arr] * 3, -1)
+        if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:
+            raise LayoutError(f"expected an RGB image array [H, W, 3], got shape {arr.shape}")
+        arr = arr[..., :3]
+        if arr.dtype != np.uint8:
+            arr = np.clip(arr, 0, 255).astype(np.uint8)
+        box = check_bbox(bbox, 0, clamp=True)
+        obj_id = self.vocabulary.id_of(category)
+        size = self.config.image_size
+        small = np.asarray(Image.fromarray(arr).resize((size, size), Image.BILINEAR), dtype=np.float32) / 255.0
+        img = torch.from_numpy(small).permute(2, 0, 1)[None].to(self._dev)  # [1, 3, 64, 64]
+        with self._lock, self._autocast():
+            crops = self.G.crop(self.G.to_model_space(img), torch.tensor([box], device=self._dev),
+                                torch.zeros(1, dtype=torch.int64, device=self._dev))
+            mu = self.G.crop_encoder(crops, torch.tensor([obj_id], device=self._dev), sample=False).mu
+        return mu[0].float().cpu().numpy()
+
+    def directions(self, category: str, k: Optional[int] = None) -> AppearanceDirections:
+        """The category's appearance directions (mean, principal directions, std, explained share),
+        or the unit axes of z (``fallback=True``) when the model file holds none for it.
+
+        Raises:
+            UnknownCategoryError: unknown category.
+        """
+        obj_id = self.vocabulary.id_of(category)
+        d = self._file.directions
+        if d is not None:
+            hits = (d.ids == obj_id).nonzero()
+            if len(hits):
+                i = int(hits[0, 0])
+                kk = d.components.shape[1] if k is None else min(k, d.components.shape[1])
+                return AppearanceDirections(d.mean[i].numpy().astype(np.float32),
+                                            d.components[i, :kk].numpy().astype(np.float32),
+                                            d.std[i, :kk].numpy().astype(np.float32),
+                                            d.explained[i, :kk].numpy().astype(np.float32), False)
+        kk = self.z_dim if k is None else min(k, self.z_dim)
+        return AppearanceDirections(np.zeros(self.z_dim, np.float32), np.eye(self.z_dim, dtype=np.float32)[:kk],
+                                    np.ones(kk, np.float32), np.full(kk, 1.0 / self.z_dim, np.float32), True)
+
+    @property
+    def has_directions(self) -> bool:
+        return self._file.directions is not None
+
+
+@torch.no_grad()
+def _calibrate_batch_norm(G: Generator, vocab: Vocabulary, gen: torch.Generator, rounds: int = 4) -> None:
+    """Set BN running statistics of a random-weight G from random layouts (train-mode forwards with
+    momentum None = cumulative average), so its eval-mode images respond to the layout."""
+    ids = torch.tensor(vocab.category_ids)
+    bns = [m for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    G.train()
+    for _ in range(rounds):
+        b, o = 8, 6
+        objs = ids[torch.randint(len(ids), (b, o), generator=gen)]
+        x0y0 = torch.rand(b, o, 2, generator=gen) * 0.6
+        bboxes = torch.cat([x0y0, x0y0 + 0.15 + torch.rand(b, o, 2, generator=gen) * 0.25], -1).clamp(0, 1)
+        z = torch.randn(b, o, G.cfg.z_dim, generator=gen)
+        G.generate(objs, bboxes, z, torch.ones(b, o, dtype=torch.bool))
+    for m in bns:
+        m.momentum = 0.1
+    G.eval()
+
+
+def _area(bbox) -> float:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in bbox)
+    except (TypeError, ValueError):
+        return 0.0
+    a = max(0.0, min(x1, 1) - max(x0, 0)) * max(0.0, min(y1, 1) - max(y0, 0))
+    return a if math.isfinite(a) else 0.0
+
+
+def import_official(path, vocab: str = "coco", device: Optional[str] = None) -> Layout2ImModel:
+    """Load an official Layout2Im generator checkpoint (``netG_coco.pkl`` etc.) as a model.
+
+    ``vocab``: ``"coco"``, ``"vg"`` or a path to a ``vocab.json``. Raises ModelFileError."""
+    from .importer import convert_official
+
+    return Layout2ImModel(convert_official(path, vocab), device=device)
