@@ -1,0 +1,58 @@
+"""``layout2im eval``: the paper's metrics, each named for exactly what it measures (issue 8)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="FID/KID, ST-LPIPS diversity and object accuracy of a model on a data split")
+    p.add_argument("--model", required=True, help="shipped model name or model file path")
+    p.add_argument("--data", required=True, help="data folder (COCO-Stuff root, scenes folder, VG folder)")
+    p.add_argument("--kind", default=None, help="coco | scenes | vg | custom (default: guessed from the folder)")
+    p.add_argument("--train-split", default="train")
+    p.add_argument("--eval-split", default="val")
+    p.add_argument("--n", type=int, default=100, help="images (layouts) evaluated")
+    p.add_argument("--out", required=True, help="result JSON file")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    p.add_argument("--classifier", default=None, help="classifier file: loaded if present, else trained and saved")
+    p.add_argument("--classifier-epochs", type=int, default=20)
+    p.add_argument("--classifier-max-images", type=int, default=None)
+    p.set_defaults(func=cmd_eval)
+
+
+def guess_kind(path: Path) -> str:
+    """``coco`` for a COCO-Stuff root (annotations/stuff_*.json), ``vg`` for h5 files, ``scenes`` for a
+    make-scenes folder (annotations.json + images/)."""
+    if (path / "annotations").is_dir() and any((path / "annotations").glob("stuff_*2017.json")):
+        return "coco"
+    if any(path.glob("*.h5")) or (path / "178classes").is_dir():
+        return "vg"
+    if (path / "annotations.json").is_file():
+        return "scenes"
+    return "custom"
+
+
+def cmd_eval(args) -> int:
+    from ..commands import ensure_writable_dir
+    from ..data.build import build_dataset
+    from ..errors import DataError
+    from ..inference import Layout2ImModel
+    from .evaluate import format_table, run_eval
+
+    data = Path(args.data)
+    if not data.exists():
+        raise DataError(f"data folder {data} does not exist")
+    ensure_writable_dir(Path(args.out).resolve().parent)
+    kind = args.kind or guess_kind(data)
+    train, _ = build_dataset(kind, data, args.train_split, shuffle_objects=False)
+    held, _ = build_dataset(kind, data, args.eval_split, shuffle_objects=False)
+    model = Layout2ImModel.load(args.model, device=args.device, precision="fp32")
+    result = run_eval(model, train, held, args.n, args.out, seed=args.seed, device=args.device,
+                      classifier_path=args.classifier, classifier_epochs=args.classifier_epochs,
+                      classifier_max_images=args.classifier_max_images, progress=print)
+    print(format_table(result))
+    print(f"wrote {args.out}")
+    return 0
