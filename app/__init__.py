@@ -1,0 +1,14 @@
+"""Layout2Im Studio: the desktop layout editor with live generation (PySide6).
+
+The app reaches the model only through ``layout2im_core.inference`` (imported lazily on the worker
+thread, so the window appears before torch loads) and the core's plain types, errors, vocabulary and
+project file. Layout of the package:
+
+    __main__.py        entry point ``layout2im-studio`` (+ ``--self-test OUT.png``)
+    main_window.py     composes the parts
+    document.py        Qt-free document model; commands.py its undo commands
+    canvas/            the layout canvas: view, box items, handle geometry
+    panels/            palette, object list
+    image_view.py      the generated image (+ layout overlay)
+    inference_worker.py  model calls on a worker thread, newest request wins
+"""

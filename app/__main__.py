@@ -1,0 +1,59 @@
+"""Entry point ``layout2im-studio [PROJECT] [--model FILE] [--self-test OUT.png]``.
+
+The window is shown before torch is imported: the inference module loads on the worker thread. Only
+a frozen (PyInstaller) build imports torch first, because on Windows torch's DLLs must load before
+Qt's (torch >= 2.9).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import List, Optional
+
+_T_LAUNCH = time.perf_counter()
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(prog="layout2im-studio", description="Layout2Im Studio: sketch labelled "
+                                "boxes and watch a Layout2Im model paint them, live.")
+    p.add_argument("project", nargs="?", help="a project file to open (.l2i.json)")
+    p.add_argument("--model", help="model file to load instead of the shipped default")
+    p.add_argument("--self-test", metavar="OUT.png", help="open the window, render an example layout, "
+                   "save the window's image to OUT.png and exit (0 = success)")
+    p.add_argument("--theme", choices=["system", "light", "dark"], help="colour theme (remembered)")
+    return p.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the app; returns the exit code."""
+    if getattr(sys, "frozen", False):
+        import torch  # noqa: F401  (Windows DLL load order: torch before Qt)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("Layout2Im")
+    app.setApplicationName("Layout2Im Studio")
+    from .main_window import MainWindow
+
+    if args.self_test:
+        from .selftest import ConsoleDialogs, run_self_test
+        window = MainWindow(dialogs=ConsoleDialogs())
+        if args.theme:
+            window.set_theme(args.theme)
+        window.show()
+        return run_self_test(window, args.self_test, args.model, t_launch=_T_LAUNCH)
+    window = MainWindow()
+    if args.theme:
+        window.set_theme(args.theme)
+    window.show()
+    from PySide6.QtCore import QTimer
+    QTimer.singleShot(0, lambda: window.start(args.model, args.project))
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Undo commands over the Document. Every user change goes through one of these.
+
+A whole drag is one command: the canvas previews the drag with ``Document.set_bboxes`` and pushes a
+:class:`UpdateObjectsCommand` at release with the state before and after (its first ``redo`` simply
+re-applies the final state).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+from PySide6.QtGui import QUndoCommand
+
+from .document import DocObject, Document
+
+
+class AddObjectsCommand(QUndoCommand):
+    """Insert objects at given indices (add, paste, duplicate, drop from the palette)."""
+
+    def __init__(self, doc: Document, items: Sequence[Tuple[int, DocObject]], text: str = "Add"):
+        super().__init__(text)
+        self._doc = doc
+        self._items = list(items)
+
+    @property
+    def uids(self) -> List[int]:
+        """Uids of the added objects."""
+        return [o.uid for _, o in self._items]
+
+    def redo(self) -> None:
+        self._doc.insert(self._items)
+
+    def undo(self) -> None:
+        self._doc.remove(self.uids)
+
+
+class RemoveObjectsCommand(QUndoCommand):
+    """Remove objects; undo puts them back at their old positions."""
+
+    def __init__(self, doc: Document, uids: Iterable[int], text: str = "Delete"):
+        super().__init__(text)
+        self._doc = doc
+        self._uids = list(uids)
+        self._removed: List[Tuple[int, DocObject]] = []
+
+    def redo(self) -> None:
+        self._removed = self._doc.remove(self._uids)
+
+    def undo(self) -> None:
+        self._doc.insert(self._removed)
+
+
+class UpdateObjectsCommand(QUndoCommand):
+    """Replace objects by new versions (move, resize, nudge, category, lock, z)."""
+
+    def __init__(self, doc: Document, before: Sequence[DocObject], after: Sequence[DocObject],
+                 text: str = "Edit"):
+        super().__init__(text)
+        self._doc = doc
+        self._before = list(before)
+        self._after = list(after)
+
+    def redo(self) -> None:
+        self._doc.replace(self._after)
+
+    def undo(self) -> None:
+        self._doc.replace(self._before)
+
+
+class ReorderCommand(QUndoCommand):
+    """Change the fusion order."""
+
+    def __init__(self, doc: Document, before: Sequence[int], after: Sequence[int], text: str = "Reorder"):
+        super().__init__(text)
+        self._doc = doc
+        self._before = list(before)
+        self._after = list(after)
+
+    def redo(self) -> None:
+        self._doc.set_order(self._after)
+
+    def undo(self) -> None:
+        self._doc.set_order(self._before)
+
+
+def bbox_update(doc: Document, before: Dict[int, tuple], after: Dict[int, tuple], text: str) -> UpdateObjectsCommand:
+    """An UpdateObjectsCommand that changes only bboxes (``before``/``after``: uid -> bbox)."""
+    objs_before = [doc.get(uid).with_(bbox=b) for uid, b in before.items()]
+    objs_after = [doc.get(uid).with_(bbox=b) for uid, b in after.items()]
+    return UpdateObjectsCommand(doc, objs_before, objs_after, text)

@@ -1,0 +1,221 @@
+"""The layout document: ordered objects with a bbox, category, z and lock flag. Qt-free.
+
+Widgets never change objects behind the document's back: they call its methods (through undo
+commands in ``commands.py``, or directly for the live preview of a drag) and redraw when it notifies
+them. Each object has a ``uid`` that stays the same through every edit, undo and redo, so views can
+map objects to their items.
+
+Listeners get a :class:`DocEvent` whose ``kind`` is one of:
+    ``reset``      everything changed (new / opened document)
+    ``structure``  objects were inserted, removed or reordered
+    ``geometry``   only bboxes changed (a drag: views that do not draw boxes may ignore it)
+    ``attrs``      category, z or lock flag changed
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, replace
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from layout2im_core.project import Project, ProjectObject, to_float32_tuple
+from layout2im_core.types import BBox, LayoutSpec, ObjectSpec
+
+_uids = itertools.count(1)
+
+
+def new_uid() -> int:
+    """A fresh object uid, unique in this process."""
+    return next(_uids)
+
+
+@dataclass(frozen=True)
+class DocObject:
+    """One object of the document (immutable: edits replace it).
+
+    Attributes:
+        uid: identity of the object within this process.
+        category: category name (may be unknown to the loaded model; kept, flagged).
+        bbox: (x0, y0, x1, y1) in [0, 1].
+        z: appearance code (float32 values as Python floats) or None (random with the render seed).
+        locked: the object's look is locked.
+    """
+
+    uid: int
+    category: str
+    bbox: BBox
+    z: Optional[Tuple[float, ...]] = None
+    locked: bool = False
+
+    def with_(self, **changes) -> "DocObject":
+        """A copy with fields replaced (bbox and z are normalised to tuples of floats)."""
+        if "bbox" in changes:
+            changes["bbox"] = tuple(float(v) for v in changes["bbox"])
+        if changes.get("z") is not None:
+            changes["z"] = to_float32_tuple(changes["z"])
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class DocEvent:
+    """What changed: ``kind`` (see module docstring) and the uids concerned (empty for reset)."""
+
+    kind: str
+    uids: Tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class LayoutBuild:
+    """A document turned into a renderable layout.
+
+    Attributes:
+        layout: the objects the model can render, in fusion order.
+        unknown: uids skipped because the model does not know their category.
+        z_mismatch: uids whose z does not fit the model's z size (rendered with a random z).
+    """
+
+    layout: LayoutSpec
+    unknown: Tuple[int, ...] = ()
+    z_mismatch: Tuple[int, ...] = ()
+
+
+class Document:
+    """Ordered objects (fusion order: index 0 is fused first) and change notification."""
+
+    def __init__(self) -> None:
+        self._objects: List[DocObject] = []
+        self._listeners: List[Callable[[DocEvent], None]] = []
+        self.model_name = ""
+        self.vocabulary_digest = ""
+        self.meta: Dict = {}
+
+    # ---- reading -------------------------------------------------------------------------------
+    @property
+    def objects(self) -> Tuple[DocObject, ...]:
+        """All objects in fusion order."""
+        return tuple(self._objects)
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def uids(self) -> List[int]:
+        """Uids in fusion order."""
+        return [o.uid for o in self._objects]
+
+    def get(self, uid: int) -> DocObject:
+        """The object with ``uid`` (KeyError if absent)."""
+        for o in self._objects:
+            if o.uid == uid:
+                return o
+        raise KeyError(uid)
+
+    def index_of(self, uid: int) -> int:
+        """Position of ``uid`` in fusion order (KeyError if absent)."""
+        for i, o in enumerate(self._objects):
+            if o.uid == uid:
+                return i
+        raise KeyError(uid)
+
+    def __contains__(self, uid: int) -> bool:
+        return any(o.uid == uid for o in self._objects)
+
+    # ---- listeners -----------------------------------------------------------------------------
+    def subscribe(self, listener: Callable[[DocEvent], None]) -> None:
+        """Call ``listener(event)`` after every change."""
+        self._listeners.append(listener)
+
+    def _notify(self, kind: str, uids: Iterable[int] = ()) -> None:
+        event = DocEvent(kind, tuple(uids))
+        for fn in list(self._listeners):
+            fn(event)
+
+    # ---- changes (called by undo commands and drag previews) ------------------------------------
+    def insert(self, items: Sequence[Tuple[int, DocObject]]) -> None:
+        """Insert objects at indices, in the given order (each index counts the ones before)."""
+        for index, obj in items:
+            self._objects.insert(max(0, min(index, len(self._objects))), obj)
+        self._notify("structure", [o.uid for _, o in items])
+
+    def remove(self, uids: Iterable[int]) -> List[Tuple[int, DocObject]]:
+        """Remove objects; returns (index, object) pairs in ascending index, ready for ``insert``."""
+        wanted = set(uids)
+        removed = [(i, o) for i, o in enumerate(self._objects) if o.uid in wanted]
+        self._objects = [o for o in self._objects if o.uid not in wanted]
+        self._notify("structure", [o.uid for _, o in removed])
+        return removed
+
+    def replace(self, objects: Sequence[DocObject]) -> None:
+        """Replace objects by uid with new versions (same uids)."""
+        new = {o.uid: o for o in objects}
+        kind = "geometry"
+        for i, o in enumerate(self._objects):
+            if o.uid in new:
+                n = new[o.uid]
+                if (n.category, n.z, n.locked) != (o.category, o.z, o.locked):
+                    kind = "attrs"
+                self._objects[i] = n
+        self._notify(kind, new.keys())
+
+    def set_bboxes(self, bboxes: Dict[int, BBox]) -> None:
+        """Set the bbox of several objects (the live preview of a drag uses this)."""
+        self.replace([self.get(uid).with_(bbox=b) for uid, b in bboxes.items()])
+
+    def set_order(self, uids: Sequence[int]) -> None:
+        """Reorder: ``uids`` must be a permutation of the current uids."""
+        if sorted(uids) != sorted(self.uids()):
+            raise ValueError("set_order needs a permutation of the document's uids")
+        by_uid = {o.uid: o for o in self._objects}
+        self._objects = [by_uid[u] for u in uids]
+        self._notify("structure", uids)
+
+    def reset(self, objects: Sequence[DocObject] = (), model_name: str = "", vocabulary_digest: str = "",
+              meta: Optional[Dict] = None) -> None:
+        """Replace the whole content (new or opened document)."""
+        self._objects = list(objects)
+        self.model_name, self.vocabulary_digest = model_name, vocabulary_digest
+        self.meta = dict(meta or {})
+        self._notify("reset")
+
+    # ---- conversion ----------------------------------------------------------------------------
+    def to_project(self, model_name: Optional[str] = None, vocabulary_digest: Optional[str] = None) -> Project:
+        """The document as a Project (model identity defaults to the document's own)."""
+        objs = tuple(ProjectObject(o.category, o.bbox, o.z, o.locked) for o in self._objects)
+        return Project(objs, self.model_name if model_name is None else model_name,
+                       self.vocabulary_digest if vocabulary_digest is None else vocabulary_digest,
+                       meta=dict(self.meta))
+
+    @staticmethod
+    def objects_from_project(project: Project) -> List[DocObject]:
+        """Fresh DocObjects (new uids) for a project's objects."""
+        return [DocObject(new_uid(), o.category, tuple(o.bbox), o.z, o.locked) for o in project.objects]
+
+    def load_project(self, project: Project) -> None:
+        """Replace the content with a project's."""
+        self.reset(self.objects_from_project(project), project.model_name, project.vocabulary_digest,
+                   project.meta)
+
+    def to_layout(self, known: Optional[Iterable[str]] = None, z_dim: Optional[int] = None) -> LayoutBuild:
+        """The renderable layout: objects of unknown category are left out, a z of the wrong size is
+        replaced by None (random). ``known=None`` keeps every category."""
+        known_set = None if known is None else set(known)
+        specs, unknown, mismatch = [], [], []
+        for o in self._objects:
+            if known_set is not None and o.category not in known_set:
+                unknown.append(o.uid)
+                continue
+            z = o.z
+            if z is not None and z_dim is not None and len(z) != z_dim:
+                mismatch.append(o.uid)
+                z = None
+            specs.append(ObjectSpec(o.category, o.bbox, z))
+        return LayoutBuild(LayoutSpec(tuple(specs)), tuple(unknown), tuple(mismatch))
+
+
+def clamp_bbox(bbox: Sequence[float], min_size: float) -> BBox:
+    """Clamp a bbox into [0, 1] keeping at least ``min_size`` per side (shifting it inside if needed)."""
+    x0, y0, x1, y1 = (float(v) for v in bbox)
+    w = min(1.0, max(min_size, x1 - x0))
+    h = min(1.0, max(min_size, y1 - y0))
+    x0 = min(max(0.0, x0), 1.0 - w)
+    y0 = min(max(0.0, y0), 1.0 - h)
+    return (x0, y0, x0 + w, y0 + h)

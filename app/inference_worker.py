@@ -1,0 +1,334 @@
+"""Every model call runs here, on one worker thread, never on the GUI thread.
+
+Coalescing: the worker holds at most ONE pending render request. ``render()`` replaces whatever is
+pending, so while a render runs, any number of requests collapse into the newest one; when the
+running render ends, the worker takes that newest one (requests in between are never computed).
+Results carry their request id and an epoch; the GUI-side :class:`InferenceClient` drops a result
+that is older than the image already shown, or from an older epoch (the model or the document was
+replaced since it was asked for). Control jobs (load a model, change device, sample z, generic jobs)
+queue in order and run before the pending render.
+
+``layout2im_core.inference`` (and with it torch) is imported on the worker thread, at the first
+model load, so the window appears before torch is imported.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, List, Optional, Tuple
+
+import numpy as np
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Qt, Signal
+
+from layout2im_core.types import LayoutSpec
+
+Z_POOL = 64  # z codes sampled ahead for new objects (the GUI never calls the model)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Plain facts about the loaded model (no tensors cross to the GUI)."""
+
+    name: str
+    path: str
+    categories: Tuple[str, ...]
+    vocabulary_digest: str
+    z_dim: int
+    device: str
+    devices: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """A layout to render; ``epoch`` changes when the model or document is replaced."""
+
+    request_id: int
+    epoch: int
+    layout: LayoutSpec
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """A rendered image: uint8 [64, 64, 3], time spent in the model, trained-range warnings."""
+
+    request_id: int
+    epoch: int
+    image: np.ndarray
+    elapsed_ms: float
+    warnings: Tuple[str, ...] = ()
+
+
+def _message(e: BaseException) -> str:
+    from layout2im_core.errors import Layout2ImError
+    return str(e) if isinstance(e, Layout2ImError) else f"{type(e).__name__}: {e}"
+
+
+class InferenceWorker(QObject):
+    """Lives on the worker thread; its public methods are safe to call from the GUI thread."""
+
+    model_loaded = Signal(object, object)  # ModelInfo, np.float32 [Z_POOL, Z] z pool
+    model_failed = Signal(str)
+    rendered = Signal(object)              # RenderResult
+    render_failed = Signal(int, int, str)  # request id, epoch, message
+    z_sampled = Signal(str, object)        # model name, np.float32 [n, Z]
+    job_done = Signal(str, object)         # tag, result
+    job_failed = Signal(str, str)          # tag, message
+    _wake = Signal()
+
+    def __init__(self):
+        super().__init__()
+        self._lock = threading.Lock()
+        self._jobs: deque = deque()
+        self._render: Optional[RenderRequest] = None
+        self._scheduled = False
+        self._model = None
+        self._path = ""
+        self.renders_done = 0  # read by tests and benchmarks
+        self._wake.connect(self._run, Qt.QueuedConnection)
+
+    # ---- called from the GUI thread ------------------------------------------------------------
+    def render(self, request: RenderRequest) -> None:
+        """Ask for a render; replaces any render still pending (newest request wins)."""
+        with self._lock:
+            self._render = request
+        self._schedule()
+
+    def load(self, path: Optional[str] = None, official_vocabulary: Optional[str] = None) -> None:
+        """Load a model file (None: the default model). ``official_vocabulary`` ("coco" or "vg")
+        imports an official Layout2Im checkpoint instead."""
+        self._enqueue(lambda: self._do_load(path, official_vocabulary))
+
+    def set_model(self, model) -> None:
+        """Adopt an already built model (tests, benchmarks)."""
+        self._enqueue(lambda: self._adopt(model, getattr(model, "name", "model")))
+
+    def set_device(self, device: str) -> None:
+        """Move the model to ``device`` ("cpu", "cuda", ...)."""
+        def job():
+            try:
+                self._model.set_device(device)
+                self._adopt(self._model, self._path)
+            except Exception as e:  # noqa: BLE001 - shown to the user
+                self.model_failed.emit(f"Cannot use device {device}: {_message(e)}")
+        self._enqueue(job)
+
+    def sample_z(self, n: int, seed: int) -> None:
+        """Sample ``n`` z codes with ``model.sample_z`` (answer: ``z_sampled``)."""
+        def job():
+            if self._model is not None:
+                self.z_sampled.emit(self._model.name, np.asarray(self._model.sample_z(n, seed), np.float32))
+        self._enqueue(job)
+
+    def run_job(self, tag: str, fn: Callable[[Any], Any]) -> None:
+        """Run ``fn(model)`` on the worker thread; answer ``job_done(tag, result)`` or ``job_failed``."""
+        def job():
+            try:
+                self.job_done.emit(tag, fn(self._model))
+            except Exception as e:  # noqa: BLE001 - shown to the user
+                self.job_failed.emit(tag, _message(e))
+        self._enqueue(job)
+
+    def _enqueue(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            self._jobs.append(job)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        with self._lock:
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._wake.emit()
+
+    # ---- on the worker thread ------------------------------------------------------------------
+    def _run(self) -> None:
+        with self._lock:
+            job, req = None, None
+            if self._jobs:
+                job = self._jobs.popleft()
+            elif self._render is not None:
+                req, self._render = self._render, None
+            more = bool(self._jobs) or self._render is not None
+            self._scheduled = more
+        if more:
+            self._wake.emit()  # queued: one item per event, so quit() is never starved
+        if job is not None:
+            job()
+        elif req is not None:
+            self._do_render(req)
+
+    def _do_render(self, req: RenderRequest) -> None:
+        if self._model is None:
+            self.render_failed.emit(req.request_id, req.epoch, "No model loaded")
+            return
+        try:
+            t0 = time.perf_counter()
+            img = np.asarray(self._model.generate(req.layout, seed=req.seed), dtype=np.uint8)
+            ms = (time.perf_counter() - t0) * 1000.0
+            warnings = tuple(self._model.layout_warnings(req.layout))
+        except Exception as e:  # noqa: BLE001 - any failure becomes a message, never a crash
+            self.render_failed.emit(req.request_id, req.epoch, _message(e))
+            return
+        self.renders_done += 1
+        self.rendered.emit(RenderResult(req.request_id, req.epoch, img, ms, warnings))
+
+    def _do_load(self, path: Optional[str], official_vocabulary: Optional[str]) -> None:
+        try:
+            from layout2im_core import inference
+            if official_vocabulary:
+                importer = getattr(inference, "import_official", None)
+                if importer is None:
+                    raise RuntimeError("this build cannot import official checkpoints")
+                model = importer(path, official_vocabulary)  # "coco", "vg" or a vocab.json path
+            else:
+                if path is None:
+                    path = str(inference.default_model_path())
+                    if not Path(path).exists():
+                        self.model_failed.emit(f"No model loaded: the default model {path} is missing. "
+                                               "Open a model file (Model > Open Model…).")
+                        return
+                model = inference.Layout2ImModel.load(path)
+        except Exception as e:  # noqa: BLE001 - corrupt files must never crash the app
+            self.model_failed.emit(f"Cannot load the model {path}:\n{_message(e)}")
+            return
+        self._adopt(model, str(path))
+
+    def _adopt(self, model, path: str) -> None:
+        try:
+            try:
+                from layout2im_core.inference import available_devices
+                devices = tuple(available_devices())
+            except ImportError:
+                devices = ("cpu",)
+            info = ModelInfo(str(model.name), str(path), tuple(model.categories),
+                             str(model.vocabulary.digest()), int(model.z_dim), str(model.device), devices)
+            pool = np.asarray(model.sample_z(Z_POOL, random.randrange(2 ** 31)), dtype=np.float32)
+        except Exception as e:  # noqa: BLE001
+            traceback.print_exc()
+            self.model_failed.emit(f"The model cannot be used: {_message(e)}")
+            return
+        self._model, self._path = model, path
+        self.model_loaded.emit(info, pool)
+
+
+class InferenceClient(QObject):
+    """GUI-side handle: owns the worker thread, numbers requests, drops stale results, tracks busy.
+
+    Signals: ``image_ready(RenderResult)`` (fresh results only), ``render_error(str)``,
+    ``busy_changed(bool)``, ``model_loaded(ModelInfo)``, ``model_failed(str)``.
+    """
+
+    image_ready = Signal(object)
+    render_error = Signal(str)
+    busy_changed = Signal(bool)
+    model_loaded = Signal(object)
+    model_failed = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.worker = InferenceWorker()
+        self._thread = QThread()
+        self._thread.setObjectName("inference")
+        self.worker.moveToThread(self._thread)
+        self._thread.start()
+        QCoreApplication.instance().aboutToQuit.connect(self.shutdown)
+        self.info: Optional[ModelInfo] = None
+        self.epoch = 0
+        self._next_id = 0
+        self._finished_id = 0
+        self._shown_id = 0
+        self._busy = False
+        self._z_pool: List[Tuple[float, ...]] = []
+        self._z_asked = False
+        self.dropped = 0  # stale results dropped (tests)
+        w = self.worker
+        w.rendered.connect(self._on_rendered)
+        w.render_failed.connect(self._on_render_failed)
+        w.model_loaded.connect(self._on_model_loaded)
+        w.model_failed.connect(self.model_failed)
+        w.z_sampled.connect(self._on_z_sampled)
+
+    # ---- requests ------------------------------------------------------------------------------
+    def request(self, layout: LayoutSpec, seed: int = 0) -> int:
+        """Ask for a render of ``layout``; returns the request id."""
+        self._next_id += 1
+        self.worker.render(RenderRequest(self._next_id, self.epoch, layout, seed))
+        self._set_busy(True)
+        return self._next_id
+
+    def new_epoch(self) -> None:
+        """Results of requests made before now become stale (model or document replaced)."""
+        self.epoch += 1
+
+    @property
+    def busy(self) -> bool:
+        """A render was requested and its answer has not arrived yet."""
+        return self._busy
+
+    def load(self, path: Optional[str] = None, official_vocabulary: Optional[str] = None) -> None:
+        """Load a model on the worker thread (None: the default model)."""
+        self.worker.load(path, official_vocabulary)
+
+    def set_model(self, model) -> None:
+        """Use an already built model (tests)."""
+        self.worker.set_model(model)
+
+    def set_device(self, device: str) -> None:
+        """Move the model to another device."""
+        self.worker.set_device(device)
+
+    def take_z(self, n: int) -> List[Optional[Tuple[float, ...]]]:
+        """``n`` fresh z codes from the pool sampled by the model (None when it ran dry)."""
+        out = [self._z_pool.pop() if self._z_pool else None for _ in range(n)]
+        if self.info is not None and len(self._z_pool) < Z_POOL // 2 and not self._z_asked:
+            self._z_asked = True
+            self.worker.sample_z(Z_POOL, random.randrange(2 ** 31))
+        return out
+
+    def shutdown(self, timeout_ms: int = 15000) -> None:
+        """Stop the worker thread (waits for a render in progress)."""
+        if self._thread.isRunning():
+            self._thread.quit()
+            self._thread.wait(timeout_ms)
+
+    # ---- answers -------------------------------------------------------------------------------
+    def _set_busy(self, on: bool) -> None:
+        if on != self._busy:
+            self._busy = on
+            self.busy_changed.emit(on)
+
+    def _finish(self, request_id: int) -> None:
+        self._finished_id = max(self._finished_id, request_id)
+        self._set_busy(self._next_id > self._finished_id)
+
+    def _on_rendered(self, result: RenderResult) -> None:
+        self._finish(result.request_id)
+        if result.epoch != self.epoch or result.request_id <= self._shown_id:
+            self.dropped += 1
+            return
+        self._shown_id = result.request_id
+        self.image_ready.emit(result)
+
+    def _on_render_failed(self, request_id: int, epoch: int, message: str) -> None:
+        self._finish(request_id)
+        if epoch == self.epoch and request_id >= self._next_id:
+            self.render_error.emit(message)
+
+    def _on_model_loaded(self, info: ModelInfo, pool) -> None:
+        self.info = info
+        self.new_epoch()
+        self._z_pool = [tuple(float(v) for v in z) for z in pool]
+        self._z_asked = False
+        self.model_loaded.emit(info)
+
+    def _on_z_sampled(self, model_name: str, zs) -> None:
+        self._z_asked = False
+        if self.info is not None and model_name == self.info.name and zs.shape[-1] == self.info.z_dim:
+            self._z_pool = [tuple(float(v) for v in z) for z in zs] + self._z_pool

@@ -1,0 +1,337 @@
+"""The main window: composes canvas, image, palette, object list, status bar, actions, file commands
+and the inference client. No geometry and no model calls live here: it routes signals."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QProgressBar, QSplitter, QVBoxLayout,
+                               QWidget)
+
+from .actions import ActionSet
+from .canvas.view import CanvasView
+from .dialogs import Dialogs
+from .editor import Editor
+from .files import FileController
+from .image_view import ImageView
+from .inference_worker import InferenceClient, ModelInfo, RenderResult
+from .panels import ObjectList, Palette
+from .settings import AppSettings
+from .theme import apply_theme, icon
+
+APP_NAME = "Layout2Im Studio"
+RENDER_SEED = 0   # seed for objects without a z (a project written by hand)
+NEW_BOX = (0.375, 0.375, 0.625, 0.625)  # where a double-clicked palette category lands
+
+
+class MainWindow(QMainWindow):
+    """The Layout2Im Studio window. ``dialogs`` and ``settings`` are injectable (tests)."""
+
+    def __init__(self, settings: Optional[AppSettings] = None, dialogs: Optional[Dialogs] = None,
+                 recovery_path=None):
+        super().__init__()
+        self.settings = settings or AppSettings()
+        self.dialogs = dialogs or Dialogs()
+        self.dialogs.parent = self
+        self.editor = Editor(parent=self)
+        self.client = InferenceClient(self)
+        self.model_info: Optional[ModelInfo] = None
+        self.last_result: Optional[RenderResult] = None
+        self._notes: List[str] = []
+        self._last_error = ""
+        self._user_model_load = False
+        self.setWindowIcon(icon("fa5s.vector-square"))
+        self._build_widgets()
+        self.files = FileController(self.editor, self.settings, self.dialogs, self._identity,
+                                    lambda: self.image_view.image, lambda: self.image_view.smooth,
+                                    recovery_path, self)
+        self._build_actions()
+        self._connect()
+        self.set_theme(self.settings.theme)
+        self.actions["overlay"].setChecked(self.settings.flag("view/overlay", False))
+        self.actions["smooth"].setChecked(self.settings.flag("view/smooth", False))
+        geometry, state = self.settings.window_state()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 760)
+        if state is not None:
+            self.restoreState(state)
+        self._update_title()
+        self._show_model_state()
+
+    # ---- construction --------------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.canvas = CanvasView(self.editor)
+        self.image_view = ImageView()
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("QLabel { background: #fff3c4; color: #5a4500; border: 1px solid #e0c060;"
+                                  " border-radius: 4px; padding: 4px 8px; }")
+        self.banner.hide()
+        right = QWidget()
+        lay = QVBoxLayout(right)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.image_view, 1)
+        self.splitter = QSplitter(Qt.Horizontal)
+        self.splitter.addWidget(self.canvas)
+        self.splitter.addWidget(right)
+        self.splitter.setSizes([560, 560])
+        self.setCentralWidget(self.splitter)
+        self.palette_panel = Palette()
+        self.object_list = ObjectList(self.editor)
+        for title, widget, area, name in (("Categories", self.palette_panel, Qt.LeftDockWidgetArea, "palette"),
+                                          ("Objects (fusion order)", self.object_list, Qt.RightDockWidgetArea,
+                                           "objects")):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(f"dock_{name}")
+            dock.setWidget(widget)
+            dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+            self.addDockWidget(area, dock)
+        self.resizeDocks([self.findChild(QDockWidget, "dock_palette")], [230], Qt.Horizontal)
+        sb = self.statusBar()
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setRange(0, 0)
+        self.busy_bar.setFixedSize(QSize(70, 12))
+        self.busy_bar.setTextVisible(False)
+        self.busy_bar.setToolTip("Rendering…")
+        self.busy_bar.setVisible(False)
+        self.model_label, self.device_label, self.render_label = QLabel(), QLabel(), QLabel("—")
+        for w in (self.busy_bar, self.render_label, self.device_label, self.model_label):
+            sb.addPermanentWidget(w)
+
+    def _build_actions(self) -> None:
+        ed, files = self.editor, self.files
+        slots = {
+            "new": files.new, "open": files.open, "save": files.save, "save_as": files.save_as,
+            "export_png": files.export_png, "copy_image": files.copy_image, "quit": self.close,
+            "open_model": self.open_model, "import_official": self.import_official,
+            "cut": self._cut, "copy": ed.copy_selected, "paste": ed.paste,
+            "duplicate": ed.duplicate_selected, "delete": ed.delete_selected, "select_all": ed.select_all,
+            "change_category": lambda: ed.set_category_of_selected(ed.current_category),
+            "toggle_lock": ed.toggle_lock_selected,
+            "fuse_later": lambda: ed.shift_selected(1), "fuse_earlier": lambda: ed.shift_selected(-1),
+            "zoom_in": self.canvas.zoom_in, "zoom_out": self.canvas.zoom_out, "zoom_fit": self.canvas.fit,
+            "overlay": self._set_overlay, "smooth": self._set_smooth,
+            "shortcuts": lambda: self.dialogs.info("Keyboard shortcuts", self.actions.shortcut_text()),
+            "about": lambda: self.dialogs.info("About", f"{APP_NAME}: sketch labelled boxes and watch a "
+                                                        "Layout2Im model paint them, live on a CPU."),
+        }
+        undo = self.editor.stack.createUndoAction(self, "&Undo")
+        redo = self.editor.stack.createRedoAction(self, "&Redo")
+        self.actions = ActionSet(self, slots, undo, redo)
+        self.actions.build_menus()
+        self.actions.theme_group.triggered.connect(lambda a: self.set_theme(a.data()))
+        self.actions.set_recent(self.settings.recent_files(), self.open_recent)
+        self.canvas.context_actions = [None if n is None else self.actions[n] for n in ("change_category", "toggle_lock", None,
+                                                                 "duplicate", "copy", "delete", None,
+                                                                 "fuse_earlier", "fuse_later")]
+        for i in range(1, 10):
+            a = QAction(f"Recent category {i}", self)
+            a.setShortcut(QKeySequence(str(i)))
+            a.triggered.connect(lambda _=False, i=i: self.editor.pick_recent(i - 1))
+            self.addAction(a)
+
+    def _connect(self) -> None:
+        ed, c = self.editor, self.client
+        ed.doc.subscribe(lambda ev: self.schedule_render())
+        ed.stack.cleanChanged.connect(self._update_title)
+        ed.message.connect(self.show_message)
+        ed.current_category_changed.connect(self.palette_panel.select)
+        ed.recent_changed.connect(self.palette_panel.set_recent)
+        self.palette_panel.category_picked.connect(ed.set_current_category)
+        self.palette_panel.category_activated.connect(lambda n: ed.add_object(n, NEW_BOX))
+        self.files.path_changed.connect(self._update_title)
+        self.files.message.connect(self.show_message)
+        self.files.recent_changed.connect(lambda paths: self.actions.set_recent(paths, self.open_recent))
+        self.files.document_replaced.connect(self._on_document_replaced)
+        c.image_ready.connect(self._on_image)
+        c.busy_changed.connect(self._on_busy)
+        c.render_error.connect(self._on_render_error)
+        c.model_loaded.connect(self._on_model_loaded)
+        c.model_failed.connect(self._on_model_failed)
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(0)  # several changes in one event-loop turn -> one request
+        self._render_timer.timeout.connect(self.request_render)
+        QGuiApplication.styleHints().colorSchemeChanged.connect(
+            lambda *_: self.set_theme("system") if self.settings.theme == "system" else None)
+
+    # ---- start-up ------------------------------------------------------------------------------
+    def start(self, model_path: Optional[str] = None, project: Optional[str] = None, recover: bool = True) -> None:
+        """After the window shows: load the model on the worker thread (torch is imported there),
+        offer a crash recovery, open ``project`` if given."""
+        self.load_model(model_path, user=model_path is not None)
+        if recover and self.files.offer_recovery():
+            return
+        if project:
+            self.files.open_path(project, ask=False)
+
+    def load_model(self, path: Optional[str] = None, user: bool = True, official_vocabulary: Optional[str] = None):
+        """Load a model file on the worker thread (None: the default model)."""
+        self._user_model_load = user
+        self.show_message("Loading model…", 0)
+        self.client.load(path, official_vocabulary)
+
+    def set_model(self, model) -> None:
+        """Use an already built model object (tests)."""
+        self._user_model_load = True
+        self.client.set_model(model)
+
+    def open_model(self) -> None:
+        """Model > Open Model…"""
+        path = self.dialogs.open_file("Open model", "Layout2Im models (*.safetensors);;All files (*)",
+                                      self.settings.last_dir("model"))
+        if path:
+            self.settings.set_last_dir("model", path)
+            self.load_model(path)
+
+    def import_official(self) -> None:
+        """Model > Import Official Checkpoint…: an official Layout2Im .pkl / .pt generator."""
+        path = self.dialogs.open_file("Import official Layout2Im checkpoint",
+                                      "Official checkpoints (*.pkl *.pt *.pth);;All files (*)",
+                                      self.settings.last_dir("model"))
+        if not path:
+            return
+        vocab = self.dialogs.choose("Vocabulary", "The checkpoint was trained on:", ["coco", "vg"])
+        if vocab:
+            self.settings.set_last_dir("model", path)
+            self.load_model(path, official_vocabulary=vocab)
+
+    def open_recent(self, path: str) -> None:
+        """File > Open Recent > path."""
+        self.files.open_path(path)
+
+    # ---- model ---------------------------------------------------------------------------------
+    def _identity(self):
+        info = self.model_info
+        return (info.name, info.vocabulary_digest) if info else ("", "")
+
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.model_info = info
+        self.editor.known = set(info.categories)
+        self.editor.z_source = self.client.take_z
+        self.palette_panel.set_categories(info.categories)
+        if self.editor.current_category not in self.editor.known and info.categories:
+            self.editor.set_current_category(info.categories[0])
+        self.palette_panel.select(self.editor.current_category)
+        self.actions.set_devices(info.devices, info.device, self.client.set_device)
+        self.canvas.refresh()
+        self.object_list.rebuild()
+        self._show_model_state()
+        self.show_message(f"Model {info.name} loaded ({len(info.categories)} categories, {info.device})")
+        self.schedule_render()
+
+    def _on_model_failed(self, message: str) -> None:
+        self.show_message(message.splitlines()[0], 8000)
+        if self._user_model_load or self.model_info is not None:
+            self.dialogs.error("Cannot load the model", message)
+        self._show_model_state()
+
+    def _show_model_state(self) -> None:
+        info = self.model_info
+        self.model_label.setText(f"Model: {info.name}" if info else "No model loaded")
+        self.device_label.setText(f"Device: {info.device.upper()}" if info else "Device: —")
+        if info is None:
+            self.image_view.set_placeholder("No model loaded\n(Model > Open Model…)")
+
+    # ---- rendering -----------------------------------------------------------------------------
+    def schedule_render(self) -> None:
+        """Ask for a render after the current event (changes in one turn make one request)."""
+        self._render_timer.start()
+
+    def request_render(self) -> Optional[int]:
+        """Send the document's renderable layout to the worker; returns the request id (or None)."""
+        ed = self.editor
+        self.image_view.set_boxes([(o.bbox, o.category, ed.is_unknown(o.category)) for o in ed.doc.objects])
+        info = self.model_info
+        if info is None:
+            return None
+        build = ed.doc.to_layout(ed.known, info.z_dim)
+        notes = []
+        if build.unknown:
+            names = sorted({ed.doc.get(u).category for u in build.unknown})
+            notes.append(f"{len(build.unknown)} object(s) with labels unknown to this model (kept, not "
+                         f"rendered): {', '.join(names)}")
+        if build.z_mismatch:
+            notes.append(f"{len(build.z_mismatch)} object(s) have a look (z) made for another model; "
+                         "drawn with a random look")
+        self._notes = notes
+        if not build.layout.objects:
+            self.last_result = None
+            self.image_view.set_image(None)
+            self.image_view.set_placeholder("Drag a category from the palette onto the canvas,\n"
+                                            "or draw a box on it")
+            self._set_banner(notes)
+            return None
+        return self.client.request(build.layout, RENDER_SEED)
+
+    def _on_image(self, result: RenderResult) -> None:
+        self.last_result = result
+        self._last_error = ""
+        self.image_view.set_image(result.image)
+        self.render_label.setText(f"Render: {result.elapsed_ms:.0f} ms")
+        self._set_banner(list(result.warnings) + self._notes)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.busy_bar.setVisible(busy)
+        self.image_view.set_busy(busy)
+
+    def _on_render_error(self, message: str) -> None:
+        self._set_banner([f"Rendering failed: {message}"] + self._notes)
+        if message != self._last_error:  # one box per distinct failure, not one per mouse move
+            self._last_error = message
+            self.dialogs.error("Rendering failed", message)
+
+    def _set_banner(self, lines: List[str]) -> None:
+        self.banner.setText("\n".join(f"⚠ {line}" for line in lines))
+        self.banner.setVisible(bool(lines))
+
+    # ---- view ----------------------------------------------------------------------------------
+    def _set_overlay(self, on: bool) -> None:
+        self.image_view.set_overlay(on)
+        self.settings.set_flag("view/overlay", on)
+
+    def _set_smooth(self, on: bool) -> None:
+        self.image_view.set_smooth(on)
+        self.settings.set_flag("view/smooth", on)
+
+    def set_theme(self, mode: str) -> None:
+        """Light, dark or system."""
+        self.settings.theme = mode
+        apply_theme(mode)
+        for a in self.actions.theme_group.actions():
+            a.setChecked(a.data() == mode)
+        self.actions.refresh_icons()
+        self.setWindowIcon(icon("fa5s.vector-square"))
+        self.canvas.resetCachedContent()  # the background is cached in the old colours
+        self.canvas.viewport().update()
+
+    def show_message(self, text: str, timeout_ms: int = 4000) -> None:
+        """A status bar message."""
+        self.statusBar().showMessage(text, timeout_ms)
+
+    def _cut(self) -> None:
+        if self.editor.copy_selected():
+            self.editor.delete_selected()
+
+    # ---- document ------------------------------------------------------------------------------
+    def _on_document_replaced(self) -> None:
+        self.client.new_epoch()  # images of the old document are stale
+        self.canvas.refresh()
+        self.schedule_render()
+
+    def _update_title(self, *_) -> None:
+        modified = self.files.modified
+        self.setWindowTitle(f"{self.files.display_name()}{'*' if modified else ''} — {APP_NAME}")
+
+    def closeEvent(self, event) -> None:
+        if not self.files.maybe_save():
+            event.ignore()
+            return
+        self.files.discard_recovery()
+        self.files.autosave_timer.stop()
+        self.settings.set_window_state(self.saveGeometry(), self.saveState())
+        self.client.shutdown()
+        event.accept()

@@ -1,0 +1,131 @@
+"""The palette: the loaded model's categories with colour swatches, a search field, the recent
+categories (keys 1-9), and drag-and-drop of a category onto the canvas."""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+from PySide6.QtCore import QMimeData, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QAbstractItemView, QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
+
+from ..canvas.view import CATEGORY_MIME
+from ..colors import category_rgb
+
+
+def swatch_icon(rgb, size: int = 14) -> QIcon:
+    """A small rounded colour square."""
+    pm = QPixmap(size, size)
+    pm.fill(Qt.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.Antialiasing)
+    p.setPen(QColor(0, 0, 0, 90))
+    p.setBrush(QColor(*rgb))
+    p.drawRoundedRect(0.5, 0.5, size - 1, size - 1, 3, 3)
+    p.end()
+    return QIcon(pm)
+
+
+class CategoryModel(QStandardItemModel):
+    """Category names as items; dragging one carries its name under CATEGORY_MIME."""
+
+    def mimeTypes(self) -> List[str]:
+        return [CATEGORY_MIME]
+
+    def mimeData(self, indexes) -> QMimeData:
+        mime = QMimeData()
+        if indexes:
+            name = indexes[0].data(Qt.DisplayRole)
+            mime.setData(CATEGORY_MIME, name.encode("utf-8"))
+            mime.setText(name)
+        return mime
+
+
+class Palette(QWidget):
+    """Searchable category list. ``category_picked``: the current category changed (click, Enter in
+    the search field); ``category_activated`` (double-click) asks to add a box."""
+
+    category_picked = Signal(str)
+    category_activated = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.search = QLineEdit(placeholderText="Search categories…")
+        self.search.setClearButtonEnabled(True)
+        self.recent_label = QLabel()
+        self.recent_label.setWordWrap(True)
+        self.recent_label.setTextFormat(Qt.RichText)
+        self.model = CategoryModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseInsensitive)
+        self.list = QListView()
+        self.list.setModel(self.proxy)
+        self.list.setDragEnabled(True)
+        self.list.setDragDropMode(QAbstractItemView.DragOnly)
+        self.list.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.list.setUniformItemSizes(True)
+        self.empty_label = QLabel("No model loaded")
+        self.empty_label.setAlignment(Qt.AlignCenter)
+        self.empty_label.setEnabled(False)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        for w in (self.search, self.recent_label, self.list, self.empty_label):
+            lay.addWidget(w)
+        self.search.textChanged.connect(self.proxy.setFilterFixedString)
+        self.search.returnPressed.connect(self._activate_first)
+        self.list.selectionModel().currentChanged.connect(self._on_current)
+        self.list.activated.connect(lambda idx: self.category_activated.emit(idx.data(Qt.DisplayRole)))
+        self.set_categories([])
+        self.set_recent([])
+
+    def set_categories(self, names: Sequence[str], empty_text: str = "No model loaded") -> None:
+        """Show ``names`` (the model's vocabulary, in vocabulary order)."""
+        self.model.clear()
+        for name in names:
+            item = QStandardItem(swatch_icon(category_rgb(name)), name)
+            item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled)
+            item.setToolTip(f"{name} — drag onto the canvas, or pick it and draw a box")
+            self.model.appendRow(item)
+        self.empty_label.setText(empty_text)
+        self.empty_label.setVisible(not names)
+        self.list.setVisible(bool(names))
+
+    @property
+    def categories(self) -> List[str]:
+        """All category names shown (unfiltered)."""
+        return [self.model.item(r).text() for r in range(self.model.rowCount())]
+
+    def select(self, name: str) -> None:
+        """Highlight ``name`` (without emitting ``category_picked``)."""
+        items = self.model.findItems(name, Qt.MatchExactly)
+        if items:
+            idx = self.proxy.mapFromSource(items[0].index())
+            if idx.isValid() and idx != self.list.currentIndex():
+                self.list.blockSignals(True)
+                self.list.selectionModel().blockSignals(True)
+                self.list.setCurrentIndex(idx)
+                self.list.selectionModel().blockSignals(False)
+                self.list.blockSignals(False)
+                self.list.viewport().update()
+                self.list.scrollTo(idx)
+
+    def set_recent(self, names: Sequence[str]) -> None:
+        """Show the recent categories with their number keys."""
+        if not names:
+            self.recent_label.setText("<small>Recent: keys 1-9 pick the categories you use</small>")
+            return
+        parts = []
+        for i, n in enumerate(names[:9]):
+            r, g, b = category_rgb(n)
+            parts.append(f"<b>{i + 1}</b>&nbsp;<span style='color:rgb({r},{g},{b})'>&#9632;</span>&nbsp;{n}")
+        self.recent_label.setText("<small>" + " &nbsp; ".join(parts) + "</small>")
+
+    def _on_current(self, current, previous) -> None:
+        if current.isValid():
+            self.category_picked.emit(current.data(Qt.DisplayRole))
+
+    def _activate_first(self) -> None:
+        """Enter in the search field: the first match becomes the current category."""
+        if self.proxy.rowCount():
+            self.list.setCurrentIndex(self.proxy.index(0, 0))

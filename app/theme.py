@@ -1,0 +1,58 @@
+"""Light / dark / system theme (Fusion style with an explicit palette) and themed qtawesome icons."""
+
+from __future__ import annotations
+
+import qtawesome as qta
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
+from PySide6.QtWidgets import QApplication
+
+THEMES = ("system", "light", "dark")
+
+
+def dark_palette() -> QPalette:
+    """A calm dark palette for the Fusion style."""
+    p = QPalette()
+    base, window, text = QColor(37, 37, 40), QColor(45, 45, 49), QColor(225, 225, 228)
+    for role, color in ((QPalette.Window, window), (QPalette.WindowText, text), (QPalette.Base, base),
+                        (QPalette.AlternateBase, window), (QPalette.ToolTipBase, window),
+                        (QPalette.ToolTipText, text), (QPalette.Text, text), (QPalette.Button, window),
+                        (QPalette.ButtonText, text), (QPalette.BrightText, QColor(255, 80, 80)),
+                        (QPalette.Highlight, QColor(64, 128, 220)), (QPalette.HighlightedText, Qt.white),
+                        (QPalette.Link, QColor(100, 160, 255)), (QPalette.Mid, QColor(85, 85, 90)),
+                        (QPalette.Dark, QColor(25, 25, 28)), (QPalette.Light, QColor(70, 70, 75)),
+                        (QPalette.PlaceholderText, QColor(140, 140, 145))):
+        p.setColor(role, color)
+    for role in (QPalette.Text, QPalette.WindowText, QPalette.ButtonText):
+        p.setColor(QPalette.Disabled, role, QColor(120, 120, 125))
+    return p
+
+
+def light_palette() -> QPalette:
+    """Fusion's standard light palette."""
+    from PySide6.QtWidgets import QStyleFactory
+    return QStyleFactory.create("Fusion").standardPalette()
+
+
+def resolve(mode: str) -> str:
+    """"light" or "dark" for a theme mode ("system" follows the desktop's colour scheme)."""
+    if mode in ("light", "dark"):
+        return mode
+    scheme = QGuiApplication.styleHints().colorScheme()
+    return "dark" if scheme == Qt.ColorScheme.Dark else "light"
+
+
+def apply_theme(mode: str) -> str:
+    """Apply a theme to the running QApplication; returns the resolved "light" or "dark"."""
+    app = QApplication.instance()
+    app.setStyle("Fusion")
+    resolved = resolve(mode)
+    app.setPalette(dark_palette() if resolved == "dark" else light_palette())
+    return resolved
+
+
+def icon(name: str) -> QIcon:
+    """A qtawesome icon coloured for the current palette (crisp at any device pixel ratio)."""
+    pal = QApplication.instance().palette()
+    return qta.icon(name, color=pal.color(QPalette.ButtonText),
+                    color_disabled=pal.color(QPalette.Disabled, QPalette.ButtonText))

@@ -1,0 +1,123 @@
+"""Files through the window: save -> load round-trip, corrupt project, unsaved-changes question,
+autosave and crash recovery, recent files, PNG export, clipboard, project given at start-up."""
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QGuiApplication, QImage
+
+from layout2im_core.project import load_project
+
+pytestmark = pytest.mark.gui
+
+
+def fill(w):
+    ed = w.editor
+    ed.add_object("sky-other", (0.0, 0.0, 1.0, 0.45))
+    ed.add_object("sea", (0.0, 0.45, 1.0, 1.0))
+    ed.add_object("boat", (0.3, 0.4, 0.55, 0.6))
+    ed.selection.set([ed.doc.uids()[2]])
+    ed.toggle_lock_selected()
+
+
+def state(doc):
+    return [(o.category, o.bbox, o.z, o.locked) for o in doc.objects]
+
+
+def test_save_load_round_trip(make_window, tiny_model, dialogs, tmp_path, app_settings):
+    w = make_window(tiny_model)
+    fill(w)
+    saved = state(w.editor.doc)
+    assert all(o.z is not None for o in w.editor.doc.objects)
+    dialogs.save_file_answer = str(tmp_path / "scene")
+    w.actions["save"].trigger()
+    path = tmp_path / "scene.l2i.json"
+    assert path.exists() and w.windowTitle() == "scene.l2i.json — Layout2Im Studio"
+    project = load_project(path)
+    assert project.model_name == "random" and project.vocabulary_digest == tiny_model.vocabulary.digest()
+    for o, s in zip(project.objects, saved):
+        assert (o.category, o.bbox, o.locked) == (s[0], s[1], s[3])
+        assert np.array_equal(np.float32(o.z).view(np.uint32), np.float32(s[2]).view(np.uint32))
+    assert app_settings.recent_files()[0] == str(path.resolve())
+    assert w.actions.recent_menu.actions()[0].text().endswith(str(path.resolve()))
+    w.actions["new"].trigger()
+    assert len(w.editor.doc) == 0
+    dialogs.open_answer = str(path)
+    w.actions["open"].trigger()
+    assert state(w.editor.doc) == saved and not w.files.modified
+    assert dialogs.errors == []
+
+
+def test_corrupt_project_shows_message_and_changes_nothing(make_window, tiny_model, dialogs, tmp_path):
+    w = make_window(tiny_model)
+    fill(w)
+    before, depth, title = state(w.editor.doc), w.editor.stack.count(), w.windowTitle()
+    bad = tmp_path / "bad.l2i.json"
+    bad.write_text('{"format": "layout2im-project", "version": 1, "objects": [{"category": "x"')
+    dialogs.save_answer = "discard"
+    dialogs.open_answer = str(bad)
+    w.actions["open"].trigger()
+    assert len(dialogs.errors) == 1 and "bad.l2i.json" in dialogs.errors[0][1]
+    assert state(w.editor.doc) == before and w.editor.stack.count() == depth and w.windowTitle() == title
+
+
+def test_closing_asks_before_discarding(make_window, tiny_model, dialogs, tmp_path):
+    w = make_window(tiny_model)
+    fill(w)
+    dialogs.save_answer = "cancel"
+    assert not w.close() and w.isVisible()
+    assert dialogs.questions == ["Unsaved changes"]
+    dialogs.save_answer = "save"
+    dialogs.save_file_answer = str(tmp_path / "closing.l2i.json")
+    assert w.close()
+    assert (tmp_path / "closing.l2i.json").exists()
+
+
+def test_autosave_and_recovery_after_a_crash(make_window, tiny_model, dialogs, tmp_path):
+    recovery = tmp_path / "rec" / "recovery.l2i.json"
+    w = make_window(tiny_model, recovery_path=recovery)
+    fill(w)
+    assert w.files.autosave() and recovery.exists()
+    assert not w.files.autosave()  # nothing new since the last autosave
+    lost = state(w.editor.doc)
+    # "crash": a new window finds the recovery file
+    w2 = make_window(tiny_model, recovery_path=recovery)
+    dialogs.yes_no_answer = True
+    assert w2.files.offer_recovery()
+    assert state(w2.editor.doc) == lost and w2.windowTitle().startswith("Untitled*")
+    w2.editor.stack.undo()
+    assert len(w2.editor.doc) == 0
+    w2.editor.stack.redo()
+    dialogs.save_file_answer = str(tmp_path / "rescued.l2i.json")
+    assert w2.files.save() and not recovery.exists()  # saved: the recovery file is gone
+
+
+def test_declined_recovery_is_discarded(make_window, tiny_model, dialogs, tmp_path):
+    recovery = tmp_path / "recovery.l2i.json"
+    w = make_window(tiny_model, recovery_path=recovery)
+    fill(w)
+    w.files.autosave()
+    dialogs.yes_no_answer = False
+    assert not w.files.offer_recovery() and not recovery.exists()
+
+
+def test_export_png_at_scale_and_copy_image(make_window, tiny_model, dialogs, tmp_path, qtbot):
+    w = make_window(tiny_model)
+    fill(w)
+    qtbot.waitUntil(lambda: w.last_result is not None and not w.client.busy, timeout=20000)
+    dialogs.int_answer = 3
+    dialogs.save_file_answer = str(tmp_path / "out")
+    w.actions["export_png"].trigger()
+    img = QImage(str(tmp_path / "out.png"))
+    assert img.width() == 192 and img.height() == 192
+    w.actions["copy_image"].trigger()
+    assert QGuiApplication.clipboard().image().width() == 64 * 8
+
+
+def test_project_argument_opens_and_bad_one_says_so(make_window, tiny_model, dialogs, tmp_path, qtbot):
+    model_path = tmp_path / "tiny.safetensors"
+    tiny_model.save(model_path)
+    w = make_window()
+    with qtbot.waitSignal(w.client.model_loaded, timeout=30000):
+        w.start(str(model_path), str(tmp_path / "missing.l2i.json"), recover=False)
+    assert len(dialogs.errors) == 1 and "missing.l2i.json" in dialogs.errors[0][1]
+    assert len(w.editor.doc) == 0 and w.model_info.name == "random"
