@@ -89,12 +89,12 @@ _PRESETS: Dict[str, Dict[str, Any]] = {
     "paper": {},
     "lite": dict(
         embedding_dim=32, z_dim=32,
-        crop_encoder_widths=(32, 64, 128, 192, 256),
-        layout_widths=(32, 64, 96, 128),
-        clstm_hidden=(64, 32, 32),
-        decoder_widths=(128, 128, 64, 32),
-        d_img_widths=(32, 64, 128, 192, 256),
-        d_obj_widths=(32, 64, 128, 192, 256),
+        crop_encoder_widths=(16, 32, 64, 128, 128),
+        layout_widths=(16, 32, 64, 64),
+        clstm_hidden=(32, 32, 32),
+        decoder_widths=(64, 64, 32, 16),
+        d_img_widths=(16, 32, 64, 128, 128),
+        d_obj_widths=(16, 32, 64, 128, 128),
     ),
     "tiny": dict(
         embedding_dim=8, z_dim=8,

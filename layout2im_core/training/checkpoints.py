@@ -1,0 +1,144 @@
+"""Training checkpoints: ``RUN/checkpoints/step-<8 digits>.pt``, written atomically (temp file +
+fsync + rename), readable with ``torch.load(weights_only=True)`` (only tensors, dicts, lists, tuples,
+numbers, strings and None inside: no code runs when loading), the last K kept.
+
+Contents (a dict):
+    format "layout2im-train-checkpoint", format_version 1, step (iterations done),
+    G, D_img, D_obj (state dicts), optimizers {G, D_img, D_obj} (Adam state dicts),
+    rng {torch: uint8 tensor, cuda: [uint8 tensor per device], numpy: {...}, python: [...]},
+    data {epoch, batch} (the resumable data position), train_config (TrainConfig.to_dict),
+    model_config (ModelConfig.to_dict), vocabulary (names by id), wall_time_s, world_size.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import torch
+
+from ..checkpoint import atomic_write_bytes
+from ..errors import ModelFileError
+
+FORMAT = "layout2im-train-checkpoint"
+FORMAT_VERSION = 1
+_NAME = re.compile(r"^step-(\d+)\.pt$")
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def checkpoint_path(run_dir: Path, step: int) -> Path:
+    return checkpoint_dir(run_dir) / f"step-{step:08d}.pt"
+
+
+def list_checkpoints(run_dir: Path) -> List[Path]:
+    """Checkpoint files of a run, oldest first (temp files of interrupted writes are ignored)."""
+    d = checkpoint_dir(run_dir)
+    if not d.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in d.iterdir() if (m := _NAME.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+# --- RNG states as plain data -------------------------------------------------------------------
+def rng_state() -> Dict[str, Any]:
+    """Global RNG states of torch (CPU, CUDA), numpy and Python, as weights_only-loadable data."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    state = {
+        "torch": torch.get_rng_state(),
+        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
+        "numpy": {"kind": str(np_state[0]), "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+                  "pos": int(np_state[2]), "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
+        "python": {"version": int(py_state[0]), "state": list(py_state[1]),
+                   "gauss_next": py_state[2]},
+    }
+    return state
+
+
+def set_rng_state(state: Dict[str, Any]) -> None:
+    """Inverse of :func:`rng_state` (CUDA states only for devices that exist)."""
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        for i, s in enumerate(state["cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(s, i)
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss_next"]))
+
+
+# --- save / load ----------------------------------------------------------------------------------
+def save_checkpoint(run_dir: Path, step: int, payload: Dict[str, Any], keep_last: int) -> Path:
+    """Write ``payload`` (plus format and step) as the checkpoint of ``step`` atomically, then delete
+    all but the newest ``keep_last`` checkpoints. Returns the path."""
+    path = checkpoint_path(run_dir, step)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, "step": int(step), **payload}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+    for old in list_checkpoints(run_dir)[:-keep_last]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: Path, map_location="cpu", mmap: bool = False) -> Dict[str, Any]:
+    """Read a training checkpoint with ``torch.load(weights_only=True)`` (``mmap``: map the tensors
+    instead of reading them, for a cheap validity check).
+
+    Raises:
+        ModelFileError: missing, truncated or not a Layout2Im training checkpoint.
+    """
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except FileNotFoundError:
+        raise ModelFileError(f"checkpoint {path} does not exist") from None
+    except Exception as e:  # truncated zip, not a torch file, forbidden global
+        raise ModelFileError(f"{path} is not a readable training checkpoint: {e}") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not a Layout2Im training checkpoint (no '{FORMAT}' format tag)")
+    if ckpt.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"{path}: unsupported training checkpoint version {ckpt.get('format_version')!r}")
+    return ckpt
+
+
+def latest_checkpoint(run_dir: Path) -> Optional[Path]:
+    """Newest checkpoint of a run that loads, or None. Unreadable newer files are skipped."""
+    for path in reversed(list_checkpoints(run_dir)):
+        try:
+            load_checkpoint(path, mmap=True)
+            return path
+        except ModelFileError:
+            continue
+    return None
+
+
+def resolve_checkpoint(ckpt_or_run: Path) -> Path:
+    """A checkpoint file, or the newest loadable checkpoint of a run directory.
+
+    Raises:
+        ModelFileError: the path does not exist, or the run holds no loadable checkpoint.
+    """
+    p = Path(ckpt_or_run)
+    if p.is_file():
+        return p
+    if p.is_dir():
+        found = latest_checkpoint(p)
+        if found is None:
+            raise ModelFileError(f"run directory {p} holds no loadable checkpoint in {checkpoint_dir(p)}")
+        return found
+    raise ModelFileError(f"{p} is neither a checkpoint file nor a run directory")
+
+
+def run_dir_of(checkpoint: Path) -> Path:
+    """The run directory a checkpoint file lives in (``RUN/checkpoints/step-N.pt`` -> ``RUN``)."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent

@@ -1,0 +1,233 @@
+"""Training configuration: one frozen :class:`TrainConfig` holding data, model preset, optimiser,
+precision, schedule and logging settings, plus named presets.
+
+Presets (``TRAIN_PRESETS``):
+    ``paper-coco``        the reference setting (spec §2): COCO-Stuff, ``paper`` networks, batch 8,
+                          300k iterations, fp32. ``--data`` must name the COCO-Stuff root.
+    ``scenes64``          procedural scenes (``make-scenes`` folder), ``lite`` networks, bf16 where
+                          native (precision ``auto``), batch 8.
+    ``cocostuff-mini64``  the 100-image COCO-Stuff subset in ``../shared/data``, ``lite``, ``auto``.
+    ``tiny-test``         ``tiny`` networks on procedural scenes, a few steps (tests).
+
+A config is resolved once (preset -> CLI flags -> ``--set key=value``), stored in the run
+directory as JSON and inside every checkpoint, and ``TrainConfig.from_dict`` restores it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, Optional, Tuple
+
+from ..config import PRESETS as MODEL_PRESETS
+from ..config import LossWeights
+from ..errors import Layout2ImError
+
+DATA_KINDS = ("coco", "vg", "custom", "scenes")
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
+class TrainConfigError(Layout2ImError):
+    """A training configuration is invalid: unknown preset or key, a value of the wrong type or out
+    of range. The message names the key and the offending value."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on.
+
+    Attributes:
+        data_kind: ``coco`` (COCO-Stuff, spec §7.1), ``vg``, ``custom`` or ``scenes``.
+        data_path: root of the data set (``None``: must be given with ``--data``).
+        split: split the trainer reads (``train``).
+        model_preset: ``paper``, ``lite`` or ``tiny`` (``config.model_preset``).
+        batch_size: images per iteration and per process (spec §2: 8).
+        iterations: total iterations (one D step and one G step each).
+        lr: Adam learning rate of G, D_img and D_obj (spec §2: 1e-4).
+        betas: Adam betas (spec §2: (0.5, 0.999)).
+        loss_weights: the six λ of spec §6.
+        precision: ``fp32``, ``bf16`` (autocast on CPU and CUDA) or ``auto``: bf16 where the hardware
+            has it natively (CUDA with bf16, CPUs with AVX512-BF16/AMX), else fp32. Resolved when the
+            run starts; the run directory stores the resolved value.
+        channels_last: ``auto`` (on for single-process CPU runs, where it pays: ~6% fp32, ~25% bf16),
+            ``on`` or ``off``.
+        seed: seeds weights, z, data order and per-sample object order.
+        log_every: iterations between TensorBoard scalar points (means over the interval).
+        sample_every: iterations between sample grids (fixed layouts, fixed z).
+        checkpoint_every: iterations between checkpoints (one is always written at the end).
+        keep_last: checkpoints kept in the run directory.
+        num_workers: DataLoader worker processes per training process.
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:<i>``.
+        num_samples: layouts in a sample grid.
+        directions_top_k: principal directions per category computed at the end of training.
+        directions_max_images: images encoded for the directions (0: the whole split).
+        directions_min_crops: fewer crops of a category than this -> unit-axes fallback.
+    """
+
+    data_kind: str = "scenes"
+    data_path: Optional[str] = None
+    split: str = "train"
+    model_preset: str = "lite"
+    batch_size: int = 8
+    iterations: int = 300_000
+    lr: float = 1e-4
+    betas: Tuple[float, float] = (0.5, 0.999)
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+    precision: str = "fp32"
+    channels_last: str = "auto"
+    seed: int = 0
+    log_every: int = 10
+    sample_every: int = 1000
+    checkpoint_every: int = 1000
+    keep_last: int = 5
+    num_workers: int = 2
+    device: str = "auto"
+    num_samples: int = 8
+    directions_top_k: int = 8
+    directions_max_images: int = 5000
+    directions_min_crops: int = 16
+
+    def __post_init__(self):
+        def bad(key, why):
+            raise TrainConfigError(f"{key}={getattr(self, key)!r}: {why}")
+
+        if self.data_kind not in DATA_KINDS:
+            bad("data_kind", f"choose one of {list(DATA_KINDS)}")
+        if self.model_preset not in MODEL_PRESETS:
+            bad("model_preset", f"unknown model preset; choose one of {list(MODEL_PRESETS)}")
+        if self.precision not in PRECISIONS:
+            bad("precision", f"choose one of {list(PRECISIONS)}")
+        if self.channels_last not in ("auto", "on", "off"):
+            bad("channels_last", "choose auto, on or off")
+        for key in ("batch_size", "iterations", "log_every", "sample_every", "checkpoint_every", "keep_last",
+                    "num_samples", "directions_top_k"):
+            if getattr(self, key) < 1:
+                bad(key, "must be >= 1")
+        if self.directions_min_crops < 2:
+            bad("directions_min_crops", "must be >= 2")
+        for key in ("num_workers", "directions_max_images", "seed"):
+            if getattr(self, key) < 0:
+                bad(key, "must be >= 0")
+        if not self.lr > 0:
+            bad("lr", "must be > 0")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            bad("betas", "need two values in [0, 1)")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            bad("device", "choose auto, cpu, cuda or cuda:<index>")
+
+    # --- (de)serialisation --------------------------------------------------------------------
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-compatible dict (lists for tuples, a dict for the loss weights)."""
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @staticmethod
+    def from_dict(d: Dict[str, Any]) -> "TrainConfig":
+        """Inverse of :meth:`to_dict`. Raises TrainConfigError on unknown keys or bad values."""
+        names = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise TrainConfigError(f"unknown training config keys: {unknown}")
+        d = dict(d)
+        if "betas" in d:
+            d["betas"] = tuple(float(b) for b in d["betas"])
+        if "loss_weights" in d and isinstance(d["loss_weights"], dict):
+            lw_names = {f.name for f in dataclasses.fields(LossWeights)}
+            bad = sorted(set(d["loss_weights"]) - lw_names)
+            if bad:
+                raise TrainConfigError(f"unknown loss weights: {bad}; known {sorted(lw_names)}")
+            d["loss_weights"] = LossWeights(**{k: float(v) for k, v in d["loss_weights"].items()})
+        return TrainConfig(**d)
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A copy with ``changes`` applied (validated)."""
+        return dataclasses.replace(self, **changes)
+
+
+TRAIN_PRESETS: Dict[str, TrainConfig] = {
+    "paper-coco": TrainConfig(data_kind="coco", data_path=None, model_preset="paper", batch_size=8,
+                              iterations=300_000, precision="fp32", log_every=10, sample_every=1000,
+                              checkpoint_every=1000, num_workers=4),
+    "scenes64": TrainConfig(data_kind="scenes", data_path=None, model_preset="lite", batch_size=8,
+                            iterations=100_000, precision="auto", sample_every=200, checkpoint_every=100),
+    "cocostuff-mini64": TrainConfig(data_kind="coco", data_path="../shared/data/coco-stuff-mini", split="train",
+                                    model_preset="lite", batch_size=8, iterations=20_000, precision="auto",
+                                    sample_every=200, checkpoint_every=100, num_samples=8),
+    "tiny-test": TrainConfig(data_kind="scenes", data_path=None, model_preset="tiny", batch_size=2, iterations=2,
+                             precision="fp32", log_every=1, sample_every=1, checkpoint_every=1, keep_last=2,
+                             num_workers=0, device="cpu", num_samples=2, directions_top_k=4,
+                             directions_max_images=8, directions_min_crops=3),
+}
+
+
+def train_preset(name: str) -> TrainConfig:
+    """The TrainConfig of a named preset. Raises TrainConfigError listing the known names."""
+    if name not in TRAIN_PRESETS:
+        raise TrainConfigError(f"unknown training preset {name!r}; choose one of {list(TRAIN_PRESETS)}")
+    return TRAIN_PRESETS[name]
+
+
+def _parse_value(key: str, text: str, current: Any) -> Any:
+    """Convert ``text`` to the type of ``current`` (the field's present value)."""
+    try:
+        if isinstance(current, bool):
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if isinstance(current, int):
+            try:
+                return int(text)
+            except ValueError:
+                f = float(text)  # "1e4"
+                if not f.is_integer():
+                    raise
+                return int(f)
+        if isinstance(current, float):
+            return float(text)
+        if isinstance(current, tuple):
+            return tuple(float(v) for v in text.strip("()[] ").split(","))
+        if current is None or isinstance(current, str):
+            return None if text.lower() in ("none", "null") else text
+    except ValueError:
+        raise TrainConfigError(f"--set {key}={text!r}: expected a {type(current).__name__}") from None
+    raise TrainConfigError(f"--set {key}: this key cannot be set from the command line")
+
+
+def apply_overrides(cfg: TrainConfig, assignments: Iterable[str]) -> TrainConfig:
+    """Apply ``key=value`` strings (``--set``); ``loss_weights.<name>=<float>`` sets one λ.
+
+    Raises:
+        TrainConfigError: malformed assignment, unknown key, unparsable or invalid value.
+    """
+    changes: Dict[str, Any] = {}
+    lw = dataclasses.asdict(cfg.loss_weights)
+    for item in assignments:
+        if "=" not in item:
+            raise TrainConfigError(f"--set expects key=value, got {item!r}")
+        key, text = (s.strip() for s in item.split("=", 1))
+        if key.startswith("loss_weights."):
+            name = key.split(".", 1)[1]
+            if name not in lw:
+                raise TrainConfigError(f"unknown loss weight {name!r}; known {sorted(lw)}")
+            lw[name] = _parse_value(key, text, float(lw[name]))
+            changes["loss_weights"] = LossWeights(**lw)
+            continue
+        if key not in {f.name for f in dataclasses.fields(TrainConfig)} or key == "loss_weights":
+            known = [f.name for f in dataclasses.fields(TrainConfig)]
+            raise TrainConfigError(f"unknown config key {key!r}; known: {known} and loss_weights.<name>")
+        changes[key] = _parse_value(key, text, getattr(cfg, key))
+    return cfg.replace(**changes)
+
+
+def format_config(cfg: TrainConfig) -> str:
+    """Human-readable ``key = value`` lines (``--dry-run``)."""
+    lines = []
+    for k, v in cfg.to_dict().items():
+        if isinstance(v, dict):
+            lines += [f"{k}.{kk} = {vv}" for kk, vv in v.items()]
+        else:
+            lines.append(f"{k} = {v}")
+    return "\n".join(lines)

@@ -1,0 +1,153 @@
+"""Devices and multi-process training (``torchrun`` + DistributedDataParallel).
+
+A process started by ``torchrun`` finds RANK / WORLD_SIZE / LOCAL_RANK in its environment; the
+process group uses NCCL on CUDA and gloo on CPU. Without those variables the run is a single process.
+Only rank 0 writes logs, samples and checkpoints; every rank reads its own shard of each epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, List
+
+import torch
+import torch.distributed as dist
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """This process's place in the job."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def env_dist_info() -> DistInfo:
+    """DistInfo from torchrun's environment variables (single process when they are absent)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    return DistInfo(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def resolve_device(requested: str, info: DistInfo = DistInfo()) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` -> ``cuda:<local_rank>``.
+
+    Raises:
+        ValueError: CUDA requested but not available (message names the request).
+    """
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {requested!r} requested but CUDA is not available (torch "
+                             f"{torch.__version__}); use --device cpu")
+        return torch.device(f"cuda:{info.local_rank}" if requested == "cuda" else requested)
+    return torch.device(requested)
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively (CUDA with bf16; CPUs with AVX512-BF16 or AMX).
+    Elsewhere oneDNN falls back to reference kernels: bf16 is then many times slower than fp32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(requested: str, device: torch.device) -> str:
+    """``auto`` -> ``bf16`` where native (``native_bf16``), else ``fp32``. An explicit ``bf16`` on a
+    device without native bf16 is kept, with a warning."""
+    if requested == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    if requested == "bf16" and not native_bf16(device):
+        log.warning("bf16 requested but %s has no native bf16 (no AVX512-BF16/AMX): it is emulated and "
+                    "several times slower than fp32; consider --precision fp32", device)
+    return requested
+
+
+def init_process_group(info: DistInfo, device: torch.device) -> None:
+    """Join the job's process group (no-op for a single process)."""
+    if not info.enabled or dist.is_initialized():
+        return
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend=backend, rank=info.rank, world_size=info.world_size)
+    log.info("process group: %s, rank %d of %d", backend, info.rank, info.world_size)
+
+
+def destroy_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def wrap_ddp(module: torch.nn.Module, device: torch.device, info: DistInfo) -> torch.nn.Module:
+    """DistributedDataParallel around ``module`` (the module itself for a single process)."""
+    if not info.enabled:
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    # Buffers (BN statistics, spectral-norm vectors) follow rank 0 at every forward.
+    return DistributedDataParallel(module, device_ids=ids)
+
+
+def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Sum of ``t`` over ranks (``t`` itself for a single process)."""
+    if info.enabled:
+        t = t.clone()
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t
+
+
+def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """True if ``flag`` is True on any rank (every rank gets the same answer)."""
+    if not info.enabled:
+        return flag
+    return bool(all_reduce_sum(torch.tensor([1.0 if flag else 0.0], device=device), info).item() > 0)
+
+
+def gather_objects(obj: Any, info: DistInfo) -> List[Any]:
+    """Every rank's ``obj`` in rank order (``[obj]`` for a single process)."""
+    if not info.enabled:
+        return [obj]
+    out: List[Any] = [None] * info.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def hardware_info(device: torch.device) -> dict:
+    """Plain description of this machine for model cards: CPU model (/proc/cpuinfo), cores, torch
+    version and, for CUDA, the GPU name."""
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        import platform
+
+        cpu = platform.processor() or cpu
+    info = {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "device": str(device),
+            "threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info

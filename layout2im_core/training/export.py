@@ -1,0 +1,167 @@
+"""Export a run as the inference model file the app loads (``checkpoint.save_model_file``):
+generator weights (fp32 or bf16), config, vocabulary, appearance directions and a model card; the
+card is also written as Markdown beside the file (``FILE.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import time
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import torch
+
+from ..checkpoint import ModelFile, save_model_file
+from ..config import ModelConfig, preset_name
+from ..errors import DataError
+from ..models.generator import Generator
+from ..vocab import Vocabulary
+from . import checkpoints as ckpts
+from .config import TrainConfig
+from .directions import DirectionSet, compute_directions, load_directions, save_directions
+from .step import autocast_context
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"fp32": None, "bf16": torch.bfloat16}
+
+
+def load_generator(ckpt: Dict[str, Any]) -> Generator:
+    """The checkpoint's G (CPU, eval mode)."""
+    G = Generator(ModelConfig.from_dict(ckpt["model_config"]))
+    G.load_state_dict(ckpt["G"])
+    return G.eval()
+
+
+def run_directions(ckpt_or_run, top_k: Optional[int] = None, max_images: Optional[int] = None,
+                   data_path: Optional[str] = None, out: Optional[Path] = None,
+                   device: Optional[torch.device] = None) -> Path:
+    """``layout2im directions``: compute the appearance directions of a checkpoint (default: the
+    newest of a run) on its training data and write them (default ``RUN/directions.pt``).
+
+    Raises:
+        ModelFileError: no loadable checkpoint. DataError: the training data cannot be read.
+    """
+    from .trainer import open_dataset
+
+    path = ckpts.resolve_checkpoint(Path(ckpt_or_run))
+    ckpt = ckpts.load_checkpoint(path)
+    cfg = TrainConfig.from_dict(ckpt["train_config"])
+    if data_path is not None:
+        cfg = cfg.replace(data_path=data_path)
+    dataset, vocab = open_dataset(cfg)
+    if list(vocab.names) != list(ckpt["vocabulary"]):
+        raise DataError(f"the data at {cfg.data_path} has another vocabulary than the checkpoint {path}")
+    device = device or torch.device("cpu")
+    G = load_generator(ckpt).to(device)
+    dirs = compute_directions(G, dataset, top_k=top_k or cfg.directions_top_k,
+                              min_crops=cfg.directions_min_crops,
+                              max_images=cfg.directions_max_images if max_images is None else max_images,
+                              device=device, autocast=autocast_context(device, cfg.precision),
+                              category_ids=vocab.category_ids)
+    out = Path(out) if out is not None else ckpts.run_dir_of(path) / "directions.pt"
+    save_directions(dirs, out, step=int(ckpt["step"]))
+    log.info("directions of %d categories (%d fallback) -> %s", dirs.ids.numel(), int(dirs.fallback.sum()), out)
+    return out
+
+
+def _run_record(run_dir: Path) -> Dict[str, Any]:
+    p = run_dir / "command.json"
+    try:
+        return json.loads(p.read_text())["runs"][0]
+    except (OSError, ValueError, KeyError, IndexError):
+        return {}
+
+
+def build_card(ckpt: Dict[str, Any], run_dir: Path, name: str, dirs: Optional[DirectionSet],
+               dtype: str) -> Dict[str, Any]:
+    """The model card (plain data): data, preset, parameters, steps, wall time, hardware, command,
+    metrics (``RUN/metrics.json`` when present)."""
+    cfg = TrainConfig.from_dict(ckpt["train_config"])
+    mcfg = ModelConfig.from_dict(ckpt["model_config"])
+    rec = _run_record(run_dir)
+    params = sum(v.numel() for k, v in ckpt["G"].items() if "running_" not in k and "num_batches" not in k)
+    metrics = None
+    if (run_dir / "metrics.json").is_file():
+        try:
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+        except ValueError:
+            log.warning("ignoring unreadable %s", run_dir / "metrics.json")
+    card = {
+        "name": name,
+        "data": {"kind": cfg.data_kind, "path": cfg.data_path, "split": cfg.split, "images": rec.get("data_images")},
+        "preset": preset_name(mcfg), "train_config": cfg.to_dict(),
+        "parameters": int(params), "steps": int(ckpt["step"]),
+        "wall_time_s": round(float(ckpt.get("wall_time_s", 0)), 1),
+        "batch_size": cfg.batch_size, "world_size": int(ckpt.get("world_size", 1)), "precision": cfg.precision,
+        "hardware": rec.get("hardware"), "command": shlex.join(rec["argv"]) if rec.get("argv") else None,
+        "metrics": metrics, "exported": time.strftime("%Y-%m-%dT%H:%M:%S"), "dtype": dtype,
+        "trained_max_objects": int(dirs.max_objects) if dirs is not None and dirs.max_objects else mcfg.max_objects,
+        "directions": dirs.summary() if dirs is not None else None,
+    }
+    return card
+
+
+def card_markdown(card: Dict[str, Any]) -> str:
+    """The card as a short Markdown document."""
+    hw = card.get("hardware") or {}
+    data = card["data"]
+    hours = card["wall_time_s"] / 3600
+    lines = [f"# {card['name']}", "",
+             "Layout2Im generator (image generation from layout, 64x64).", "",
+             "| | |", "|---|---|",
+             f"| Data | {data['kind']} `{data['path']}` split `{data['split']}` ({data['images']} images) |",
+             f"| Preset | {card['preset']} ({card['parameters']:,} generator parameters) |",
+             f"| Training | {card['steps']:,} iterations, batch {card['batch_size']} x {card['world_size']} "
+             f"process(es), {card['precision']}, {hours:.2f} h |",
+             f"| Hardware | {hw.get('cpu', '?')}, {hw.get('cores', '?')} cores, {hw.get('gpu', 'no GPU')}, "
+             f"torch {hw.get('torch', '?')} |",
+             f"| Weights | {card['dtype']} |"]
+    if card.get("directions"):
+        d = card["directions"]
+        lines.append(f"| Directions | top {d['top_k']} of {d['categories']} categories, "
+                     f"{len(d['fallback_ids'])} on unit axes (too few crops) |")
+    lines += ["", "## Command", "", f"```\n{card.get('command') or '(unknown)'}\n```", "", "## Metrics", ""]
+    lines.append("```\n" + json.dumps(card["metrics"], indent=1) + "\n```" if card.get("metrics") else "Not measured.")
+    return "\n".join(lines) + "\n"
+
+
+def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None) -> Dict[str, Any]:
+    """``layout2im export``: write the model file ``out`` and ``out`` with suffix ``.md``.
+
+    Directions come from ``RUN/directions.pt`` when it was computed for this checkpoint's step, else
+    they are computed now (the run's data must be readable; if not, the file holds none and the app
+    falls back to unit axes). Returns the card.
+
+    Raises:
+        ModelFileError: no loadable checkpoint. ValueError: unknown dtype.
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
+    path = ckpts.resolve_checkpoint(Path(ckpt_or_run))
+    run_dir = ckpts.run_dir_of(path)
+    ckpt = ckpts.load_checkpoint(path)
+    G = load_generator(ckpt)
+    dirs = None
+    dpath = run_dir / "directions.pt"
+    if dpath.is_file():
+        found, step = load_directions(dpath)
+        dirs = found if step == int(ckpt["step"]) else None
+    if dirs is None:
+        try:
+            run_directions(path)
+            dirs, _ = load_directions(dpath)
+        except DataError as e:
+            log.warning("exporting without appearance directions: %s", e)
+    out = Path(out)
+    name = name or out.stem
+    card = build_card(ckpt, run_dir, name, dirs, dtype)
+    mf = ModelFile(config=G.cfg, vocabulary=Vocabulary(tuple(ckpt["vocabulary"])), state_dict=G.state_dict(),
+                   name=name, card=card, directions=dirs.model_directions() if dirs is not None else None)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_model_file(out, mf, dtype=DTYPES[dtype])
+    out.with_suffix(".md").write_text(card_markdown(card))
+    return card

@@ -1,0 +1,133 @@
+"""Resumable data order: per-epoch permutations and per-sample object shuffles derived from
+(seed, epoch, index) only, never from the global RNG, so a run resumed mid-epoch reads exactly the
+batches the uninterrupted run would have read (with any number of DataLoader workers).
+
+    epoch e, rank r:  DistributedSampler(seed, epoch=e) order for rank r, minus the batches done
+    item (e, i):      objects put in a canonical order, then permuted with a generator seeded by
+                      (seed, e, i)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Sequence, Tuple
+
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+from ..data.collate import Batch, collate_batch
+
+_MASK63 = (1 << 63) - 1
+
+
+def mix_seed(*parts: int) -> int:
+    """A 63-bit seed from integers (splitmix-style mixing; stable across processes and versions)."""
+    h = 0x9E3779B97F4A7C15
+    for p in parts:
+        h = (h ^ (int(p) & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
+        h ^= h >> 31
+    return h & _MASK63
+
+
+class SeededObjectOrder(Dataset):
+    """Wraps a dataset of batch-contract items; keys are ``(epoch, index)`` pairs.
+
+    The item's objects are sorted into a canonical order (by id, then bbox: undoing any shuffle of
+    the wrapped reader), then, if ``shuffle``, permuted by a generator seeded with
+    ``mix_seed(seed, epoch, index)``.
+    """
+
+    def __init__(self, dataset: Dataset, seed: int, shuffle: bool = True):
+        self.dataset, self.seed, self.shuffle = dataset, seed, shuffle
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: Tuple[int, int]) -> Dict[str, torch.Tensor]:
+        epoch, index = key
+        item = dict(self.dataset[index])
+        objs, bboxes = item["objs"], item["bboxes"]
+        n = int(objs.shape[0])
+        if n > 1:
+            order = sorted(range(n), key=lambda j: (int(objs[j]), *bboxes[j].tolist()))
+            if self.shuffle:
+                g = torch.Generator().manual_seed(mix_seed(self.seed, epoch, index))
+                perm = torch.randperm(n, generator=g).tolist()
+                order = [order[j] for j in perm]
+            idx = torch.tensor(order, dtype=torch.int64)
+            item["objs"], item["bboxes"] = objs[idx], bboxes[idx]
+        return item
+
+
+class _KeySampler(Sampler):
+    """Yields ``(epoch, index)`` for a fixed index list."""
+
+    def __init__(self, epoch: int, indices: Sequence[int]):
+        self.epoch, self.indices = epoch, list(indices)
+
+    def __iter__(self) -> Iterator[Tuple[int, int]]:
+        return iter((self.epoch, i) for i in self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+@dataclass
+class DataPosition:
+    """Where the data stream stands: ``batch`` batches of ``epoch`` are done."""
+
+    epoch: int = 0
+    batch: int = 0
+
+
+class ResumableLoader:
+    """Endless batch stream over epochs, resumable at any (epoch, batch).
+
+    Each epoch uses ``DistributedSampler(shuffle=True, seed=seed)`` with ``set_epoch(epoch)`` (for a
+    single process: one replica), keeps the last smaller batch (as the reference), and builds a fresh
+    DataLoader (the reference re-creates its iterator every epoch too).
+
+    Args:
+        dataset: batch-contract items.
+        batch_size: images per batch and process.
+        seed: data-order seed (shared by all ranks: they see disjoint shards of one permutation).
+        rank / world_size: this process's shard.
+        num_workers: DataLoader workers; pin_memory: for CUDA.
+        position: where to start.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, rank: int = 0, world_size: int = 1,
+                 num_workers: int = 0, pin_memory: bool = False, position: DataPosition = DataPosition()):
+        if len(dataset) == 0:
+            raise ValueError("the training data set is empty")
+        self.keyed = SeededObjectOrder(dataset, seed)
+        self.sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed,
+                                          drop_last=False)
+        self.batch_size, self.seed, self.num_workers, self.pin_memory = batch_size, seed, num_workers, pin_memory
+        self.position = DataPosition(position.epoch, position.batch)
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return -(-len(self.sampler) // self.batch_size)
+
+    def _epoch_indices(self, epoch: int) -> List[int]:
+        self.sampler.set_epoch(epoch)
+        return list(iter(self.sampler))
+
+    def __iter__(self) -> Iterator[Batch]:
+        while True:
+            pos = self.position
+            indices = self._epoch_indices(pos.epoch)[pos.batch * self.batch_size:]
+            loader = DataLoader(self.keyed, batch_size=self.batch_size, sampler=_KeySampler(pos.epoch, indices),
+                                num_workers=self.num_workers, collate_fn=collate_batch, pin_memory=self.pin_memory,
+                                generator=torch.Generator().manual_seed(mix_seed(self.seed, pos.epoch)))
+            for batch in loader:
+                self.position = DataPosition(pos.epoch, self.position.batch + 1)
+                yield batch
+            self.position = DataPosition(pos.epoch + 1, 0)
+
+
+def fixed_items(dataset: Dataset, n: int) -> List[Dict[str, torch.Tensor]]:
+    """The first ``n`` items in canonical object order (sample grids, directions)."""
+    keyed = SeededObjectOrder(dataset, seed=0, shuffle=False)
+    return [keyed[(0, i)] for i in range(min(n, len(dataset)))]

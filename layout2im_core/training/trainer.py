@@ -1,0 +1,382 @@
+"""The training loop: run directory, data, networks, D/G steps, logging, samples, checkpoints,
+resume, signals, and the appearance directions at the end.
+
+Run directory::
+
+    RUN/config.json         resolved TrainConfig, ModelConfig and vocabulary
+    RUN/command.json        the command lines that started and resumed the run (sys.argv)
+    RUN/tb/                 TensorBoard scalars (every loss term, it/s, img/s) and sample grids
+    RUN/samples/step-N.png  sample grids (fixed layouts, fixed z)
+    RUN/checkpoints/        step-N.pt, the last ``keep_last`` kept (see checkpoints.py)
+    RUN/directions.pt       appearance directions of the final G (see directions.py)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+
+from .. import errors
+from ..config import ModelConfig, model_preset
+from ..vocab import Vocabulary
+from . import checkpoints as ckpts
+from .config import TrainConfig, TrainConfigError
+from .distributed import (DistInfo, all_reduce_sum, any_rank, destroy_process_group, gather_objects,
+                          hardware_info, init_process_group, resolve_device, resolve_precision, wrap_ddp)
+from .loader import DataPosition, ResumableLoader, fixed_items, mix_seed
+from .samples import SampleSheet, save_png
+from .step import LOSS_TERMS, Networks, NonFiniteLossError, Optimizers, autocast_context, train_step
+
+log = logging.getLogger(__name__)
+
+# Keys a resumed run may change; everything else must stay as the checkpoint says.
+RESUMABLE_KEYS = ("iterations", "device", "precision", "num_workers", "log_every", "sample_every", "checkpoint_every",
+                  "keep_last", "data_path", "directions_max_images", "directions_top_k",
+                  "directions_min_crops")
+
+
+class RunDirError(errors.Layout2ImError):
+    """The run directory cannot be created or written, already holds another run, or (for
+    ``--resume``) holds no run."""
+
+
+@dataclass
+class TrainResult:
+    """How a run ended: ``status`` is ``done`` or ``interrupted`` (signal; a checkpoint was written)."""
+
+    status: str
+    step: int
+    run_dir: Path
+    checkpoint: Optional[Path]
+    wall_time_s: float
+
+
+def check_data_path(cfg: TrainConfig) -> None:
+    """Raise DataError when the config names no data path or one that does not exist."""
+    if not cfg.data_path:
+        raise errors.DataError(f"data kind {cfg.data_kind!r} needs a data path (--data DIR)")
+    if not Path(cfg.data_path).exists():
+        raise errors.DataError(f"data path {cfg.data_path} does not exist")
+
+
+def open_dataset(cfg: TrainConfig):
+    """``(dataset, vocabulary)`` of the config's data (``data.build.build_dataset``; the readers'
+    own object shuffle is off: the trainer orders objects itself, see loader.py).
+
+    Raises:
+        DataError: missing path, unknown split, unreadable data (the message names the path).
+    """
+    check_data_path(cfg)
+    from ..data.build import build_dataset
+
+    try:
+        dataset, vocabulary = build_dataset(cfg.data_kind, cfg.data_path, cfg.split, shuffle_objects=False)
+    except errors.DataError:
+        raise
+    except ValueError as e:  # unknown split or kind
+        raise errors.DataError(f"{cfg.data_kind} data at {cfg.data_path}: {e}") from None
+    if len(dataset) == 0:
+        raise errors.DataError(f"{cfg.data_kind} data at {cfg.data_path} split {cfg.split!r} holds no usable image")
+    return dataset, vocabulary
+
+
+def check_run_dir(run_dir: Path, resume: bool) -> None:
+    """Create (or, for resume, find) the run directory and prove it writable.
+
+    Raises:
+        RunDirError: not creatable/writable, a fresh run into a directory holding checkpoints, or a
+            resume of a directory without a run.
+    """
+    run_dir = Path(run_dir)
+    if resume:
+        if not (run_dir / "config.json").is_file():
+            raise RunDirError(f"cannot resume {run_dir}: no run there (config.json missing)")
+    elif ckpts.list_checkpoints(run_dir):
+        raise RunDirError(f"run directory {run_dir} already holds checkpoints; use --resume {run_dir} or "
+                          f"another --run-dir")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=run_dir, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise RunDirError(f"run directory {run_dir} is not writable: {e.strerror or e}") from None
+
+
+def read_run_config(run_dir: Path) -> Tuple[TrainConfig, ModelConfig, Vocabulary]:
+    """The resolved configs and vocabulary stored in ``RUN/config.json``."""
+    d = json.loads((Path(run_dir) / "config.json").read_text())
+    return (TrainConfig.from_dict(d["train_config"]), ModelConfig.from_dict(d["model_config"]),
+            Vocabulary(tuple(d["vocabulary"])))
+
+
+def resume_config(run_dir: Path, changes: Dict[str, Any]) -> TrainConfig:
+    """The stored config of a run with the allowed ``changes`` (``RESUMABLE_KEYS``) applied.
+
+    Raises:
+        RunDirError: no run there. TrainConfigError: a change to a key that would break the run.
+    """
+    check_run_dir(run_dir, resume=True)
+    cfg, _, _ = read_run_config(run_dir)
+    bad = sorted(k for k, v in changes.items() if k not in RESUMABLE_KEYS and getattr(cfg, k) != v)
+    if bad:
+        raise TrainConfigError(f"a resumed run cannot change {bad}; only {list(RESUMABLE_KEYS)}")
+    return cfg.replace(**changes)
+
+
+class Trainer:
+    """Trains G, D_img and D_obj on one process of a (maybe distributed) job.
+
+    Args:
+        cfg: the resolved TrainConfig.
+        run_dir: run directory (created; must be writable).
+        resume: continue from the newest loadable checkpoint of ``run_dir``.
+        dataset / vocabulary: data to use instead of ``open_dataset(cfg)`` (tests, benchmarks).
+        dist_info: this process's rank (default: from torchrun's environment, else single).
+        argv: the command line recorded in ``command.json`` (default ``sys.argv``).
+        progress: show a tqdm progress bar (rank 0).
+
+    Raises (before any work): RunDirError, DataError, TrainConfigError, ModelFileError (resume).
+    """
+
+    def __init__(self, cfg: TrainConfig, run_dir, *, resume: bool = False, dataset=None,
+                 vocabulary: Optional[Vocabulary] = None, dist_info: Optional[DistInfo] = None,
+                 argv: Optional[Sequence[str]] = None, progress: bool = True):
+        from .distributed import env_dist_info
+
+        self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
+        self.dist = dist_info or env_dist_info()
+        if dataset is None:
+            check_data_path(cfg)
+        if self.dist.is_main:
+            check_run_dir(self.run_dir, resume)
+        try:
+            self.device = resolve_device(cfg.device, self.dist)
+        except ValueError as e:
+            raise TrainConfigError(str(e)) from None
+        cfg = self.cfg = cfg.replace(precision=resolve_precision(cfg.precision, self.device))
+        if dataset is None:
+            dataset, vocabulary = open_dataset(cfg)
+        elif vocabulary is None:
+            raise ValueError("a dataset given to the Trainer needs its vocabulary")
+        self.dataset, self.vocabulary = dataset, vocabulary
+        ckpt = None
+        if resume:
+            path = ckpts.latest_checkpoint(self.run_dir)
+            if path is None:
+                raise RunDirError(f"cannot resume {self.run_dir}: no loadable checkpoint")
+            ckpt = ckpts.load_checkpoint(path)
+            self.model_cfg = ModelConfig.from_dict(ckpt["model_config"])
+            stored_vocab = Vocabulary(tuple(ckpt["vocabulary"]))
+            if stored_vocab != vocabulary:
+                raise errors.DataError(f"the data's vocabulary ({len(vocabulary)} entries) differs from the "
+                                       f"run's ({len(stored_vocab)}); resume with the same data")
+        else:
+            self.model_cfg = model_preset(cfg.model_preset, num_classes=len(vocabulary))
+        # channels-last pays on CPU; under DDP its 1x1-conv gradients trip the reducer's stride check
+        self.channels_last = cfg.channels_last == "on" or (cfg.channels_last == "auto" and self.device.type == "cpu"
+                                                           and not self.dist.enabled)
+        self.autocast = autocast_context(self.device, cfg.precision)
+        init_process_group(self.dist, self.device)
+
+        torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+        self.raw = Networks.build(self.model_cfg, self.device, self.channels_last)
+        self.opts = Optimizers.build(self.raw, cfg.lr, cfg.betas)
+        self.step, self.wall_time_s, position = 0, 0.0, DataPosition()
+        if ckpt is not None:
+            self._restore(ckpt)
+            position = DataPosition(int(ckpt["data"]["epoch"]), int(ckpt["data"]["batch"]))
+        else:
+            self._seed_rngs(0)
+        self.nets = Networks(*(wrap_ddp(n, self.device, self.dist) for n in self.raw.all()))
+        self.loader = ResumableLoader(dataset, cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world_size,
+                                      cfg.num_workers, self.device.type == "cuda", position)
+        self._stop_signal: Optional[str] = None
+        self._writer = None
+        if self.dist.is_main:
+            self._write_run_files(argv if argv is not None else sys.argv, resumed=ckpt is not None)
+
+    # --- state --------------------------------------------------------------------------------------
+    def _seed_rngs(self, step: int) -> None:
+        import random
+
+        import numpy as np
+
+        s = mix_seed(self.cfg.seed, step, self.dist.rank, 0x7A)
+        torch.manual_seed(s)
+        np.random.seed(s % 2 ** 32)
+        random.seed(s)
+
+    def _restore(self, ckpt: Dict[str, Any]) -> None:
+        self.raw.G.load_state_dict(ckpt["G"])
+        self.raw.D_img.load_state_dict(ckpt["D_img"])
+        self.raw.D_obj.load_state_dict(ckpt["D_obj"])
+        self.opts.load_state_dict(ckpt["optimizers"])
+        self.step, self.wall_time_s = int(ckpt["step"]), float(ckpt.get("wall_time_s", 0.0))
+        rngs = ckpt["rng"]
+        if len(rngs) == self.dist.world_size:
+            ckpts.set_rng_state(rngs[self.dist.rank])
+        else:
+            log.warning("checkpoint of a %d-process run resumed with %d processes: RNG streams re-seeded",
+                        len(rngs), self.dist.world_size)
+            self._seed_rngs(self.step)
+        log.info("resumed %s at step %d", self.run_dir, self.step)
+
+    def state_payload(self, rngs: List[Dict[str, Any]]) -> Dict[str, Any]:
+        """The checkpoint contents (see checkpoints.py) without format and step."""
+        pos = self.loader.position
+        return {"G": self.raw.G.state_dict(), "D_img": self.raw.D_img.state_dict(),
+                "D_obj": self.raw.D_obj.state_dict(), "optimizers": self.opts.state_dict(), "rng": rngs,
+                "data": {"epoch": pos.epoch, "batch": pos.batch}, "train_config": self.cfg.to_dict(),
+                "model_config": self.model_cfg.to_dict(), "vocabulary": list(self.vocabulary.names),
+                "wall_time_s": self.wall_time_s, "world_size": self.dist.world_size}
+
+    def save_checkpoint(self) -> Optional[Path]:
+        """Write the checkpoint of the current step (collective: every rank must call it)."""
+        rngs = gather_objects(ckpts.rng_state(), self.dist)
+        if not self.dist.is_main:
+            return None
+        return ckpts.save_checkpoint(self.run_dir, self.step, self.state_payload(rngs), self.cfg.keep_last)
+
+    def _write_run_files(self, argv: Sequence[str], resumed: bool) -> None:
+        from ..checkpoint import atomic_write_bytes
+
+        cfg = {"train_config": self.cfg.to_dict(), "model_config": self.model_cfg.to_dict(),
+               "vocabulary": list(self.vocabulary.names)}
+        atomic_write_bytes(self.run_dir / "config.json", json.dumps(cfg, indent=1).encode())
+        cmd_path = self.run_dir / "command.json"
+        cmd = json.loads(cmd_path.read_text()) if resumed and cmd_path.is_file() else {"runs": []}
+        cmd["runs"].append({"argv": list(argv), "cwd": os.getcwd(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                            "resumed_at_step": self.step if resumed else None, "world_size": self.dist.world_size,
+                            "hardware": hardware_info(self.device), "data_images": len(self.dataset)})
+        atomic_write_bytes(cmd_path, json.dumps(cmd, indent=1).encode())
+
+    # --- signals ------------------------------------------------------------------------------------
+    def _install_signal_handlers(self):
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        old = {}
+
+        def handler(signum, frame):
+            if self._stop_signal is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt  # second Ctrl+C: stop now, without a checkpoint
+            self._stop_signal = signal.Signals(signum).name
+            log.warning("%s: stopping after this step and writing a checkpoint", self._stop_signal)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, handler)
+        return old
+
+    # --- the loop -----------------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        """Train until ``cfg.iterations`` (or a signal); then compute the appearance directions.
+
+        Raises:
+            NonFiniteLossError: a loss term became NaN/inf (no checkpoint written for that step).
+        """
+        from tqdm import tqdm
+
+        cfg, main = self.cfg, self.dist.is_main
+        old_handlers = self._install_signal_handlers()
+        sheet = writer = bar = None
+        if main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step + 1)
+            rng = ckpts.rng_state()  # a reader may draw from the global RNG: keep the run's streams
+            sheet = SampleSheet(fixed_items(self.dataset, cfg.num_samples), self.model_cfg.z_dim, cfg.seed)
+            ckpts.set_rng_state(rng)
+            bar = tqdm(total=cfg.iterations, initial=self.step, unit="it", dynamic_ncols=True,
+                       disable=not self.progress, desc="train")
+        self.raw.train()
+        sums, count, t_log = {k: 0.0 for k in LOSS_TERMS}, 0, time.perf_counter()
+        self._t_mark = t_log
+        last_ckpt = ckpts.latest_checkpoint(self.run_dir) if main else None
+        status = "done"
+        reduce = lambda t: all_reduce_sum(t, self.dist)  # noqa: E731
+        try:
+            batches = iter(self.loader)
+            while self.step < cfg.iterations:
+                batch = next(batches).to(self.device, non_blocking=True)
+                terms = train_step(self.nets, self.opts, batch.imgs, batch.objs, batch.bboxes, batch.obj_mask,
+                                   cfg.loss_weights, self.autocast, step=self.step + 1,
+                                   channels_last=self.channels_last, reduce_flags=reduce)
+                self.step += 1
+                for k, v in terms.items():
+                    sums[k] += v
+                count += 1
+                if main:
+                    bar.update(1)
+                    if self.step % cfg.log_every == 0 or self.step == cfg.iterations:
+                        dt = time.perf_counter() - t_log
+                        self._log_scalars(writer, bar, {k: v / count for k, v in sums.items()}, count / dt)
+                        sums, count, t_log = {k: 0.0 for k in LOSS_TERMS}, 0, time.perf_counter()
+                    if self.step % cfg.sample_every == 0 or self.step == cfg.iterations:
+                        grid = sheet.render(self.raw.G, self.device, self.autocast)
+                        save_png(grid, self.run_dir / "samples" / f"step-{self.step:08d}.png")
+                        writer.add_image("samples", grid, self.step, dataformats="HWC")
+                stop = any_rank(self._stop_signal is not None, self.dist, self.device)
+                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.iterations or stop:
+                    self._tick()
+                    last_ckpt = self.save_checkpoint() or last_ckpt
+                if stop:
+                    status = "interrupted"
+                    break
+        except NonFiniteLossError:
+            if main:
+                log.error("non-finite loss: the last good checkpoint is %s", last_ckpt)
+            raise
+        finally:
+            self._tick()
+            for sig, h in old_handlers.items():
+                signal.signal(sig, h)
+            if main:
+                bar.close()
+                writer.close()
+        if status == "done" and main:
+            self._final_directions()
+        if self.dist.enabled:
+            torch.distributed.barrier()
+        return TrainResult(status, self.step, self.run_dir, last_ckpt, self.wall_time_s)
+
+    def _tick(self) -> None:
+        """Add the time since the last tick to ``wall_time_s`` (training time, summed over resumes)."""
+        now = time.perf_counter()
+        self.wall_time_s += now - self._t_mark
+        self._t_mark = now
+
+    def _log_scalars(self, writer, bar, means: Dict[str, float], it_per_s: float) -> None:
+        for k, v in means.items():
+            writer.add_scalar(f"loss/{k}", v, self.step)
+        images = self.cfg.batch_size * self.dist.world_size
+        writer.add_scalar("perf/it_per_s", it_per_s, self.step)
+        writer.add_scalar("perf/img_per_s", it_per_s * images, self.step)
+        bar.set_postfix(D=f"{means['D/total']:.3f}", G=f"{means['G/total']:.3f}", refresh=False)
+
+    def _final_directions(self) -> None:
+        from .directions import compute_directions, save_directions
+
+        cfg = self.cfg
+        dirs = compute_directions(self.raw.G, self.dataset, top_k=cfg.directions_top_k,
+                                  min_crops=cfg.directions_min_crops, max_images=cfg.directions_max_images,
+                                  device=self.device, autocast=self.autocast,
+                                  category_ids=self.vocabulary.category_ids)
+        save_directions(dirs, self.run_dir / "directions.pt", step=self.step)
+
+
+def train(cfg: TrainConfig, run_dir, resume: bool = False, **kw) -> TrainResult:
+    """Build a Trainer and run it; the process group (if any) is torn down afterwards."""
+    try:
+        return Trainer(cfg, run_dir, resume=resume, **kw).run()
+    finally:
+        destroy_process_group()

@@ -1,0 +1,127 @@
+"""Appearance directions (shapes, orthonormality, fallback) and export -> load_model_file round trip."""
+
+import json
+
+import pytest
+import torch
+
+from layout2im_core.checkpoint import load_model_file
+from layout2im_core.config import model_preset
+from layout2im_core.models.generator import Generator
+from layout2im_core.training import checkpoints as ckpts
+from layout2im_core.training.config import train_preset
+from layout2im_core.training.directions import (directions_from_codes, encode_crops, load_directions,
+                                                principal_directions)
+from layout2im_core.training.export import card_markdown, export_run
+from layout2im_core.training.trainer import Trainer
+from test_training_data import SyntheticLayouts, one_thread  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_principal_directions_recover_known_axes():
+    g = torch.Generator().manual_seed(0)
+    z = 6
+    axes = torch.linalg.qr(torch.randn(z, z, generator=g))[0].T  # orthonormal rows
+    scales = torch.tensor([5.0, 2.0, 1.0, 0.5, 0.2, 0.1])
+    codes = 3.0 + (torch.randn(4000, z, generator=g) * scales) @ axes
+    mean, comps, std, explained = principal_directions(codes, 3)
+    assert mean.shape == (z,) and comps.shape == (3, z) and std.shape == (3,) and explained.shape == (3,)
+    assert torch.allclose(mean, torch.full((z,), 3.0), atol=0.3)
+    assert torch.allclose(comps @ comps.T, torch.eye(3), atol=1e-5)
+    assert torch.allclose((comps * axes[:3]).sum(1).abs(), torch.ones(3), atol=0.02)
+    assert torch.allclose(std, scales[:3], rtol=0.05)
+    assert torch.allclose(explained, scales[:3] ** 2 / (scales ** 2).sum(), atol=0.01)
+    assert bool((explained[:-1] >= explained[1:]).all())
+
+
+def test_categories_with_too_few_crops_fall_back_to_unit_axes():
+    g = torch.Generator().manual_seed(1)
+    objs = torch.tensor([1] * 40 + [2] * 3)
+    mu = torch.randn(43, 8, generator=g)
+    d = directions_from_codes(objs, mu, category_ids=[1, 2, 3], z_dim=8, top_k=4, min_crops=10)
+    assert d.ids.tolist() == [1, 2, 3] and d.fallback.tolist() == [False, True, True]
+    assert d.mean.shape == (3, 8) and d.components.shape == (3, 4, 8) and d.std.shape == d.explained.shape == (3, 4)
+    for k in range(3):
+        assert torch.allclose(d.components[k] @ d.components[k].T, torch.eye(4), atol=1e-5)
+    assert torch.equal(d.components[2], torch.eye(8)[:4]) and torch.equal(d.std[2], torch.ones(4))
+    assert torch.allclose(d.mean[1], mu[40:].mean(0)) and torch.equal(d.mean[2], torch.zeros(8))
+    assert d.counts.tolist() == [40, 3, 0]
+    md = d.model_directions()
+    assert md.ids.tolist() == [1]  # the model file holds only real directions
+    assert d.summary()["fallback_ids"] == [2, 3]
+
+
+def test_encode_crops_uses_eval_mode_mu():
+    ds = SyntheticLayouts(n=5)
+    torch.manual_seed(0)
+    G = Generator(model_preset("tiny", len(ds.vocabulary))).train()
+    objs, mu, most = encode_crops(G, ds, max_images=3, batch_size=2)
+    assert G.training  # mode restored
+    n = sum(int(ds[i]["objs"].shape[0]) for i in (0, 2, 4))  # evenly spread images
+    assert objs.shape == (n,) and mu.shape == (n, 8) and mu.dtype == torch.float32
+    again = encode_crops(G, ds, max_images=3, batch_size=3)[1]
+    assert torch.allclose(mu, again, atol=1e-5)  # eval mode: independent of batch composition, no sampling
+    assert most == max(int(ds[i]["objs"].shape[0]) for i in (0, 2, 4))
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("export") / "run"
+    ds = SyntheticLayouts(n=8, categories=3)
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    Trainer(train_preset("tiny-test").replace(directions_max_images=0), run, dataset=ds, vocabulary=ds.vocabulary,
+            progress=False, argv=["layout2im", "train", "--preset", "tiny-test"]).run()
+    torch.set_num_threads(old)
+    return run
+
+
+def test_run_directions_file(trained_run):
+    d, step = load_directions(trained_run / "directions.pt")
+    assert step == 2 and d.ids.tolist() == [1, 2, 3]
+    assert d.components.shape == (3, 4, 8)
+    real = ~d.fallback
+    assert bool(real.any())
+    for k in real.nonzero().flatten().tolist():
+        c = d.components[k]
+        assert torch.allclose(c @ c.T, torch.eye(4), atol=1e-4)
+        assert bool((d.explained[k] >= 0).all()) and float(d.explained[k].sum()) <= 1 + 1e-5
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_export_round_trip(trained_run, tmp_path, dtype):
+    out = tmp_path / "model.safetensors"
+    card = export_run(trained_run, out, dtype=dtype, name="tiny-synth")
+    mf = load_model_file(out)
+    ck = ckpts.load_checkpoint(ckpts.latest_checkpoint(trained_run))
+    assert mf.name == "tiny-synth" and mf.config.to_dict() == ck["model_config"]
+    assert list(mf.vocabulary.names) == ck["vocabulary"]
+    assert mf.state_dict.keys() == ck["G"].keys()
+    for k, v in ck["G"].items():
+        if dtype == "fp32" or not v.is_floating_point():
+            assert torch.equal(mf.state_dict[k], v), k
+        else:
+            assert torch.allclose(mf.state_dict[k].float(), v.float(), rtol=1e-2, atol=1e-2), k
+    weight_dtypes = {v.dtype for k, v in mf.state_dict.items() if v.is_floating_point() and "running_" not in k}
+    assert weight_dtypes == {torch.bfloat16 if dtype == "bf16" else torch.float32}
+    d, _ = load_directions(trained_run / "directions.pt")
+    assert torch.equal(mf.directions.ids, d.ids[~d.fallback])
+    assert mf.card == json.loads(json.dumps(card))
+    assert card["steps"] == 2 and card["preset"] == "tiny" and card["dtype"] == dtype
+    assert card["command"] == "layout2im train --preset tiny-test"
+    assert card["hardware"]["torch"] == torch.__version__ and card["hardware"]["cores"] >= 1
+    assert card["parameters"] == sum(p.numel() for p in Generator(mf.config).parameters())
+    md = out.with_suffix(".md").read_text()
+    assert md == card_markdown(card) and "# tiny-synth" in md and "layout2im train --preset tiny-test" in md
+
+
+def test_exported_file_loads_in_the_inference_api(trained_run, tmp_path):
+    inference = pytest.importorskip("layout2im_core.inference")
+    out = tmp_path / "m.safetensors"
+    export_run(trained_run, out)
+    model = inference.Layout2ImModel.load(str(out), device="cpu")
+    d, _ = load_directions(trained_run / "directions.pt")
+    for cid, fb in zip(d.ids.tolist(), d.fallback.tolist()):
+        got = model.directions(model.vocabulary.name_of(cid))
+        assert got.fallback == fb and got.components.shape[1] == 8

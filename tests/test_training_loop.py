@@ -1,0 +1,155 @@
+"""The training loop on the tiny preset: run directory contents, exact resume, signals, NaN stop,
+atomic checkpoints."""
+
+import json
+import math
+import os
+import signal
+
+import pytest
+import torch
+from PIL import Image
+
+from layout2im_core.errors import Layout2ImError
+from layout2im_core.training import checkpoints as ckpts
+from layout2im_core.training import step as step_mod
+from layout2im_core.training.config import train_preset
+from layout2im_core.training.step import LOSS_TERMS, NonFiniteLossError
+from layout2im_core.training.trainer import Trainer
+from test_training_data import SyntheticLayouts, one_thread  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _trainer(run_dir, resume=False, **changes):
+    ds = SyntheticLayouts(n=6)
+    cfg = train_preset("tiny-test").replace(**changes)
+    return Trainer(cfg, run_dir, resume=resume, dataset=ds, vocabulary=ds.vocabulary, progress=False,
+                   argv=["layout2im", "train", "--preset", "tiny-test"])
+
+
+def test_two_steps_fill_the_run_directory(tmp_path):
+    run = tmp_path / "run"
+    result = _trainer(run).run()
+    assert result.status == "done" and result.step == 2
+    assert [p.name for p in ckpts.list_checkpoints(run)] == ["step-00000001.pt", "step-00000002.pt"]
+    ck = torch.load(result.checkpoint, weights_only=True)  # plain data: no code runs
+    assert {"G", "D_img", "D_obj", "optimizers", "rng", "data", "train_config", "model_config", "vocabulary",
+            "step"} <= set(ck)
+    assert ck["step"] == 2 and ck["train_config"]["model_preset"] == "tiny" and ck["vocabulary"][1] == "cat1"
+    assert set(ck["optimizers"]) == {"G", "D_img", "D_obj"}
+    assert ck["optimizers"]["G"]["param_groups"][0]["betas"] == (0.5, 0.999)
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["train_config"]["batch_size"] == 2 and cfg["model_config"]["z_dim"] == 8
+    assert json.loads((run / "command.json").read_text())["runs"][0]["argv"][1] == "train"
+    grid = Image.open(run / "samples" / "step-00000002.png")
+    assert grid.size == (4 * 66 + 2, 2 * 66 + 2)
+    assert (run / "directions.pt").is_file()
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ea = EventAccumulator(str(run / "tb"))
+    ea.Reload()
+    tags = set(ea.Tags()["scalars"])
+    assert {f"loss/{t}" for t in LOSS_TERMS} | {"perf/it_per_s", "perf/img_per_s"} <= tags
+    assert all(math.isfinite(e.value) for t in tags for e in ea.Scalars(t))
+
+
+def _state(path):
+    ck = torch.load(path, weights_only=True)
+    return {f"{net}.{k}": v for net in ("G", "D_img", "D_obj") for k, v in ck[net].items()}, ck
+
+
+def test_resume_continues_bit_identically(tmp_path):
+    straight = _trainer(tmp_path / "a", iterations=4, keep_last=2).run()
+    first = _trainer(tmp_path / "b", iterations=2).run()
+    assert first.step == 2
+    resumed = _trainer(tmp_path / "b", resume=True, iterations=4).run()
+    assert resumed.step == 4
+    a, ck_a = _state(straight.checkpoint)
+    b, ck_b = _state(resumed.checkpoint)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    for net in ("G", "D_img", "D_obj"):
+        sa, sb = ck_a["optimizers"][net]["state"], ck_b["optimizers"][net]["state"]
+        assert all(torch.equal(sa[i]["exp_avg"], sb[i]["exp_avg"]) for i in sa)
+    assert ck_a["data"] == ck_b["data"]
+    assert len(ckpts.list_checkpoints(tmp_path / "a")) == 2  # keep_last
+    runs = json.loads((tmp_path / "b" / "command.json").read_text())["runs"]
+    assert [r["resumed_at_step"] for r in runs] == [None, 2]
+
+
+def test_sigterm_checkpoints_and_stops(tmp_path, monkeypatch):
+    real_step = step_mod.train_step
+    calls = []
+
+    def step_then_signal(*a, **kw):
+        out = real_step(*a, **kw)
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return out
+
+    monkeypatch.setattr("layout2im_core.training.trainer.train_step", step_then_signal)
+    result = _trainer(tmp_path / "run", iterations=10, checkpoint_every=100).run()
+    assert result.status == "interrupted" and result.step == 2
+    assert result.checkpoint == ckpts.checkpoint_path(tmp_path / "run", 2)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
+
+
+def test_nan_loss_stops_naming_the_term_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    real_kl = step_mod.losses.kl_loss
+    calls = []
+
+    def kl_nan_at_step_2(mu, logvar):
+        calls.append(1)
+        return real_kl(mu, logvar) * (float("nan") if len(calls) == 2 else 1.0)
+
+    monkeypatch.setattr(step_mod.losses, "kl_loss", kl_nan_at_step_2)
+    with pytest.raises(NonFiniteLossError, match=r"G/kl is nan at step 2") as info:
+        _trainer(tmp_path / "run", iterations=5).run()
+    assert info.value.term == "G/kl" and info.value.step == 2 and isinstance(info.value, Layout2ImError)
+    assert ckpts.latest_checkpoint(tmp_path / "run") == ckpts.checkpoint_path(tmp_path / "run", 1)
+
+
+def test_interrupted_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
+    trainer = _trainer(tmp_path / "run", iterations=1)
+    first = trainer.run().checkpoint
+    before = first.read_bytes()
+
+    class Killed(BaseException):
+        pass
+
+    real_fdopen = os.fdopen
+
+    def fdopen_dying_midway(fd, *a, **kw):
+        f = real_fdopen(fd, *a, **kw)
+        real_write = f.write
+
+        def write(data):
+            real_write(data[:len(data) // 2])
+            raise Killed("killed during the write")
+
+        f.write = write
+        return f
+
+    monkeypatch.setattr("layout2im_core.checkpoint.os.fdopen", fdopen_dying_midway)
+    trainer.step = 2
+    with pytest.raises(Killed):
+        trainer.save_checkpoint()
+    monkeypatch.undo()
+    assert not ckpts.checkpoint_path(tmp_path / "run", 2).exists()
+    assert [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()] == [first.name]  # no temp left
+    assert first.read_bytes() == before and ckpts.load_checkpoint(first)["step"] == 1
+    # a damaged newer file (e.g. a disk error) is skipped when resuming
+    ckpts.checkpoint_path(tmp_path / "run", 3).write_bytes(before[:1000])
+    assert ckpts.latest_checkpoint(tmp_path / "run") == first
+
+
+def test_bf16_autocast_steps_on_cpu(tmp_path):
+    result = _trainer(tmp_path / "run", precision="bf16").run()
+    ck = ckpts.load_checkpoint(result.checkpoint)
+    assert result.status == "done" and ck["train_config"]["precision"] == "bf16"
+    assert all(v.dtype == torch.float32 for v in ck["G"].values() if v.is_floating_point())  # fp32 master weights
+    assert all(torch.isfinite(v).all() for v in ck["G"].values() if v.is_floating_point())
