@@ -8,7 +8,10 @@ project file. Layout of the package:
     main_window.py     composes the parts
     document.py        Qt-free document model; commands.py its undo commands
     canvas/            the layout canvas: view, box items, handle geometry
-    panels/            palette, object list
+    panels/            palette, object list, appearance sliders
+    appearance.py      the slider <-> z mapping (Qt-free); look_editor.py the look commands
+    variation_grid.py  the grid of samples; photo_tools.py looks from photos, annotation import
+    annotations.py     COCO / labelme readers (Qt-free); photo_dialog.py the box-on-a-photo dialog
     image_view.py      the generated image (+ layout overlay)
     inference_worker.py  model calls on a worker thread, newest request wins
 """

@@ -35,9 +35,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    from .qt_compat import protect_none
+    protect_none()  # PySide6 6.12 on Python < 3.12 loses references to None (see qt_compat)
     app.setOrganizationName("Layout2Im")
     app.setApplicationName("Layout2Im Studio")
+    app.setDesktopFileName("layout2im-studio")  # Wayland/X11: matches layout2im-studio.desktop
     from .main_window import MainWindow
+    from .theme import app_icon
+
+    app.setWindowIcon(app_icon())
 
     if args.self_test:
         from .selftest import ConsoleDialogs, run_self_test

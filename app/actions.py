@@ -33,6 +33,18 @@ SPECS = {
     "change_category": ("Change Category to Current", "fa5s.tag", ["C"],
                         "Give the selected boxes the category picked in the palette"),
     "toggle_lock": ("&Lock Look", "fa5s.lock", ["L"], "Lock or unlock the selected objects' look (z)"),
+    "reroll": ("&Re-roll Look", "fa5s.dice", ["R"], "A new random look for the selected objects"),
+    "reroll_all": ("Re-roll &All Looks", "fa5s.dice-d20", ["Shift+R"], "A new random look for every unlocked object"),
+    "look_reset": ("Re&set Look", "fa5s.undo-alt", [], "Sliders back to 0: the look before the sliders moved"),
+    "look_typical": ("&Typical Look", "fa5s.bullseye", [], "The category's average look (the centre of its looks)"),
+    "copy_look": ("Cop&y Look", "fa5s.eye-dropper", ["Ctrl+Alt+C"], "Copy the selected object's look (its z)"),
+    "paste_look": ("Paste Loo&k", "fa5s.fill-drip", ["Ctrl+Alt+V"],
+                   "Give the selected objects the copied look; each keeps its category"),
+    "variations": ("&Variations…", "fa5s.th", ["Ctrl+G"], "A grid of new looks for the layout or the selected object"),
+    "look_from_photo": ("Look from &Photo…", "fa5s.image", ["Ctrl+Shift+P"],
+                        "Take the selected object's look from a box on a photo"),
+    "import_annotation": ("&Import Annotation…", "fa5s.file-image", ["Ctrl+I"],
+                          "Open a COCO or labelme annotation of a photo as a layout, looks from the photo"),
     "fuse_later": ("Fuse &Later", "fa5s.arrow-down", ["Ctrl+]"], "Move the selection later in fusion order"),
     "fuse_earlier": ("Fuse &Earlier", "fa5s.arrow-up", ["Ctrl+["], "Move the selection earlier in fusion order"),
     "zoom_in": ("Zoom &In", "fa5s.search-plus", ["Ctrl+=", "Ctrl++"], "Zoom into the canvas"),
@@ -44,16 +56,22 @@ SPECS = {
     "about": ("&About", None, [], "About Layout2Im Studio"),
 }
 CHECKABLE = {"overlay", "smooth"}
+ICON_TEXT = {"reroll": "Re-roll", "look_reset": "Reset", "look_typical": "Typical", "copy_look": "Copy",
+             "paste_look": "Paste", "look_from_photo": "Photo…", "variations": "Variations…"}  # panel buttons
 
 MENUS = {
-    "&File": ["new", "open", "@recent", "save", "save_as", None, "export_png", "copy_image", None, "quit"],
+    "&File": ["new", "open", "@recent", "import_annotation", "save", "save_as", None, "export_png", "copy_image",
+              None, "quit"],
     "&Edit": ["undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", "select_all", None,
               "change_category", "toggle_lock", "fuse_earlier", "fuse_later"],
+    "&Look": ["reroll", "reroll_all", None, "look_reset", "look_typical", None, "copy_look", "paste_look", None,
+              "toggle_lock", None, "variations", "look_from_photo"],
     "&View": ["zoom_in", "zoom_out", "zoom_fit", None, "overlay", "smooth", None, "@theme"],
     "&Model": ["open_model", "import_official", "@device"],
     "&Help": ["shortcuts", "about"],
 }
-TOOLBAR = ["new", "open", "save", None, "undo", "redo", None, "duplicate", "delete", "toggle_lock", None,
+TOOLBAR = ["new", "open", "save", None, "undo", "redo", None, "duplicate", "delete", None, "toggle_lock", "reroll",
+           "variations", None,
            "zoom_in", "zoom_out", "zoom_fit", None, "overlay", "smooth", None, "export_png", "copy_image"]
 
 
@@ -73,6 +91,8 @@ class ActionSet:
             a.setStatusTip(tip)
             a.setToolTip(f"{tip} ({keys[0]})" if keys else tip)
             a.setCheckable(name in CHECKABLE)
+            if name in ICON_TEXT:
+                a.setIconText(ICON_TEXT[name])
             if name in slots and a.isCheckable():
                 a.toggled.connect(slots[name])
             elif name in slots:  # never pass triggered's "checked" into a slot's optional argument

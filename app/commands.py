@@ -7,6 +7,7 @@ re-applies the final state).
 
 from __future__ import annotations
 
+import time
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 from PySide6.QtGui import QUndoCommand
@@ -88,3 +89,28 @@ def bbox_update(doc: Document, before: Dict[int, tuple], after: Dict[int, tuple]
     objs_before = [doc.get(uid).with_(bbox=b) for uid, b in before.items()]
     objs_after = [doc.get(uid).with_(bbox=b) for uid, b in after.items()]
     return UpdateObjectsCommand(doc, objs_before, objs_after, text)
+
+
+class LookStepCommand(UpdateObjectsCommand):
+    """A slider step made without dragging (keys, wheel, clicks on the groove). Steps on the same
+    object that follow each other within ``MERGE_S`` seconds merge into one undo step, so holding an
+    arrow key is one step too, like a drag."""
+
+    MERGE_S = 1.0
+    ID = 0x4C4F4F4B  # "LOOK"
+
+    def __init__(self, doc: Document, before: DocObject, after: DocObject, text: str = "Look slider"):
+        super().__init__(doc, [before], [after], text)
+        self._uid = before.uid
+        self._time = time.monotonic()
+
+    def id(self) -> int:
+        return self.ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, LookStepCommand) or other._uid != self._uid \
+                or other._time - self._time > self.MERGE_S:
+            return False
+        self._after = other._after
+        self._time = other._time
+        return True

@@ -51,6 +51,12 @@ class Dialogs:
         v, ok = QInputDialog.getInt(self.parent, title, label, value, lo, hi)
         return v if ok else None
 
+    def pick_box(self, image, title: str, initial=None):
+        """A box (x0, y0, x1, y1) in [0, 1] drawn on ``image`` (a QImage), or None."""
+        from .photo_dialog import PhotoBoxDialog
+        dlg = PhotoBoxDialog(image, title, initial, self.parent)
+        return dlg.box if dlg.exec() == PhotoBoxDialog.Accepted else None
+
     def choose(self, title: str, label: str, items: Sequence[str]) -> Optional[str]:
         """One of ``items``, or None."""
         v, ok = QInputDialog.getItem(self.parent, title, label, list(items), 0, False)

@@ -9,12 +9,18 @@ Listeners get a :class:`DocEvent` whose ``kind`` is one of:
     ``reset``      everything changed (new / opened document)
     ``structure``  objects were inserted, removed or reordered
     ``geometry``   only bboxes changed (a drag: views that do not draw boxes may ignore it)
-    ``attrs``      category, z or lock flag changed
+    ``attrs``      category or lock flag changed (maybe z too)
+    ``look``       only the look changed (z, base z, seed): views that do not show it may ignore it
+
+Per-object look state beyond ``z`` and ``locked`` (the base code of the sliders and the seed, see
+``appearance.py``) is saved in the project's ``meta["looks"]``: a list in object order of
+``{"base_z": [...] | null, "seed": int | null}`` (the project format keeps no other per-object fields).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, replace
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -22,6 +28,7 @@ from layout2im_core.project import Project, ProjectObject, to_float32_tuple
 from layout2im_core.types import BBox, LayoutSpec, ObjectSpec
 
 _uids = itertools.count(1)
+LOOKS_KEY = "looks"  # project meta key of the per-object base z and seed
 
 
 def new_uid() -> int:
@@ -38,7 +45,10 @@ class DocObject:
         category: category name (may be unknown to the loaded model; kept, flagged).
         bbox: (x0, y0, x1, y1) in [0, 1].
         z: appearance code (float32 values as Python floats) or None (random with the render seed).
-        locked: the object's look is locked.
+        locked: the object's look is locked (re-rolls, pastes, sliders leave z alone).
+        base_z: base code of the look sliders (None: ``z`` itself, all sliders at 0).
+        seed: the seed ``base_z`` was sampled with (``sample_z(1, seed)``), None when it came
+            from elsewhere (a photo, a variation of unknown seed, a file).
     """
 
     uid: int
@@ -46,14 +56,26 @@ class DocObject:
     bbox: BBox
     z: Optional[Tuple[float, ...]] = None
     locked: bool = False
+    base_z: Optional[Tuple[float, ...]] = None
+    seed: Optional[int] = None
 
     def with_(self, **changes) -> "DocObject":
-        """A copy with fields replaced (bbox and z are normalised to tuples of floats)."""
+        """A copy with fields replaced (bbox, z and base_z are normalised to tuples of floats)."""
         if "bbox" in changes:
             changes["bbox"] = tuple(float(v) for v in changes["bbox"])
-        if changes.get("z") is not None:
-            changes["z"] = to_float32_tuple(changes["z"])
+        for key in ("z", "base_z"):
+            if changes.get(key) is not None:
+                changes[key] = to_float32_tuple(changes[key])
         return replace(self, **changes)
+
+    def with_look(self, z, base_z=None, seed: Optional[int] = None) -> "DocObject":
+        """A copy with a new look: ``z`` with its base (None: ``z`` itself, sliders at 0) and seed."""
+        return self.with_(z=z, base_z=base_z, seed=seed)
+
+    @property
+    def look(self) -> Tuple:
+        """(z, base_z, seed): what copy/paste of a look carries."""
+        return (self.z, self.base_z, self.seed)
 
 
 @dataclass(frozen=True)
@@ -147,13 +169,15 @@ class Document:
     def replace(self, objects: Sequence[DocObject]) -> None:
         """Replace objects by uid with new versions (same uids)."""
         new = {o.uid: o for o in objects}
-        kind = "geometry"
+        attrs = look = geometry = False
         for i, o in enumerate(self._objects):
             if o.uid in new:
                 n = new[o.uid]
-                if (n.category, n.z, n.locked) != (o.category, o.z, o.locked):
-                    kind = "attrs"
+                attrs |= (n.category, n.locked) != (o.category, o.locked)
+                look |= n.look != o.look
+                geometry |= n.bbox != o.bbox
                 self._objects[i] = n
+        kind = "attrs" if attrs or (look and geometry) else "look" if look else "geometry"
         self._notify(kind, new.keys())
 
     def set_bboxes(self, bboxes: Dict[int, BBox]) -> None:
@@ -173,21 +197,33 @@ class Document:
         """Replace the whole content (new or opened document)."""
         self._objects = list(objects)
         self.model_name, self.vocabulary_digest = model_name, vocabulary_digest
-        self.meta = dict(meta or {})
+        self.meta = {k: v for k, v in (meta or {}).items() if k != LOOKS_KEY}  # the objects hold those
         self._notify("reset")
 
     # ---- conversion ----------------------------------------------------------------------------
     def to_project(self, model_name: Optional[str] = None, vocabulary_digest: Optional[str] = None) -> Project:
         """The document as a Project (model identity defaults to the document's own)."""
         objs = tuple(ProjectObject(o.category, o.bbox, o.z, o.locked) for o in self._objects)
+        meta = dict(self.meta)
+        looks = [{"base_z": None if o.base_z is None else list(o.base_z), "seed": o.seed} for o in self._objects]
+        if any(d["base_z"] is not None or d["seed"] is not None for d in looks):
+            meta[LOOKS_KEY] = looks
         return Project(objs, self.model_name if model_name is None else model_name,
                        self.vocabulary_digest if vocabulary_digest is None else vocabulary_digest,
-                       meta=dict(self.meta))
+                       meta=meta)
 
     @staticmethod
     def objects_from_project(project: Project) -> List[DocObject]:
-        """Fresh DocObjects (new uids) for a project's objects."""
-        return [DocObject(new_uid(), o.category, tuple(o.bbox), o.z, o.locked) for o in project.objects]
+        """Fresh DocObjects (new uids) for a project's objects (with their base z and seed from
+        ``meta["looks"]`` when it fits; anything unreadable there is ignored)."""
+        looks = project.meta.get(LOOKS_KEY)
+        if not isinstance(looks, list) or len(looks) != len(project.objects):
+            looks = [None] * len(project.objects)
+        out = []
+        for o, look in zip(project.objects, looks):
+            base, seed = _read_look(look, o.z)
+            out.append(DocObject(new_uid(), o.category, tuple(o.bbox), o.z, o.locked, base, seed))
+        return out
 
     def load_project(self, project: Project) -> None:
         """Replace the content with a project's."""
@@ -209,6 +245,21 @@ class Document:
                 z = None
             specs.append(ObjectSpec(o.category, o.bbox, z))
         return LayoutBuild(LayoutSpec(tuple(specs)), tuple(unknown), tuple(mismatch))
+
+
+def _read_look(look, z) -> Tuple[Optional[Tuple[float, ...]], Optional[int]]:
+    """(base_z, seed) from one ``meta["looks"]`` entry; (None, None) for anything unusable."""
+    if not isinstance(look, dict) or z is None:
+        return None, None
+    base, seed = look.get("base_z"), look.get("seed")
+    try:
+        ok = isinstance(base, list) and len(base) == len(z) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in base)
+        base = to_float32_tuple(base) if ok else None
+    except (TypeError, ValueError, OverflowError):
+        base = None
+    seed = seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else None
+    return base, seed
 
 
 def clamp_bbox(bbox: Sequence[float], min_size: float) -> BBox:

@@ -26,6 +26,8 @@ class Editor(QObject):
     Attributes:
         doc: the Document.  stack: its QUndoStack (no limit).  selection: the Selection.
         z_source: ``z_source(n) -> list of n z tuples (or None)`` used for new objects.
+        look_source: ``look_source(n) -> list of n (z, seed)`` used for new objects (default: the
+            z of ``z_source`` without a seed).
         known: category names the loaded model knows (None: no model; nothing is flagged).
     """
 
@@ -40,6 +42,7 @@ class Editor(QObject):
         self.stack.setUndoLimit(0)  # 0 = unlimited
         self.selection = Selection(self)
         self.z_source: Callable[[int], List] = lambda n: [None] * n
+        self.look_source: Callable[[int], List] = lambda n: [(z, None) for z in self.z_source(n)]
         self.known: Optional[set] = None
         self._current = ""
         self._recent: List[str] = []
@@ -84,7 +87,8 @@ class Editor(QObject):
     def add_object(self, category: str, bbox, select: bool = True) -> int:
         """Add one box of ``category`` at the end of the fusion order; returns its uid."""
         bbox = clamp_bbox(bbox, MIN_SIZE)
-        obj = DocObject(new_uid(), category, bbox, self.z_source(1)[0])
+        z, seed = self.look_source(1)[0]
+        obj = DocObject(new_uid(), category, bbox, z, seed=seed)
         self.stack.push(AddObjectsCommand(self.doc, [(len(self.doc), obj)], f"Add {category}"))
         self._touch_recent(category)
         if select:
@@ -126,7 +130,8 @@ class Editor(QObject):
         if not objs:
             return False
         payload = json.dumps([{"category": o.category, "bbox": list(o.bbox), "locked": o.locked,
-                               "z": None if o.z is None else list(o.z)} for o in objs])
+                               "z": None if o.z is None else list(o.z), "seed": o.seed,
+                               "base_z": None if o.base_z is None else list(o.base_z)} for o in objs])
         mime = QMimeData()
         mime.setData(OBJECTS_MIME, payload.encode("utf-8"))
         mime.setText(payload)
@@ -145,8 +150,9 @@ class Editor(QObject):
             self._paste_count += 1
             off = PASTE_OFFSET * self._paste_count
             objs = [self._offset_copy(DocObject(0, str(d["category"]), tuple(d["bbox"]), None,
-                                                bool(d.get("locked", False))).with_(z=d.get("z")), off)
-                    for d in items]
+                                                bool(d.get("locked", False))).with_(
+                z=d.get("z"), base_z=d.get("base_z") if d.get("z") else None,
+                seed=d["seed"] if isinstance(d.get("seed"), int) else None), off) for d in items]
         except (ValueError, KeyError, TypeError):
             self.message.emit("The clipboard holds no readable objects")
             return []
@@ -195,10 +201,17 @@ class Editor(QObject):
             self.stack.push(UpdateObjectsCommand(self.doc, objs, [o.with_(locked=lock) for o in objs],
                                                  "Lock" if lock else "Unlock"))
 
-    def set_z(self, uid: int, z, text: str = "Change look") -> None:
-        """Set one object's z (undoable)."""
+    def set_lock(self, uids: Iterable[int], locked: bool) -> None:
+        """Lock or unlock the looks of ``uids`` (one undo step; nothing when none changes)."""
+        objs = [o for o in (self.doc.get(u) for u in self.uids_in(uids)) if o.locked != locked]
+        if objs:
+            self.stack.push(UpdateObjectsCommand(self.doc, objs, [o.with_(locked=locked) for o in objs],
+                                                 "Lock look" if locked else "Unlock look"))
+
+    def set_z(self, uid: int, z, text: str = "Change look", seed: Optional[int] = None) -> None:
+        """Give one object a new look ``z`` (its new slider base; undoable)."""
         o = self.doc.get(uid)
-        self.stack.push(UpdateObjectsCommand(self.doc, [o], [o.with_(z=z)], text))
+        self.stack.push(UpdateObjectsCommand(self.doc, [o], [o.with_look(z, None, seed)], text))
 
     # ---- order ---------------------------------------------------------------------------------
     def reorder(self, uids: Sequence[int]) -> None:

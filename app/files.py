@@ -109,6 +109,15 @@ class FileController(QObject):
         self._add_recent(Path(path))
         return True
 
+    def replace_document(self, objects, meta: Optional[dict] = None) -> None:
+        """Make ``objects`` (DocObjects) a new, unsaved document (an imported annotation); the caller
+        asked ``maybe_save`` first. Like New and Open, this is not an undo step."""
+        name, digest = self._identity()
+        self.doc.reset(objects, name, digest, meta)
+        self._after_replace(None)
+        if objects:  # unsaved: the title says so and closing asks
+            self.editor.stack.resetClean()
+
     def _after_replace(self, path: Optional[Path]) -> None:
         self.editor.stack.clear()
         self.editor.stack.setClean()

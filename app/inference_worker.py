@@ -19,16 +19,20 @@ import threading
 import time
 import traceback
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Qt, Signal
 
 from layout2im_core.types import LayoutSpec
 
+from .appearance import DEFAULT_K, LookBasis
+
 Z_POOL = 64  # z codes sampled ahead for new objects (the GUI never calls the model)
+SEED_MAX = 2 ** 31 - 1
+Look = Tuple[Tuple[float, ...], Optional[int]]  # (z, seed it was sampled with)
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,13 @@ class ModelInfo:
     z_dim: int
     device: str
     devices: Tuple[str, ...]
+    trained: Tuple[str, ...] = ()          # categories seen in training (palette lists them first)
+    has_directions: bool = False           # the model file holds appearance directions
+    looks: Dict[str, LookBasis] = field(default_factory=dict, compare=False)  # category -> basis
+
+    def basis(self, category: str) -> LookBasis:
+        """The look basis of ``category`` (unit axes of z for a category the model lacks)."""
+        return self.looks.get(category) or LookBasis.unit_axes(self.z_dim)
 
 
 @dataclass(frozen=True)
@@ -73,11 +84,11 @@ def _message(e: BaseException) -> str:
 class InferenceWorker(QObject):
     """Lives on the worker thread; its public methods are safe to call from the GUI thread."""
 
-    model_loaded = Signal(object, object)  # ModelInfo, np.float32 [Z_POOL, Z] z pool
+    model_loaded = Signal(object, object)  # ModelInfo, list of Look: the z pool
     model_failed = Signal(str)
     rendered = Signal(object)              # RenderResult
     render_failed = Signal(int, int, str)  # request id, epoch, message
-    z_sampled = Signal(str, object)        # model name, np.float32 [n, Z]
+    z_sampled = Signal(str, object)        # model name, list of Look
     job_done = Signal(str, object)         # tag, result
     job_failed = Signal(str, str)          # tag, message
     _wake = Signal()
@@ -119,11 +130,11 @@ class InferenceWorker(QObject):
                 self.model_failed.emit(f"Cannot use device {device}: {_message(e)}")
         self._enqueue(job)
 
-    def sample_z(self, n: int, seed: int) -> None:
-        """Sample ``n`` z codes with ``model.sample_z`` (answer: ``z_sampled``)."""
+    def sample_z(self, n: int) -> None:
+        """Sample ``n`` codes, each ``model.sample_z(1, seed)`` of a random seed (answer: ``z_sampled``)."""
         def job():
             if self._model is not None:
-                self.z_sampled.emit(self._model.name, np.asarray(self._model.sample_z(n, seed), np.float32))
+                self.z_sampled.emit(self._model.name, seeded_looks(self._model, n))
         self._enqueue(job)
 
     def run_job(self, tag: str, fn: Callable[[Any], Any]) -> None:
@@ -207,15 +218,26 @@ class InferenceWorker(QObject):
                 devices = tuple(available_devices())
             except ImportError:
                 devices = ("cpu",)
+            directions = getattr(model, "directions", None)  # duck-typed test models may lack it
+            looks = {} if directions is None else {c: LookBasis.from_directions(directions(c, DEFAULT_K))
+                                                   for c in model.categories}
             info = ModelInfo(str(model.name), str(path), tuple(model.categories),
-                             str(model.vocabulary.digest()), int(model.z_dim), str(model.device), devices)
-            pool = np.asarray(model.sample_z(Z_POOL, random.randrange(2 ** 31)), dtype=np.float32)
+                             str(model.vocabulary.digest()), int(model.z_dim), str(model.device), devices,
+                             tuple(getattr(model, "trained_categories", model.categories)),
+                             bool(getattr(model, "has_directions", False)), looks)
+            pool = seeded_looks(model, Z_POOL)
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
             self.model_failed.emit(f"The model cannot be used: {_message(e)}")
             return
         self._model, self._path = model, path
         self.model_loaded.emit(info, pool)
+
+
+def seeded_looks(model, n: int) -> List[Look]:
+    """``n`` looks (z, seed), each z = ``model.sample_z(1, seed)`` for a fresh random seed."""
+    seeds = [random.randrange(SEED_MAX) for _ in range(n)]
+    return [(tuple(float(v) for v in model.sample_z(1, s)[0]), s) for s in seeds]
 
 
 class InferenceClient(QObject):
@@ -245,8 +267,11 @@ class InferenceClient(QObject):
         self._finished_id = 0
         self._shown_id = 0
         self._busy = False
-        self._z_pool: List[Tuple[float, ...]] = []
+        self._z_pool: List[Look] = []
         self._z_asked = False
+        self._jobs: Dict[str, Tuple[int, Callable, Optional[Callable]]] = {}
+        self._job_count = 0
+        self._model_gen = 0  # bumps when a model is (re)loaded: jobs asked before are answered to no one
         self.dropped = 0  # stale results dropped (tests)
         w = self.worker
         w.rendered.connect(self._on_rendered)
@@ -254,6 +279,8 @@ class InferenceClient(QObject):
         w.model_loaded.connect(self._on_model_loaded)
         w.model_failed.connect(self.model_failed)
         w.z_sampled.connect(self._on_z_sampled)
+        w.job_done.connect(self._on_job_done)
+        w.job_failed.connect(self._on_job_failed)
 
     # ---- requests ------------------------------------------------------------------------------
     def request(self, layout: LayoutSpec, seed: int = 0) -> int:
@@ -286,11 +313,32 @@ class InferenceClient(QObject):
 
     def take_z(self, n: int) -> List[Optional[Tuple[float, ...]]]:
         """``n`` fresh z codes from the pool sampled by the model (None when it ran dry)."""
-        out = [self._z_pool.pop() if self._z_pool else None for _ in range(n)]
+        return [z for z, _ in self.take_looks(n)]
+
+    def take_looks(self, n: int) -> List[Tuple[Optional[Tuple[float, ...]], Optional[int]]]:
+        """``n`` fresh looks (z, seed) from the pool (``(None, None)`` when it ran dry)."""
+        out = [self._z_pool.pop() if self._z_pool else (None, None) for _ in range(n)]
         if self.info is not None and len(self._z_pool) < Z_POOL // 2 and not self._z_asked:
             self._z_asked = True
-            self.worker.sample_z(Z_POOL, random.randrange(2 ** 31))
+            self.worker.sample_z(Z_POOL)
         return out
+
+    def run_job(self, fn: Callable[[Any], Any], on_done: Callable[[Any], None],
+                on_failed: Optional[Callable[[str], None]] = None) -> str:
+        """Run ``fn(model)`` on the worker thread (before any pending render); ``on_done(result)`` or
+        ``on_failed(message)`` is called on the GUI thread, unless the model was replaced meanwhile.
+        ``fn`` must return plain values / numpy arrays. Returns the job's tag."""
+        self._job_count += 1
+        tag = f"job{self._job_count}"
+        self._jobs[tag] = (self._model_gen, on_done, on_failed)
+        self._set_busy(True)
+        self.worker.run_job(tag, fn)
+        return tag
+
+    @property
+    def jobs_pending(self) -> int:
+        """Jobs asked for whose answer has not arrived yet."""
+        return len(self._jobs)
 
     def shutdown(self, timeout_ms: int = 15000) -> None:
         """Stop the worker thread (waits for a render in progress)."""
@@ -306,7 +354,19 @@ class InferenceClient(QObject):
 
     def _finish(self, request_id: int) -> None:
         self._finished_id = max(self._finished_id, request_id)
-        self._set_busy(self._next_id > self._finished_id)
+        self._set_busy(self._next_id > self._finished_id or bool(self._jobs))
+
+    def _on_job_done(self, tag: str, result) -> None:
+        epoch, on_done, _ = self._jobs.pop(tag, (None, None, None))
+        self._finish(self._finished_id)
+        if on_done is not None and epoch == self._model_gen:
+            on_done(result)
+
+    def _on_job_failed(self, tag: str, message: str) -> None:
+        epoch, _, on_failed = self._jobs.pop(tag, (None, None, None))
+        self._finish(self._finished_id)
+        if on_failed is not None and epoch == self._model_gen:
+            on_failed(message)
 
     def _on_rendered(self, result: RenderResult) -> None:
         self._finish(result.request_id)
@@ -324,11 +384,13 @@ class InferenceClient(QObject):
     def _on_model_loaded(self, info: ModelInfo, pool) -> None:
         self.info = info
         self.new_epoch()
-        self._z_pool = [tuple(float(v) for v in z) for z in pool]
+        self._model_gen += 1
+        self._z_pool = list(pool)
         self._z_asked = False
         self.model_loaded.emit(info)
 
-    def _on_z_sampled(self, model_name: str, zs) -> None:
+    def _on_z_sampled(self, model_name: str, looks) -> None:
         self._z_asked = False
-        if self.info is not None and model_name == self.info.name and zs.shape[-1] == self.info.z_dim:
-            self._z_pool = [tuple(float(v) for v in z) for z in zs] + self._z_pool
+        if self.info is not None and model_name == self.info.name and all(len(z) == self.info.z_dim
+                                                                          for z, _ in looks):
+            self._z_pool = list(looks) + self._z_pool

@@ -1,9 +1,11 @@
-"""The main window: composes canvas, image, palette, object list, status bar, actions, file commands
-and the inference client. No geometry and no model calls live here: it routes signals."""
+"""The main window: composes canvas, image, palette, object list, appearance panel, status bar,
+actions, file commands, look and photo commands, and the inference client. No geometry and no model
+calls live here: it routes signals."""
 
 from __future__ import annotations
 
-from typing import List, Optional
+import sys
+from typing import List, Optional, Sequence
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
@@ -17,9 +19,13 @@ from .editor import Editor
 from .files import FileController
 from .image_view import ImageView
 from .inference_worker import InferenceClient, ModelInfo, RenderResult
-from .panels import ObjectList, Palette
+from .look_editor import LookEditor
+from .panels import AppearancePanel, ObjectList, Palette
+from .photo_tools import PhotoTools
+from .qt_compat import protect_none
 from .settings import AppSettings
-from .theme import apply_theme, icon
+from .theme import app_icon, apply_theme
+from .variation_grid import VariationDialog, VariationPlan, plan_variations, random_seeds, render_variations
 
 APP_NAME = "Layout2Im Studio"
 RENDER_SEED = 0   # seed for objects without a z (a project written by hand)
@@ -32,21 +38,26 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Optional[AppSettings] = None, dialogs: Optional[Dialogs] = None,
                  recovery_path=None):
         super().__init__()
+        protect_none()  # PySide6 6.12 on Python < 3.12 (see qt_compat)
         self.settings = settings or AppSettings()
         self.dialogs = dialogs or Dialogs()
         self.dialogs.parent = self
         self.editor = Editor(parent=self)
         self.client = InferenceClient(self)
+        self.looks = LookEditor(self.editor, self.client, self)
+        self.variations: Optional[VariationDialog] = None
+        self._variation_job = 0
         self.model_info: Optional[ModelInfo] = None
         self.last_result: Optional[RenderResult] = None
         self._notes: List[str] = []
         self._last_error = ""
         self._user_model_load = False
-        self.setWindowIcon(icon("fa5s.vector-square"))
+        self.setWindowIcon(app_icon())
         self._build_widgets()
         self.files = FileController(self.editor, self.settings, self.dialogs, self._identity,
                                     lambda: self.image_view.image, lambda: self.image_view.smooth,
                                     recovery_path, self)
+        self.photos = PhotoTools(self.looks, self.dialogs, self.settings, self.files, self)
         self._build_actions()
         self._connect()
         self.set_theme(self.settings.theme)
@@ -81,9 +92,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self.palette_panel = Palette()
         self.object_list = ObjectList(self.editor)
+        self.appearance = AppearancePanel(self.looks)
         for title, widget, area, name in (("Categories", self.palette_panel, Qt.LeftDockWidgetArea, "palette"),
                                           ("Objects (fusion order)", self.object_list, Qt.RightDockWidgetArea,
-                                           "objects")):
+                                           "objects"),
+                                          ("Appearance", self.appearance, Qt.RightDockWidgetArea, "appearance")):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock_{name}")
             dock.setWidget(widget)
@@ -111,6 +124,11 @@ class MainWindow(QMainWindow):
             "duplicate": ed.duplicate_selected, "delete": ed.delete_selected, "select_all": ed.select_all,
             "change_category": lambda: ed.set_category_of_selected(ed.current_category),
             "toggle_lock": ed.toggle_lock_selected,
+            "reroll": self.looks.reroll_selected, "reroll_all": self.looks.reroll_all,
+            "look_reset": self.looks.reset, "look_typical": self.looks.typical,
+            "copy_look": self.looks.copy_look, "paste_look": self.looks.paste_look,
+            "variations": self.show_variations, "look_from_photo": self.photos.look_from_photo,
+            "import_annotation": self.photos.import_annotation,
             "fuse_later": lambda: ed.shift_selected(1), "fuse_earlier": lambda: ed.shift_selected(-1),
             "zoom_in": self.canvas.zoom_in, "zoom_out": self.canvas.zoom_out, "zoom_fit": self.canvas.fit,
             "overlay": self._set_overlay, "smooth": self._set_smooth,
@@ -124,9 +142,10 @@ class MainWindow(QMainWindow):
         self.actions.build_menus()
         self.actions.theme_group.triggered.connect(lambda a: self.set_theme(a.data()))
         self.actions.set_recent(self.settings.recent_files(), self.open_recent)
-        self.canvas.context_actions = [None if n is None else self.actions[n] for n in ("change_category", "toggle_lock", None,
-                                                                 "duplicate", "copy", "delete", None,
-                                                                 "fuse_earlier", "fuse_later")]
+        self.canvas.context_actions = [None if n is None else self.actions[n] for n in (
+            "change_category", "toggle_lock", "reroll", "copy_look", "paste_look", "look_from_photo", None,
+            "duplicate", "copy", "delete", None, "fuse_earlier", "fuse_later")]
+        self.appearance.set_actions(self.actions.by_name)
         for i in range(1, 10):
             a = QAction(f"Recent category {i}", self)
             a.setShortcut(QKeySequence(str(i)))
@@ -138,6 +157,8 @@ class MainWindow(QMainWindow):
         ed.doc.subscribe(lambda ev: self.schedule_render())
         ed.stack.cleanChanged.connect(self._update_title)
         ed.message.connect(self.show_message)
+        self.looks.message.connect(self.show_message)
+        self.photos.message.connect(self.show_message)
         ed.current_category_changed.connect(self.palette_panel.select)
         ed.recent_changed.connect(self.palette_panel.set_recent)
         self.palette_panel.category_picked.connect(ed.set_current_category)
@@ -212,20 +233,24 @@ class MainWindow(QMainWindow):
         self.model_info = info
         self.editor.known = set(info.categories)
         self.editor.z_source = self.client.take_z
-        self.palette_panel.set_categories(info.categories)
+        self.editor.look_source = self.client.take_looks
+        self.palette_panel.set_categories(info.categories, trained=info.trained)
         if self.editor.current_category not in self.editor.known and info.categories:
-            self.editor.set_current_category(info.categories[0])
+            self.editor.set_current_category((info.trained or info.categories)[0])
         self.palette_panel.select(self.editor.current_category)
         self.actions.set_devices(info.devices, info.device, self.client.set_device)
         self.canvas.refresh()
         self.object_list.rebuild()
+        self.looks.fill_missing()
+        self.appearance.refresh()
         self._show_model_state()
         self.show_message(f"Model {info.name} loaded ({len(info.categories)} categories, {info.device})")
         self.schedule_render()
 
     def _on_model_failed(self, message: str) -> None:
         self.show_message(message.splitlines()[0], 8000)
-        if self._user_model_load or self.model_info is not None:
+        # a frozen bundle without its default model is broken: say so in a window, not only the status bar
+        if self._user_model_load or self.model_info is not None or getattr(sys, "frozen", False):
             self.dialogs.error("Cannot load the model", message)
         self._show_model_state()
 
@@ -304,7 +329,9 @@ class MainWindow(QMainWindow):
         for a in self.actions.theme_group.actions():
             a.setChecked(a.data() == mode)
         self.actions.refresh_icons()
-        self.setWindowIcon(icon("fa5s.vector-square"))
+        self.appearance.refresh_icons()
+        self.object_list.viewport().update()  # padlocks in the new colours
+        self.setWindowIcon(app_icon())
         self.canvas.resetCachedContent()  # the background is cached in the old colours
         self.canvas.viewport().update()
 
@@ -319,8 +346,45 @@ class MainWindow(QMainWindow):
     # ---- document ------------------------------------------------------------------------------
     def _on_document_replaced(self) -> None:
         self.client.new_epoch()  # images of the old document are stale
+        self.looks.fill_missing()
         self.canvas.refresh()
         self.schedule_render()
+
+    # ---- variation grid ------------------------------------------------------------------------
+    def show_variations(self) -> VariationDialog:
+        """Look > Variations…: the grid (non-modal), with fresh samples."""
+        if self.variations is None:
+            self.variations = VariationDialog(self.request_variations, self._adopt_variation, self)
+            if len(self.editor.selection) == 1:
+                self.variations.mode.setCurrentIndex(1)  # the selected object only
+        self.variations.show()
+        self.variations.raise_()
+        self.variations.resample()
+        return self.variations
+
+    def request_variations(self, mode: str, n: int) -> Optional[str]:
+        """Render ``n`` variations on the worker (one batch); returns why not, or None."""
+        info = self.model_info
+        if info is None:
+            return "Load a model first."
+        sel = self.editor.selection.uids
+        plan = plan_variations(self.editor.doc, self.editor.known, info.z_dim, mode, sel[0] if len(sel) == 1 else None)
+        if not isinstance(plan, VariationPlan):
+            return plan
+        seeds = random_seeds(n, len(plan.vary))
+        self._variation_job += 1
+        job, dlg = self._variation_job, self.variations
+
+        def done(result) -> None:
+            if job == self._variation_job:  # a newer request replaces this one
+                dlg.show_result(result)
+
+        self.client.run_job(lambda m: render_variations(m, plan.layout, plan.uids, plan.vary, seeds), done,
+                            dlg.show_error)
+        return None
+
+    def _adopt_variation(self, uids: Sequence[int], looks: Sequence) -> None:
+        self.looks.apply_looks({u: (z, None, seed) for u, (z, seed) in zip(uids, looks)}, "Use variation")
 
     def _update_title(self, *_) -> None:
         modified = self.files.modified

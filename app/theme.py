@@ -56,3 +56,12 @@ def icon(name: str) -> QIcon:
     pal = QApplication.instance().palette()
     return qta.icon(name, color=pal.color(QPalette.ButtonText),
                     color_disabled=pal.color(QPalette.Disabled, QPalette.ButtonText))
+
+
+def app_icon() -> QIcon:
+    """The app's icon (``resources/icons/layout2im-studio.svg``), else a stock glyph."""
+    from layout2im_core.resources_path import resources_dir
+
+    path = resources_dir() / "icons" / "layout2im-studio.svg"
+    ic = QIcon(str(path)) if path.exists() else QIcon()
+    return icon("fa5s.vector-square") if ic.isNull() else ic

@@ -188,6 +188,23 @@ class Layout2ImModel:
         return preset_name(self.config)
 
     @property
+    def trained_categories(self) -> List[str]:
+        """Names of the categories the model saw in training (model card ``trained_categories``, ids),
+        else those with appearance directions, else every category of the vocabulary."""
+        ids = self.card.get("trained_categories")
+        if not ids and self._file.directions is not None:
+            ids = self._file.directions.ids.tolist()
+        if not ids:
+            return self.categories
+        names = set()
+        for i in ids:
+            try:
+                names.add(self.vocabulary.name_of(int(i)))
+            except (ValueError, TypeError):
+                continue
+        return [n for n in self.categories if n in names] or self.categories
+
+    @property
     def trained_max_objects(self) -> int:
         """Most objects per image seen in training (model card), default 8 (COCO-Stuff filter)."""
         return int(self.card.get("trained_max_objects", 8))

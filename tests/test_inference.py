@@ -214,3 +214,11 @@ def test_model_of_another_vocabulary_or_preset_does_not_load(model, tmp_path):
     save_model_file(tmp_path / "vocab.safetensors", ModelFile(model_preset("tiny", len(vg)), vg, mf.state_dict))
     with pytest.raises(ModelFileError, match="do not fit"):
         Layout2ImModel.load(tmp_path / "vocab.safetensors")
+
+
+def test_trained_categories_come_from_the_card(model, tmp_path):
+    assert model.trained_categories == model.categories  # random model: no card entry, no directions
+    path = tmp_path / "m.safetensors"
+    ids = [model.vocabulary.id_of(n) for n in ("sea", "boat", "sky-other")]
+    model.save(path, card={"trained_categories": ids})
+    assert Layout2ImModel.load(path).trained_categories == ["boat", "sea", "sky-other"]  # id order

@@ -113,7 +113,8 @@ class CanvasView(QGraphicsView):
         self.zoom_changed.emit(self.transform().m11())
 
     def _on_doc(self, event: DocEvent) -> None:
-        self.refresh()
+        if event.kind != "look":  # boxes do not show the look
+            self.refresh()
 
     def _on_selection(self) -> None:
         for uid, item in self._items.items():

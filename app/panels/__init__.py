@@ -1,6 +1,7 @@
-"""Side panels: the category palette and the object list (appearance sliders come later)."""
+"""Side panels: the category palette, the object list and the appearance sliders."""
 
+from .appearance import AppearancePanel
 from .object_list import ObjectList
 from .palette import Palette
 
-__all__ = ["ObjectList", "Palette"]
+__all__ = ["AppearancePanel", "ObjectList", "Palette"]

@@ -1,20 +1,60 @@
 """The object list: every object in fusion order (first fused at the top), synced with the canvas
-selection; drag rows to change the order (one undo step per drop)."""
+selection; drag rows to change the order (one undo step per drop); the padlock at a row's right end
+locks or unlocks that object's look."""
 
 from __future__ import annotations
 
 from typing import List
 
-from PySide6.QtCore import QTimer, Qt
+from PySide6.QtCore import QEvent, QRect, QTimer, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem
+from PySide6.QtWidgets import (QAbstractItemView, QListWidget, QListWidgetItem, QStyle, QStyledItemDelegate,
+                               QStyleOptionViewItem)
 
 from ..colors import UNKNOWN_RGB, category_rgb
 from ..document import DocEvent
 from ..editor import Editor
+from ..theme import icon
 from .palette import swatch_icon
 
 UID_ROLE = Qt.UserRole + 1
+LOCKED_ROLE = Qt.UserRole + 2
+LOCK_PX = 22  # width of the padlock zone at a row's right end
+
+
+def lock_rect(row: QRect) -> QRect:
+    """The padlock's zone in a row."""
+    return QRect(row.right() - LOCK_PX + 1, row.top(), LOCK_PX, row.height())
+
+
+class LockDelegate(QStyledItemDelegate):
+    """Draws a padlock (closed: locked look; faint open: unlocked) at the right end of each row; a
+    click on it emits ``lock_clicked(uid)`` instead of selecting the row."""
+
+    lock_clicked = Signal(int)
+
+    def paint(self, painter, option, index) -> None:
+        r = lock_rect(option.rect)
+        opt = QStyleOptionViewItem(option)
+        opt.rect = option.rect.adjusted(0, 0, -LOCK_PX, 0)  # text never runs under the padlock
+        if option.state & QStyle.State_Selected:
+            painter.fillRect(r, option.palette.highlight())
+        super().paint(painter, opt, index)
+        locked = bool(index.data(LOCKED_ROLE))
+        side = min(14, r.height() - 4)
+        ic = icon("fa5s.lock" if locked else "fa5s.lock-open")
+        painter.save()
+        painter.setOpacity(1.0 if locked else 0.3)
+        ic.paint(painter, QRect(r.center().x() - side // 2, r.center().y() - side // 2, side, side))
+        painter.restore()
+
+    def editorEvent(self, event, model, option, index) -> bool:
+        if event.type() in (QEvent.MouseButtonPress, QEvent.MouseButtonRelease, QEvent.MouseButtonDblClick) \
+                and event.button() == Qt.LeftButton and lock_rect(option.rect).contains(event.position().toPoint()):
+            if event.type() == QEvent.MouseButtonRelease:
+                self.lock_clicked.emit(int(index.data(UID_ROLE)))
+            return True
+        return super().editorEvent(event, model, option, index)
 
 
 class ObjectList(QListWidget):
@@ -28,13 +68,17 @@ class ObjectList(QListWidget):
         self.setDragDropMode(QAbstractItemView.InternalMove)
         self.setDefaultDropAction(Qt.MoveAction)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # long rows are clipped; tooltips tell all
-        self.setToolTip("Fusion order: the model reads objects from top to bottom. Drag to reorder.")
+        self.setToolTip("Fusion order: the model reads objects from top to bottom. Drag to reorder.\n"
+                        "Click a padlock to lock or unlock that object's look.")
+        self.delegate = LockDelegate(self)
+        self.delegate.lock_clicked.connect(self.toggle_lock)
+        self.setItemDelegate(self.delegate)
         editor.doc.subscribe(self._on_doc)
         editor.selection.changed.connect(self._sync_selection)
         self.itemSelectionChanged.connect(self._on_item_selection)
 
     def _on_doc(self, event: DocEvent) -> None:
-        if event.kind != "geometry":
+        if event.kind not in ("geometry", "look"):
             self.rebuild()
 
     def rebuild(self) -> None:
@@ -44,11 +88,12 @@ class ObjectList(QListWidget):
             self.clear()
             for i, o in enumerate(self.editor.doc.objects):
                 unknown = self.editor.is_unknown(o.category)
-                text = f"{i + 1}. {o.category}" + ("   [locked]" if o.locked else "")
+                text = f"{i + 1}. {o.category}"
                 if unknown:
                     text += "   — unknown to this model"
                 item = QListWidgetItem(swatch_icon(UNKNOWN_RGB if unknown else category_rgb(o.category)), text)
                 item.setData(UID_ROLE, o.uid)
+                item.setData(LOCKED_ROLE, o.locked)
                 if unknown:
                     item.setForeground(QBrush(QColor(*UNKNOWN_RGB)))
                     item.setToolTip(f"'{o.category}' is not in the loaded model's vocabulary: kept in the "
@@ -57,6 +102,16 @@ class ObjectList(QListWidget):
                 item.setSelected(o.uid in self.editor.selection)
         finally:
             self._syncing = False
+
+    def toggle_lock(self, uid: int) -> None:
+        """Lock or unlock one object's look (one undo step)."""
+        if uid in self.editor.doc:
+            o = self.editor.doc.get(uid)
+            self.editor.set_lock([uid], not o.locked)
+
+    def lock_point(self, row: int):
+        """Viewport point of a row's padlock (tests)."""
+        return lock_rect(self.visualItemRect(self.item(row))).center()
 
     def uid_order(self) -> List[int]:
         """Uids in the order the rows show them."""

@@ -1,16 +1,23 @@
 """The palette: the loaded model's categories with colour swatches, a search field, the recent
-categories (keys 1-9), and drag-and-drop of a category onto the canvas."""
+categories (keys 1-9), and drag-and-drop of a category onto the canvas.
+
+When the model was trained on only part of its vocabulary (the default model: 17 scene categories of
+COCO-Stuff's 184), those come first under a "Trained on" heading, and the rest only with "Show all
+categories" ticked (under "Other categories").
+"""
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from PySide6.QtCore import QMimeData, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QAbstractItemView, QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
 
 from ..canvas.view import CATEGORY_MIME
 from ..colors import category_rgb
+
+HEADER_ROLE = Qt.UserRole + 1  # True on the section headings (not categories)
 
 
 def swatch_icon(rgb, size: int = 14) -> QIcon:
@@ -34,7 +41,7 @@ class CategoryModel(QStandardItemModel):
 
     def mimeData(self, indexes) -> QMimeData:
         mime = QMimeData()
-        if indexes:
+        if indexes and not indexes[0].data(HEADER_ROLE):
             name = indexes[0].data(Qt.DisplayRole)
             mime.setData(CATEGORY_MIME, name.encode("utf-8"))
             mime.setText(name)
@@ -68,33 +75,80 @@ class Palette(QWidget):
         self.empty_label = QLabel("No model loaded")
         self.empty_label.setAlignment(Qt.AlignCenter)
         self.empty_label.setEnabled(False)
+        self.show_all = QCheckBox("Show all categories")
+        self.show_all.setToolTip("Also list the vocabulary's categories the model was not trained on "
+                                 "(it draws them poorly)")
+        self.show_all.toggled.connect(lambda _: self._fill())
+        self._names: List[str] = []
+        self._trained: List[str] = []
+        self._empty_text = "No model loaded"
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        for w in (self.search, self.recent_label, self.list, self.empty_label):
+        for w in (self.search, self.show_all, self.recent_label, self.list, self.empty_label):
             lay.addWidget(w)
         self.search.textChanged.connect(self.proxy.setFilterFixedString)
         self.search.returnPressed.connect(self._activate_first)
         self.list.selectionModel().currentChanged.connect(self._on_current)
-        self.list.activated.connect(lambda idx: self.category_activated.emit(idx.data(Qt.DisplayRole)))
+        self.list.activated.connect(lambda idx: None if idx.data(HEADER_ROLE) else
+                                    self.category_activated.emit(idx.data(Qt.DisplayRole)))
         self.set_categories([])
         self.set_recent([])
 
-    def set_categories(self, names: Sequence[str], empty_text: str = "No model loaded") -> None:
-        """Show ``names`` (the model's vocabulary, in vocabulary order)."""
+    def set_categories(self, names: Sequence[str], empty_text: str = "No model loaded",
+                       trained: Optional[Sequence[str]] = None) -> None:
+        """Show ``names`` (the model's vocabulary, in vocabulary order); ``trained``: those the model
+        was trained on (listed first; the others only with "Show all categories")."""
+        self._names = list(names)
+        known = set(self._names)
+        self._trained = [n for n in (trained or ()) if n in known]
+        if len(self._trained) in (0, len(self._names)):
+            self._trained = []
+        self._empty_text = empty_text
+        self.show_all.blockSignals(True)
+        self.show_all.setChecked(False)
+        self.show_all.blockSignals(False)
+        self.show_all.setText(f"Show all {len(self._names)} categories")
+        self.show_all.setVisible(bool(self._trained))
+        self._fill()
+
+    def _fill(self) -> None:
         self.model.clear()
+        if not self._trained:
+            self._add(self._names)
+        else:
+            self._add_header(f"Trained on ({len(self._trained)})")
+            self._add(self._trained)
+            if self.show_all.isChecked():
+                trained = set(self._trained)
+                rest = [n for n in self._names if n not in trained]
+                self._add_header(f"Other categories ({len(rest)}): not trained on")
+                self._add(rest)
+        names = self._names
+        self.empty_label.setText(self._empty_text)
+        self.empty_label.setVisible(not names)
+        self.list.setVisible(bool(names))
+
+    def _add(self, names: Sequence[str]) -> None:
         for name in names:
             item = QStandardItem(swatch_icon(category_rgb(name)), name)
             item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled)
             item.setToolTip(f"{name} — drag onto the canvas, or pick it and draw a box")
             self.model.appendRow(item)
-        self.empty_label.setText(empty_text)
-        self.empty_label.setVisible(not names)
-        self.list.setVisible(bool(names))
+
+    def _add_header(self, text: str) -> None:
+        item = QStandardItem(text)
+        item.setFlags(Qt.ItemIsEnabled)
+        item.setData(True, HEADER_ROLE)
+        font = QFont(self.font())
+        font.setBold(True)
+        item.setFont(font)
+        self.model.appendRow(item)
 
     @property
     def categories(self) -> List[str]:
-        """All category names shown (unfiltered)."""
-        return [self.model.item(r).text() for r in range(self.model.rowCount())]
+        """The category names listed (unfiltered by the search; headings left out)."""
+        return [self.model.item(r).text() for r in range(self.model.rowCount())
+                if not self.model.item(r).data(HEADER_ROLE)]
 
     def select(self, name: str) -> None:
         """Highlight ``name`` (without emitting ``category_picked``)."""
@@ -122,10 +176,13 @@ class Palette(QWidget):
         self.recent_label.setText("<small>" + " &nbsp; ".join(parts) + "</small>")
 
     def _on_current(self, current, previous) -> None:
-        if current.isValid():
+        if current.isValid() and not current.data(HEADER_ROLE):
             self.category_picked.emit(current.data(Qt.DisplayRole))
 
     def _activate_first(self) -> None:
         """Enter in the search field: the first match becomes the current category."""
-        if self.proxy.rowCount():
-            self.list.setCurrentIndex(self.proxy.index(0, 0))
+        for r in range(self.proxy.rowCount()):
+            idx = self.proxy.index(r, 0)
+            if not idx.data(HEADER_ROLE):
+                self.list.setCurrentIndex(idx)
+                return

@@ -101,6 +101,9 @@ def build_card(ckpt: Dict[str, Any], run_dir: Path, name: str, dirs: Optional[Di
         "metrics": metrics, "exported": time.strftime("%Y-%m-%dT%H:%M:%S"), "dtype": dtype,
         "trained_max_objects": int(dirs.max_objects) if dirs is not None and dirs.max_objects else mcfg.max_objects,
         "directions": dirs.summary() if dirs is not None else None,
+        # categories seen in the training crops: the app's palette lists these first
+        "trained_categories": ([int(i) for i, c in zip(dirs.ids.tolist(), dirs.counts.tolist()) if c > 0]
+                               if dirs is not None else None),
     }
     return card
 

@@ -1,0 +1,196 @@
+"""Annotations of a photo as a layout, Qt-free: COCO instances JSON (one image of it) and labelme JSON.
+
+Boxes become (x0, y0, x1, y1) in [0, 1] of the photo (COCO's [x, y, w, h] pixels and labelme's points
+exist only in here). Labels map to the model's vocabulary by name (:func:`match_label`); the caller
+keeps unknown ones, flagged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+BBox = Tuple[float, float, float, float]
+
+
+class AnnotationError(ValueError):
+    """The file is not a readable COCO or labelme annotation (the message says why)."""
+
+
+@dataclass(frozen=True)
+class AnnotatedPhoto:
+    """A photo's annotation.
+
+    Attributes:
+        source: the annotation file.  kind: ``"coco"`` or ``"labelme"``.
+        image_path: where the photo should be (may not exist).  image_data: the photo's bytes when
+            the file embeds them (labelme ``imageData``), else None.
+        width, height: the photo's size in pixels.  objects: (label, bbox) in file order.
+    """
+
+    source: Path
+    kind: str
+    image_path: Optional[Path]
+    image_data: Optional[bytes]
+    width: int
+    height: int
+    objects: Tuple[Tuple[str, BBox], ...]
+
+
+def load_json(path) -> Any:
+    """Read a JSON file (AnnotationError when unreadable)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise AnnotationError(f"{path}: cannot read the annotation ({e})") from None
+
+
+def kind_of(data: Any) -> str:
+    """``"coco"``, ``"labelme"`` (AnnotationError for anything else)."""
+    if isinstance(data, dict) and isinstance(data.get("images"), list) and isinstance(data.get("annotations"), list):
+        return "coco"
+    if isinstance(data, dict) and isinstance(data.get("shapes"), list):
+        return "labelme"
+    raise AnnotationError("not a COCO instances file (images, annotations, categories) nor a labelme file (shapes)")
+
+
+def annotated_images(data: Any) -> List[str]:
+    """File names of the photos a file annotates (COCO: images that have annotations, in file order;
+    labelme: its one ``imagePath``)."""
+    if kind_of(data) == "labelme":
+        return [str(data.get("imagePath") or "")]
+    used = {a.get("image_id") for a in data["annotations"] if isinstance(a, dict)}
+    return [str(im.get("file_name", im.get("id"))) for im in data["images"]
+            if isinstance(im, dict) and im.get("id") in used]
+
+
+def parse_annotation(data: Any, source, image_name: Optional[str] = None) -> AnnotatedPhoto:
+    """The annotation of one photo (COCO: ``image_name`` or the first annotated image)."""
+    source = Path(source)
+    if kind_of(data) == "labelme":
+        return _labelme(data, source)
+    return _coco(data, source, image_name)
+
+
+def read_annotation(path, image_name: Optional[str] = None) -> AnnotatedPhoto:
+    """:func:`load_json` + :func:`parse_annotation`."""
+    return parse_annotation(load_json(path), path, image_name)
+
+
+def _size(w: Any, h: Any, where: str) -> Tuple[int, int]:
+    try:
+        w, h = int(w), int(h)
+    except (TypeError, ValueError):
+        raise AnnotationError(f"{where}: the image width and height are missing") from None
+    if w <= 0 or h <= 0:
+        raise AnnotationError(f"{where}: bad image size {w}x{h}")
+    return w, h
+
+
+def _norm_box(x0: float, y0: float, x1: float, y1: float, w: int, h: int) -> Optional[BBox]:
+    vals = (x0, y0, x1, y1)
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals):
+        return None
+    x0, x1 = sorted((min(max(x0 / w, 0.0), 1.0), min(max(x1 / w, 0.0), 1.0)))
+    y0, y1 = sorted((min(max(y0 / h, 0.0), 1.0), min(max(y1 / h, 0.0), 1.0)))
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def _coco(data: Dict, source: Path, image_name: Optional[str]) -> AnnotatedPhoto:
+    names = annotated_images(data)
+    if not names:
+        raise AnnotationError(f"{source}: the COCO file has no annotated image")
+    name = image_name if image_name in names else names[0]
+    image = next(im for im in data["images"] if isinstance(im, dict) and str(im.get("file_name", im.get("id"))) == name)
+    w, h = _size(image.get("width"), image.get("height"), f"{source}: image {name}")
+    cats = {c.get("id"): str(c.get("name")) for c in data.get("categories", []) if isinstance(c, dict)}
+    objects = []
+    for a in data["annotations"]:
+        if not isinstance(a, dict) or a.get("image_id") != image.get("id"):
+            continue
+        bbox = a.get("bbox")
+        if not isinstance(bbox, list) or len(bbox) != 4:
+            continue
+        x, y, bw, bh = bbox
+        box = _norm_box(x, y, x + bw, y + bh, w, h) if all(isinstance(v, (int, float)) for v in bbox) else None
+        if box is not None:
+            objects.append((cats.get(a.get("category_id"), f"category {a.get('category_id')}"), box))
+    return AnnotatedPhoto(source, "coco", source.parent / str(image.get("file_name", "")), None, w, h,
+                          tuple(objects))
+
+
+def _labelme(data: Dict, source: Path) -> AnnotatedPhoto:
+    w, h = _size(data.get("imageWidth"), data.get("imageHeight"), str(source))
+    objects = []
+    for s in data["shapes"]:
+        if not isinstance(s, dict) or not isinstance(s.get("points"), list) or not s.get("label"):
+            continue
+        try:
+            pts = [(float(p[0]), float(p[1])) for p in s["points"]]
+        except (TypeError, ValueError, IndexError):
+            continue
+        if s.get("shape_type") == "circle" and len(pts) == 2:
+            (cx, cy), (px, py) = pts
+            r = math.hypot(px - cx, py - cy)
+            box = _norm_box(cx - r, cy - r, cx + r, cy + r, w, h)
+        elif pts:
+            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+            box = _norm_box(min(xs), min(ys), max(xs), max(ys), w, h)
+        else:
+            box = None
+        if box is not None:
+            objects.append((str(s["label"]), box))
+    data_bytes = None
+    if isinstance(data.get("imageData"), str) and data["imageData"]:
+        try:
+            data_bytes = base64.b64decode(data["imageData"], validate=False)
+        except (binascii.Error, ValueError):
+            data_bytes = None
+    path = data.get("imagePath")
+    return AnnotatedPhoto(source, "labelme", source.parent / path if path else None, data_bytes, w, h,
+                          tuple(objects))
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s_\-]+", " ", name.strip().lower())
+
+
+def match_label(label: str, categories: Iterable[str]) -> Optional[str]:
+    """The vocabulary name for an annotation label: exact, else ignoring case, spaces, ``_`` and
+    ``-``, else COCO-Stuff's "-other" form ("sky" -> "sky-other"), else a singular ("trees" -> "tree").
+    None when nothing fits."""
+    cats = list(categories)
+    if label in cats:
+        return label
+    table: Dict[str, str] = {}
+    for c in cats:
+        table.setdefault(_norm(c), c)
+    n = _norm(label)
+    candidates = [n, n + " other"]
+    if n.endswith("es"):
+        candidates.append(n[:-2])
+    if n.endswith("s"):
+        candidates.append(n[:-1])
+    for c in candidates:
+        if c in table:
+            return table[c]
+    return None
+
+
+def map_labels(labels: Sequence[str], categories: Iterable[str]) -> Tuple[List[str], List[str]]:
+    """(category per label, sorted unknown labels): known labels become vocabulary names, unknown
+    ones stay as they are (the app keeps and flags them)."""
+    cats = list(categories)
+    out, unknown = [], set()
+    for label in labels:
+        m = match_label(label, cats)
+        out.append(m if m is not None else label)
+        if m is None:
+            unknown.add(label)
+    return out, sorted(unknown)

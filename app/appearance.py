@@ -1,0 +1,103 @@
+"""Appearance ("look") math of one object, Qt-free: the slider <-> z mapping.
+
+Every object carries its code ``z`` and a **base** code ``base_z`` (None: the base is ``z`` itself).
+A category's appearance basis (from the model file; the unit axes of z when it has none) gives a mean
+``m`` [Z], orthonormal directions ``C`` [K, Z] and the standard deviation ``std`` [K] of the
+category's crop codes along each direction.
+
+Slider k shows the offset of ``z`` from its base along direction k, in standard deviations::
+
+    s_k = ((z - base) . C_k) / std_k                  (shown clamped to [-3, +3])
+
+Moving the sliders from ``s`` to ``s'`` changes only those components::
+
+    z' = z + sum_k (s'_k - s_k) * std_k * C_k
+
+so after any number of slider moves ``z = base + sum_k s_k * std_k * C_k`` (the category's
+"mean + sum s_k std_k C_k" with the object's own base in place of the mean), the other sliders and
+everything outside the span of C stay where they were, and the positions read back from ``z`` are
+exactly those set (to float32 rounding, far below one slider step of 0.01 standard deviation).
+Every absolute change of the look (new seed, re-roll, paste, photo, variation, import) sets
+``base = z``, i.e. all sliders at 0; **Reset** sets ``z = base``; **Typical** sets ``z = base = m``.
+Both codes are stored in the project file (``z`` per object, ``base_z`` in ``meta["looks"]``), so the
+positions survive save -> load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+SLIDER_RANGE = 3.0     # sliders span -3 .. +3 standard deviations
+STEPS_PER_SD = 100     # QSlider integer steps per standard deviation (0.01 sd resolution)
+DEFAULT_K = 6          # sliders shown
+
+
+@dataclass(frozen=True)
+class LookBasis:
+    """A category's appearance directions (plain numpy, float64 for the arithmetic).
+
+    Attributes:
+        mean: [Z] centre of the category's crop codes.  components: [K, Z] orthonormal directions.
+        std: [K] standard deviation along each (> 0).  explained: [K] share of variance in [0, 1].
+        fallback: True when these are the unit axes of z (the model holds no directions for it).
+    """
+
+    mean: np.ndarray
+    components: np.ndarray
+    std: np.ndarray
+    explained: np.ndarray
+    fallback: bool
+
+    @staticmethod
+    def from_directions(d) -> "LookBasis":
+        """From the inference API's AppearanceDirections (any object with the same fields)."""
+        std = np.maximum(np.asarray(d.std, np.float64), 1e-6)
+        return LookBasis(np.asarray(d.mean, np.float64), np.asarray(d.components, np.float64), std,
+                         np.asarray(d.explained, np.float64), bool(d.fallback))
+
+    @staticmethod
+    def unit_axes(z_dim: int, k: int = DEFAULT_K) -> "LookBasis":
+        """The fallback: the first ``k`` unit axes of z, std 1."""
+        k = min(k, z_dim)
+        return LookBasis(np.zeros(z_dim), np.eye(z_dim)[:k], np.ones(k), np.full(k, 1.0 / z_dim), True)
+
+    @property
+    def k(self) -> int:
+        return int(self.components.shape[0])
+
+    @property
+    def z_dim(self) -> int:
+        return int(self.components.shape[1])
+
+
+def effective_base(z: Sequence[float], base_z: Optional[Sequence[float]]) -> np.ndarray:
+    """The base code of an object: ``base_z``, or ``z`` when it has none (or one of another size)."""
+    if base_z is None or len(base_z) != len(z):
+        return np.asarray(z, np.float64)
+    return np.asarray(base_z, np.float64)
+
+
+def slider_values(z: Sequence[float], base_z: Optional[Sequence[float]], basis: LookBasis) -> np.ndarray:
+    """Slider positions s [K] (standard deviations, not clamped) of ``z`` relative to its base."""
+    zz = np.asarray(z, np.float64)
+    return (basis.components @ (zz - effective_base(zz, base_z))) / basis.std
+
+
+def move_sliders(z: Sequence[float], old: Sequence[float], new: Sequence[float], basis: LookBasis) -> np.ndarray:
+    """z' (float64 [Z]) after moving the sliders from ``old`` to ``new`` (each [K])."""
+    delta = (np.asarray(new, np.float64) - np.asarray(old, np.float64)) * basis.std
+    return np.asarray(z, np.float64) + delta @ basis.components
+
+
+def to_steps(value: float) -> int:
+    """A slider value (sd) -> the QSlider's integer position, clamped to the range."""
+    v = max(-SLIDER_RANGE, min(SLIDER_RANGE, float(value)))
+    return int(round(v * STEPS_PER_SD))
+
+
+def from_steps(steps: int) -> float:
+    """A QSlider position -> its value in standard deviations."""
+    return steps / STEPS_PER_SD

@@ -1,0 +1,150 @@
+"""Looks from photos: "take this object's look from a photo" (a box on an opened image, turned into z
+by the model's crop encoder on the worker thread) and the import of a COCO or labelme annotation of a
+photo as a new layout, each object's z taken from its crop in that photo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
+
+from .annotations import AnnotationError, annotated_images, kind_of, load_json, map_labels, parse_annotation
+from .canvas.handles import MIN_SIZE
+from .document import DocObject, clamp_bbox, new_uid
+from .look_editor import LookEditor
+from .photo_dialog import qimage_to_array
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.webp *.gif *.tif *.tiff);;All files (*)"
+ANNOTATION_FILTER = "COCO or labelme annotations (*.json);;All files (*)"
+
+
+class PhotoTools(QObject):
+    """The two photo commands of the window. ``files``: the FileController (maybe_save, new document)."""
+
+    message = Signal(str)
+
+    def __init__(self, looks: LookEditor, dialogs, settings, files, parent=None):
+        super().__init__(parent)
+        self.looks, self.dialogs, self.settings, self.files = looks, dialogs, settings, files
+        self.editor = looks.editor
+        self.client = looks.client
+
+    # ---- look from a photo ---------------------------------------------------------------------
+    def look_from_photo(self) -> bool:
+        """Look > From Photo…: open an image, pick a box, encode it into the selected object's z."""
+        o = self.looks.current()
+        why = self._cannot_take_look(o)
+        if why:
+            self.message.emit(why)
+            return False
+        path = self.dialogs.open_file("Take a look from a photo", IMAGE_FILTER, self.settings.last_dir("photo"))
+        if not path:
+            return False
+        image = QImage(path)
+        if image.isNull():
+            self.dialogs.error("Look from a photo", f"Cannot read the image {path}.")
+            return False
+        self.settings.set_last_dir("photo", path)
+        box = self.dialogs.pick_box(image, f"Look for '{o.category}' from {Path(path).name}", o.bbox)
+        if box is None:
+            return False
+        self.look_from_image(o.uid, qimage_to_array(image), box)
+        return True
+
+    def _cannot_take_look(self, o: Optional[DocObject]) -> str:
+        if o is None:
+            return "Select one object to give it a look from a photo"
+        if getattr(self.client, "info", None) is None:
+            return "Load a model first"
+        if o.locked:
+            return f"The look of '{o.category}' is locked (unlock it with L)"
+        if self.editor.is_unknown(o.category):
+            return f"'{o.category}' is unknown to this model"
+        return ""
+
+    def look_from_image(self, uid: int, image: np.ndarray, box: Sequence[float]) -> Optional[str]:
+        """z of ``uid`` := the crop encoder's mu of ``box`` on ``image`` (uint8 [H, W, 3]); computed on
+        the worker, applied as one undo step when it arrives. Returns the job tag."""
+        o = self.editor.doc.get(uid)
+        category, box = o.category, tuple(float(v) for v in box)
+        image = np.ascontiguousarray(image, np.uint8)
+
+        def done(z) -> None:
+            if self.looks.apply_looks({uid: (tuple(float(v) for v in z), None, None)}, "Look from photo"):
+                self.message.emit(f"'{category}' took its look from the photo")
+
+        return self.client.run_job(lambda m: np.asarray(m.encode_appearance(image, box, category), np.float32),
+                                   done, lambda msg: self.dialogs.error("Look from a photo", msg))
+
+    # ---- import an annotation ------------------------------------------------------------------
+    def import_annotation(self, path: Optional[str] = None) -> bool:
+        """File > Import Annotation…: a COCO or labelme JSON of a photo as a new layout."""
+        info = getattr(self.client, "info", None)
+        if info is None:
+            self.message.emit("Load a model first")
+            return False
+        path = path or self.dialogs.open_file("Import annotation of a photo", ANNOTATION_FILTER,
+                                              self.settings.last_dir("annotation"))
+        if not path:
+            return False
+        try:
+            data = load_json(path)
+            name = None
+            if kind_of(data) == "coco" and len(annotated_images(data)) > 1:
+                name = self.dialogs.choose("Import COCO annotation", "Photo:", annotated_images(data))
+                if name is None:
+                    return False
+            photo = parse_annotation(data, path, name)
+        except AnnotationError as e:
+            self.dialogs.error("Cannot import the annotation", str(e))
+            return False
+        if not photo.objects:
+            self.dialogs.error("Cannot import the annotation", f"{path}: no boxes in it.")
+            return False
+        self.settings.set_last_dir("annotation", path)
+        image = self._photo_of(photo)
+        if not self.files.maybe_save():
+            return False
+        cats, unknown = map_labels([label for label, _ in photo.objects], info.categories)
+        boxes = [b for _, b in photo.objects]
+        vocab = set(info.categories)
+        known = [i for i, c in enumerate(cats) if c in vocab]
+        notes = [f"Imported {len(cats)} object(s) from {Path(path).name}"]
+        if unknown:
+            notes.append(f"labels unknown to this model, kept and flagged: {', '.join(unknown)}")
+        if image is None:
+            notes.append("the photo was not found: the objects got random looks")
+            self._adopt(cats, boxes, {}, notes)
+            return True
+
+        def encode(m) -> List[np.ndarray]:
+            return [np.asarray(m.encode_appearance(image, boxes[i], cats[i]), np.float32) for i in known]
+
+        self.client.run_job(encode, lambda zs: self._adopt(cats, boxes, dict(zip(known, zs)), notes),
+                            lambda msg: self.dialogs.error("Cannot import the annotation", msg))
+        self.message.emit(f"Importing {Path(path).name}: reading the looks from the photo…")
+        return True
+
+    def _photo_of(self, photo) -> Optional[np.ndarray]:
+        """The annotated photo as uint8 [H, W, 3] (embedded, beside the file, or asked for)."""
+        image = QImage()
+        if photo.image_data:
+            image = QImage.fromData(photo.image_data)
+        if image.isNull() and photo.image_path is not None and photo.image_path.is_file():
+            image = QImage(str(photo.image_path))
+        if image.isNull():
+            name = photo.image_path.name if photo.image_path else "the photo"
+            where = self.dialogs.open_file(f"Where is {name}?", IMAGE_FILTER, str(photo.source.parent))
+            image = QImage(where) if where else QImage()
+        return None if image.isNull() else qimage_to_array(image)
+
+    def _adopt(self, cats, boxes, zs, notes) -> None:
+        objs = [DocObject(new_uid(), c, clamp_bbox(b, MIN_SIZE),
+                          None if i not in zs else tuple(float(v) for v in zs[i]))
+                for i, (c, b) in enumerate(zip(cats, boxes))]
+        objs = [o.with_(z=o.z) for o in objs]  # float32 z
+        self.files.replace_document(objs)
+        self.message.emit("; ".join(notes))
