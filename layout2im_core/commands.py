@@ -82,7 +82,7 @@ def cmd_generate(args) -> int:
     from .errors import UnknownCategoryError
     from .project import load_project
 
-    out = ensure_writable_dir(Path(args.out))
+    out = ensure_writable_dir(Path(args.out))  # before any work
     project = load_project(args.layout)
     model = Layout2ImModel.load(args.model, device=args.device)
     layout = project.to_layout()

@@ -153,9 +153,10 @@ class Mouse:
         from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
         from PySide6.QtWidgets import QApplication
         vp = self.view.viewport()
-        enter = QDragEnterEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+        ipos = pos.toPoint() if hasattr(pos, "toPoint") else pos  # enter/move take QPoint before Qt 6.12
+        enter = QDragEnterEvent(ipos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
         QApplication.sendEvent(vp, enter)
-        move = QDragMoveEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+        move = QDragMoveEvent(ipos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
         QApplication.sendEvent(vp, move)
         drop = QDropEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
         QApplication.sendEvent(vp, drop)

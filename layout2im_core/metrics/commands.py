@@ -1,4 +1,5 @@
-"""``layout2im eval``: the paper's metrics, each named for exactly what it measures (issue 8)."""
+"""``layout2im eval``: the paper's metrics, each named for exactly what it measures (issue 8);
+``layout2im check-scenes``: the quality bar of a procedural-scenes model (issue 4)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classifier-epochs", type=int, default=20)
     p.add_argument("--classifier-max-images", type=int, default=None)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("check-scenes", help="identity, diversity and locality of a scenes model on unseen "
+                                            "procedural layouts (pass/fail against the issue-4 targets)")
+    p.add_argument("--model", required=True, help="shipped model name or model file path")
+    p.add_argument("--n", type=int, default=500, help="procedural layouts evaluated (>= 2)")
+    p.add_argument("--seed", type=int, default=0, help="z, slider-object and classifier seed")
+    p.add_argument("--out", default=None, help="result JSON file (optional)")
+    p.add_argument("--classifier", default=None, help="scene classifier file: loaded if present, else trained and saved")
+    p.add_argument("--train-scenes", type=int, default=2000, help="real scenes that train a new classifier")
+    p.add_argument("--classifier-epochs", type=int, default=None, help="epochs of a new classifier")
+    p.add_argument("--samples", type=int, default=2, help="z draws per layout for diversity (>= 2)")
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=cmd_check_scenes)
 
 
 def guess_kind(path: Path) -> str:
@@ -55,4 +69,23 @@ def cmd_eval(args) -> int:
                       classifier_max_images=args.classifier_max_images, progress=print)
     print(format_table(result))
     print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_check_scenes(args) -> int:
+    from ..commands import ensure_writable_dir
+    from ..inference import Layout2ImModel
+    from .scene_check import check_inputs, format_table, run_scene_check
+
+    for path in (args.out, args.classifier):
+        if path is not None:
+            ensure_writable_dir(Path(path).resolve().parent)
+    model = Layout2ImModel.load(args.model, device=args.device, precision="fp32")
+    check_inputs(model, args.n, args.samples, args.train_scenes, args.classifier, args.out)
+    kw = {} if args.classifier_epochs is None else {"classifier_epochs": args.classifier_epochs}
+    result = run_scene_check(model, args.n, args.out, seed=args.seed, samples=args.samples,
+                             train_scenes=args.train_scenes, classifier_path=args.classifier, progress=print, **kw)
+    print(format_table(result))
+    if args.out is not None:
+        print(f"wrote {args.out}")
     return 0

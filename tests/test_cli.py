@@ -1,0 +1,77 @@
+"""``layout2im`` core commands: info, generate (with its bad inputs), make-scenes."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from layout2im_core.cli import main
+from layout2im_core.inference import Layout2ImModel
+from layout2im_core.project import Project, ProjectObject, save_project
+
+LAYOUTS = Path(__file__).resolve().parents[1] / "resources" / "layouts"
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "tiny.safetensors"
+    Layout2ImModel.random("tiny", seed=1).save(path)
+    return path
+
+
+def test_info_prints_counts_and_flops(capsys):
+    assert main(["info", "--preset", "tiny", "--num-classes", "184"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["parameters"]["generator"]["total"] > 0
+    flops = info["generate_gflops_1_image"]
+    assert list(flops) == [str(n) for n in range(1, 9)] and flops["8"] > flops["1"] > 0
+
+
+def test_generate_renders_samples(model_file, tmp_path):
+    out = tmp_path / "out"
+    assert main(["generate", "--model", str(model_file), "--layout", str(LAYOUTS / "beach.json"),
+                 "--samples", "3", "--out", str(out)]) == 0
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) == 3
+    imgs = [Image.open(p) for p in pngs]
+    assert imgs[0].size == (256, 256)
+    assert imgs[0].tobytes() != imgs[1].tobytes()  # re-drawn z
+
+
+def test_generate_unknown_model_lists_shipped(tmp_path, capsys):
+    assert main(["generate", "--model", "no-such-model", "--layout", str(LAYOUTS / "beach.json"),
+                 "--out", str(tmp_path)]) == 2
+    assert "shipped models" in capsys.readouterr().err
+
+
+def test_generate_names_labels_the_model_lacks(model_file, tmp_path, capsys):
+    lay = tmp_path / "l.json"
+    save_project(Project(objects=(ProjectObject("sea", (0, 0, 1, 1)), ProjectObject("unicorn", (0, 0, .5, .5)))), lay)
+    assert main(["generate", "--model", str(model_file), "--layout", str(lay), "--out", str(tmp_path / "o")]) == 2
+    assert "unicorn" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_generate_unwritable_out_fails_first(model_file, tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    assert main(["generate", "--model", str(model_file), "--layout", str(LAYOUTS / "beach.json"),
+                 "--out", str(ro / "x")]) == 2
+
+
+def test_generate_out_is_a_file_fails_before_work(model_file, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["generate", "--model", "no-such-model", "--layout", str(LAYOUTS / "beach.json"),
+                 "--out", str(blocker / "sub")]) == 2
+    assert "output directory" in capsys.readouterr().err  # checked before the model is looked up
+
+
+def test_make_scenes(tmp_path):
+    assert main(["make-scenes", "--n", "3", "--out", str(tmp_path / "s"), "--seed", "4", "--size", "64"]) == 0
+    ann = json.loads((tmp_path / "s" / "annotations.json").read_text())
+    assert len(ann["images"]) == 3 and len(list((tmp_path / "s" / "images").glob("*.png"))) == 3
