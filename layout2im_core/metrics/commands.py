@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=500, help="procedural layouts evaluated (>= 2)")
     p.add_argument("--seed", type=int, default=0, help="z, slider-object and classifier seed")
     p.add_argument("--out", default=None, help="result JSON file (optional)")
-    p.add_argument("--classifier", default=None, help="scene classifier file: loaded if present, else trained and saved")
+    p.add_argument("--classifier", default=None,
+                   help="scene classifier file: loaded if present, else trained and saved")
     p.add_argument("--train-scenes", type=int, default=2000, help="real scenes that train a new classifier")
     p.add_argument("--classifier-epochs", type=int, default=None, help="epochs of a new classifier")
     p.add_argument("--samples", type=int, default=2, help="z draws per layout for diversity (>= 2)")
@@ -81,8 +82,8 @@ def cmd_check_scenes(args) -> int:
         if path is not None:
             ensure_writable_dir(Path(path).resolve().parent)
     model = Layout2ImModel.load(args.model, device=args.device, precision="fp32")
-    check_inputs(model, args.n, args.samples, args.train_scenes, args.classifier, args.out)
     kw = {} if args.classifier_epochs is None else {"classifier_epochs": args.classifier_epochs}
+    check_inputs(model, args.n, args.samples, args.train_scenes, args.classifier, args.out, **kw)
     result = run_scene_check(model, args.n, args.out, seed=args.seed, samples=args.samples,
                              train_scenes=args.train_scenes, classifier_path=args.classifier, progress=print, **kw)
     print(format_table(result))

@@ -120,11 +120,22 @@ class ResumableLoader:
             indices = self._epoch_indices(pos.epoch)[pos.batch * self.batch_size:]
             loader = DataLoader(self.keyed, batch_size=self.batch_size, sampler=_KeySampler(pos.epoch, indices),
                                 num_workers=self.num_workers, collate_fn=collate_batch, pin_memory=self.pin_memory,
-                                generator=torch.Generator().manual_seed(mix_seed(self.seed, pos.epoch)))
+                                generator=torch.Generator().manual_seed(mix_seed(self.seed, pos.epoch)),
+                                worker_init_fn=_ignore_stop_signals if self.num_workers else None)
             for batch in loader:
                 self.position = DataPosition(pos.epoch, self.position.batch + 1)
                 yield batch
             self.position = DataPosition(pos.epoch + 1, 0)
+
+
+def _ignore_stop_signals(_worker_id: int) -> None:
+    """DataLoader workers leave Ctrl+C / SIGTERM to the main process, which writes a checkpoint and then
+    shuts them down (a terminal's Ctrl+C, or ``pkill``, reaches the workers too; a worker killed by it
+    would make the main process fail before it could save)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def fixed_items(dataset: Dataset, n: int) -> List[Dict[str, torch.Tensor]]:
