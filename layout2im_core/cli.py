@@ -13,9 +13,9 @@ from typing import List, Optional
 
 # Modules that register subcommands; imported lazily so `layout2im --help` stays fast.
 _COMMAND_MODULES = (
-    "layout2im_core.commands",            # info, import-official, generate, make-scenes, check-scenes
+    "layout2im_core.commands",            # info, import-official, generate, make-scenes
     "layout2im_core.training.commands",   # train, directions, export
-    "layout2im_core.metrics.commands",    # eval
+    "layout2im_core.metrics.commands",    # eval, check-scenes
 )
 
 

@@ -105,6 +105,12 @@ def build_card(ckpt: Dict[str, Any], run_dir: Path, name: str, dirs: Optional[Di
         "trained_categories": ([int(i) for i, c in zip(dirs.ids.tolist(), dirs.counts.tolist()) if c > 0]
                                if dirs is not None else None),
     }
+    extra = run_dir / "card_extra.json"  # optional hand-written additions (e.g. reproduce commands)
+    if extra.is_file():
+        try:
+            card.update(json.loads(extra.read_text()))
+        except ValueError:
+            log.warning("ignoring unreadable %s", extra)
     return card
 
 
@@ -129,6 +135,10 @@ def card_markdown(card: Dict[str, Any]) -> str:
                      f"{len(d['fallback_ids'])} on unit axes (too few crops) |")
     lines += ["", "## Command", "", f"```\n{card.get('command') or '(unknown)'}\n```", "", "## Metrics", ""]
     lines.append("```\n" + json.dumps(card["metrics"], indent=1) + "\n```" if card.get("metrics") else "Not measured.")
+    for title, key in (("Reproduce", "reproduce"), ("Notes", "notes")):
+        if card.get(key):
+            body = card[key] if isinstance(card[key], list) else [card[key]]
+            lines += ["", f"## {title}", ""] + [str(b) for b in body]
     return "\n".join(lines) + "\n"
 
 
