@@ -84,6 +84,7 @@ def main(argv=None):
     ap.add_argument("--model", default=None, help="a model file instead of a random-weight preset")
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--objects", default="1,2,4,8")
+    ap.add_argument("--precisions", default="fp32,bf16", help="comma list (bf16 is emulated, slow, on CPUs without AVX512-BF16/AMX)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(torch.get_num_threads())
@@ -95,7 +96,7 @@ def main(argv=None):
         model = Layout2ImModel.random(args.preset, device="cpu", precision="fp32")
     rows = []
     print(f"{'prec':5} {'objs':>4} {'full ms':>8} {'edit-last ms':>12} {'edit-first ms':>13} {'GFLOP':>6} {'bound ms':>8}")
-    for prec in ("fp32", "bf16"):
+    for prec in args.precisions.split(","):
         model.set_precision(prec)
         for n in (int(v) for v in args.objects.split(",")):
             full, last, first = bench(model, n, args.repeats)
