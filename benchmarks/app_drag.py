@@ -16,29 +16,18 @@ import math
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _app_bench import fill_layout, load_model, open_window  # noqa: E402
 
 TARGET_RPS = 15.0
 MOUSE_HZ = 60.0
-
-
-def load_model(args):
-    import torch
-
-    from layout2im_core.inference import Layout2ImModel, default_model_path
-
-    torch.set_num_threads(args.threads)
-    path = Path(args.model) if args.model else Path(default_model_path())
-    if path.exists():
-        return Layout2ImModel.load(path), str(path)
-    return Layout2ImModel.random(args.preset, seed=0, device=None, precision="auto"), \
-        f"random '{args.preset}' (no {path.name} yet)"
 
 
 def model_only_ms(model, layout, moving, renders=12) -> float:
@@ -65,42 +54,16 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
 
-    from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QSettings, Qt, QTimer
+    from PySide6.QtCore import QCoreApplication, QEvent, QPointF, Qt, QTimer
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
 
     app = QApplication(sys.argv[:1])
     model, source = load_model(args)
 
-    from app.main_window import MainWindow
-    from app.selftest import ConsoleDialogs
-    from app.settings import AppSettings
-    from layout2im_core.types import LayoutSpec, ObjectSpec
-
-    tmp = Path(tempfile.mkdtemp(prefix="l2i_bench_"))
-    w = MainWindow(settings=AppSettings(QSettings(str(tmp / "s.ini"), QSettings.IniFormat)),
-                   dialogs=ConsoleDialogs(), recovery_path=tmp / "r.json")
-    w.resize(1280, 760)
-    w.show()
-    loaded = []
-    w.client.model_loaded.connect(loaded.append)
-    w.set_model(model)
-    while not loaded:
-        app.processEvents()
-        time.sleep(0.01)
-
-    cats = model.categories
-    zs = model.sample_z(args.objects, 1)
-    specs = []
-    for i in range(args.objects):
-        x0, y0 = 0.05 + 0.5 * ((i * 37) % 10) / 10, 0.05 + 0.5 * ((i * 53) % 10) / 10
-        specs.append(ObjectSpec(cats[(i * 11) % len(cats)], (x0, y0, x0 + 0.35, y0 + 0.35), tuple(zs[i])))
-    layout = LayoutSpec(tuple(specs))
+    w = open_window(app, model)
+    layout = fill_layout(w, model, args.objects, model.categories)
     ed = w.editor
-    for o in layout.objects:
-        ed.add_object(o.category, o.bbox)
-    for uid, o in zip(ed.doc.uids(), layout.objects):
-        ed.set_z(uid, o.z)
     moving = args.objects // 2
     uid = ed.doc.uids()[moving]
     ed.selection.set([uid])
