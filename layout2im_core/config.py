@@ -136,7 +136,12 @@ def preset_name(cfg: ModelConfig) -> str:
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Loss weights λ (spec §2 / §6 defaults)."""
+    """Loss weights λ (spec §2 / §6 defaults).
+
+    ``locality`` is ours, not the paper's (0 = off, the reference): the weight of
+    ``losses.locality_loss``, which trains one object's z to change only that object's box. The
+    product's per-object appearance sliders rely on it (docs/training.md, "Locality loss").
+    """
 
     img_adv: float = 1.0
     obj_adv: float = 1.0
@@ -144,3 +149,4 @@ class LossWeights:
     z_rec: float = 10.0
     img_rec: float = 1.0
     kl: float = 0.01
+    locality: float = 0.0

@@ -49,3 +49,40 @@ def test_cls_loss_hand_computed():
     objs = torch.tensor([2, 1])
     expected = (math.log(3.0) + (math.log(4.0) - math.log(2.0))) / 2
     assert losses.cls_loss(logits, objs).item() == pytest.approx(expected, abs=1e-6)
+
+
+def _box(h0, h1, w0, w1, size=16):
+    m = torch.zeros(1, 1, size, size)
+    m[..., h0:h1, w0:w1] = 1
+    return m
+
+
+def test_locality_loss_inside_outside_and_dilation():
+    a = torch.zeros(1, 3, 16, 16)
+    box = _box(6, 10, 6, 10)
+    inside = a.clone()
+    inside[..., 6:10, 6:10] = 1.0
+    assert losses.locality_loss(a, inside, box).item() == 0.0
+    # A change 2 px from the box is inside the dilated box; 3 px away is outside.
+    ring2, ring3 = a.clone(), a.clone()
+    ring2[..., 4, 6] = 1.0
+    ring3[..., 3, 6] = 1.0
+    assert losses.locality_loss(a, ring2, box).item() == 0.0
+    assert losses.locality_loss(a, ring3, box, eps_per_value=0).item() == pytest.approx(1.0)
+    assert losses.locality_loss(a, ring3, box, dilate_px=0, eps_per_value=0).item() == pytest.approx(1.0)
+    # Equal change inside and outside -> one half; the sign of the change does not matter.
+    half = a.clone()
+    half[..., 7, 7] = -0.5
+    half[..., 0, 0] = 0.5
+    assert losses.locality_loss(a, half, box, eps_per_value=0).item() == pytest.approx(0.5)
+    # No change at all: finite, zero.
+    assert losses.locality_loss(a, a, box).item() == 0.0
+
+
+def test_locality_loss_is_a_mean_over_images():
+    a = torch.zeros(2, 3, 16, 16)
+    b = a.clone()
+    b[0, :, 0, 0] = 1.0  # image 0 changes only outside
+    b[1, :, 8, 8] = 1.0  # image 1 changes only inside
+    box = torch.cat([_box(6, 10, 6, 10), _box(6, 10, 6, 10)])
+    assert losses.locality_loss(a, b, box, eps_per_value=0).item() == pytest.approx(0.5)

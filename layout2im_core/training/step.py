@@ -8,6 +8,9 @@ Differences from the reference (docs/training.md):
 - Each discriminator runs once per step on the concatenation real | rec | rand (one spectral-norm
   power iteration per step instead of three). In the G step the discriminators' weights are frozen,
   so no D weight gradients are computed (the reference computes and discards them).
+- With ``loss_weights.locality > 0`` (ours; 0 in the paper presets) the G step also renders each
+  image twice more, in eval mode as at inference, with one random object's z re-drawn, and adds
+  ``locality * losses.locality_loss`` (see ``_locality_term``).
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ from torch import nn
 from .. import losses
 from ..config import LossWeights, ModelConfig
 from ..errors import Layout2ImError
+from ..geometry import bbox_to_mask
 from ..models.discriminators import ImageDiscriminator, ObjectDiscriminator
 from ..models.generator import Generator
 
 D_TERMS = ("D/img_adv", "D/obj_adv", "D/obj_cls")
-G_TERMS = ("G/img_rec", "G/z_rec", "G/kl", "G/img_adv", "G/obj_adv", "G/obj_cls")
+G_TERMS = ("G/img_rec", "G/z_rec", "G/kl", "G/img_adv", "G/obj_adv", "G/obj_cls", "G/locality")
 LOSS_TERMS = D_TERMS + ("D/total",) + G_TERMS + ("G/total",)
 
 
@@ -113,6 +117,47 @@ def _set_requires_grad(module: nn.Module, flag: bool) -> None:
         p.requires_grad_(flag)
 
 
+@contextlib.contextmanager
+def _eval_mode(module: nn.Module):
+    """Run ``module`` in eval mode (batch norm on running statistics, which it then leaves alone)."""
+    was = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was)
+
+
+def _locality_term(g: Generator, objs: torch.Tensor, bboxes: torch.Tensor, obj_mask: torch.Tensor,
+                   z_rand: torch.Tensor, autocast) -> torch.Tensor:
+    """Locality loss of one G step (ours, docs/training.md "Locality loss").
+
+    In every image one valid object is picked at random and its z re-drawn from the prior; both
+    versions are rendered in one batch of 2B in eval mode (running batch-norm statistics, as the app
+    renders, so the two renders differ only through that z) and ``losses.locality_loss`` measures the
+    share of the change outside the object's box dilated by 2 px.
+
+    Args:
+        g: the unwrapped generator; objs [B, O]; bboxes [B, O, 4]; obj_mask [B, O] bool;
+        z_rand: [N, Z] packed prior samples of this step.
+
+    Returns:
+        Scalar tensor with gradients to G's weights.
+    """
+    b = objs.shape[0]
+    z = g._pad(z_rand, obj_mask)  # [B, O, Z]
+    # One valid object per image, uniformly: argmax of random scores over the valid slots.
+    scores = torch.rand(obj_mask.shape, device=objs.device).masked_fill(~obj_mask, -1.0)
+    pick = scores.argmax(1)  # [B]
+    rows = torch.arange(b, device=objs.device)
+    z2 = z.clone()
+    z2[rows, pick] = torch.randn(b, z.shape[-1], device=z.device, dtype=z.dtype)
+    with _eval_mode(g), autocast():
+        imgs = g.generate(objs.repeat(2, 1), bboxes.repeat(2, 1, 1), torch.cat([z, z2]), obj_mask.repeat(2, 1))
+    box = bbox_to_mask(bboxes[rows, pick], size=imgs.shape[-1])  # [B, 1, H, W]
+    return losses.locality_loss(imgs[:b], imgs[b:], box)
+
+
 def train_step(nets: Networks, opts: Optimizers, imgs01: torch.Tensor, objs: torch.Tensor, bboxes: torch.Tensor,
                obj_mask: torch.Tensor, weights: LossWeights, autocast=contextlib.nullcontext,
                step: int = 0, channels_last: bool = False, reduce_flags=lambda t: t) -> Dict[str, float]:
@@ -179,10 +224,13 @@ def train_step(nets: Networks, opts: Optimizers, imgs01: torch.Tensor, objs: tor
             "G/img_adv": losses.g_adv_loss(g_img[:b], g_img[b:]),
             "G/obj_adv": losses.g_adv_loss(g_obj.src[:n], g_obj.src[n:]),
             "G/obj_cls": 0.5 * losses.cls_loss(g_obj.cls[:n], objs_p) + 0.5 * losses.cls_loss(g_obj.cls[n:], objs_p),
+            "G/locality": (_locality_term(g, objs, bboxes, obj_mask, z_rand, autocast) if weights.locality > 0
+                           else torch.zeros((), device=imgs.device)),
         }
         _check_finite(g_terms, step, reduce_flags)
         w = {"G/img_rec": weights.img_rec, "G/z_rec": weights.z_rec, "G/kl": weights.kl,
-             "G/img_adv": weights.img_adv, "G/obj_adv": weights.obj_adv, "G/obj_cls": weights.obj_cls}
+             "G/img_adv": weights.img_adv, "G/obj_adv": weights.obj_adv, "G/obj_cls": weights.obj_cls,
+             "G/locality": weights.locality}
         g_total = sum(w[k] * v for k, v in g_terms.items())
         g_total.backward()
     finally:

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 # Keys a resumed run may change; everything else must stay as the checkpoint says.
 RESUMABLE_KEYS = ("iterations", "device", "precision", "num_workers", "log_every", "sample_every", "checkpoint_every",
                   "keep_last", "data_path", "directions_max_images", "directions_top_k",
-                  "directions_min_crops")
+                  "directions_min_crops", "loss_weights")
 
 
 class RunDirError(errors.Layout2ImError):
