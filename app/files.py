@@ -1,12 +1,20 @@
 """Project files: new / open / save / save as, recent files, the unsaved-changes question, autosave to
-a recovery file (offered back after a crash), PNG export at a chosen scale, copy image to clipboard."""
+a recovery file (offered back after a crash), PNG export at a chosen scale, copy image to clipboard.
+
+Recovery with several app instances: each instance autosaves to its own file
+``recovery-<pid>-<time>.l2i.json`` in the app data folder and holds a ``QLockFile`` beside it while
+it runs. At start-up an instance offers only files whose lock is free or stale (their process is
+gone), so a running instance's autosave is never offered elsewhere nor deleted by another's clean
+close."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Callable, Optional, Tuple
 
-from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
+from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QImage
 
 from layout2im_core.project import FILE_SUFFIX, ProjectFileError, load_project, save_project
@@ -22,10 +30,21 @@ PROJECT_FILTER = f"Layout2Im projects (*{FILE_SUFFIX} *.json);;All files (*)"
 AUTOSAVE_MS = 30_000
 
 
+RECOVERY_GLOB = f"recovery*{FILE_SUFFIX}"
+
+
 def default_recovery_path() -> Path:
-    """Where the autosave goes: the per-user app data folder."""
+    """This instance's autosave file in the per-user app data folder (a name no other instance uses)."""
     base = QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or str(Path.home())
-    return Path(base) / f"recovery{FILE_SUFFIX}"
+    return Path(base) / f"recovery-{os.getpid()}-{int(time.time() * 1000)}{FILE_SUFFIX}"
+
+
+def _lock_for(path: Path) -> QLockFile:
+    """The lock that marks ``path`` as owned by a running instance (never stale by age, only when its
+    process is gone)."""
+    lock = QLockFile(str(path) + ".lock")
+    lock.setStaleLockTime(0)
+    return lock
 
 
 class FileController(QObject):
@@ -44,6 +63,7 @@ class FileController(QObject):
         self._identity, self._image, self._smooth = identity, image, smooth
         self.path: Optional[Path] = None
         self.recovery_path = Path(recovery_path) if recovery_path else default_recovery_path()
+        self._recovery_lock = _lock_for(self.recovery_path)  # taken at the first autosave
         self._autosave_pending = False
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
@@ -174,6 +194,8 @@ class FileController(QObject):
         meta = dict(project.meta, recovery_of=str(self.path) if self.path else "")
         try:
             self.recovery_path.parent.mkdir(parents=True, exist_ok=True)
+            if not self._recovery_lock.isLocked() and not self._recovery_lock.tryLock(0):
+                raise OSError(f"{self.recovery_path} is in use by another running instance")
             save_project(type(project)(project.objects, project.model_name, project.vocabulary_digest,
                                        meta=meta), self.recovery_path)
         except (ProjectFileError, OSError) as e:
@@ -183,27 +205,74 @@ class FileController(QObject):
         return True
 
     def discard_recovery(self) -> None:
-        """Remove the recovery file (after a save or a clean close)."""
+        """Remove this instance's recovery file (after a save or a clean close)."""
         try:
             self.recovery_path.unlink()
         except OSError:
             pass
 
-    def offer_recovery(self) -> bool:
-        """At start-up: if a recovery file exists (the last session crashed), offer to restore it.
-        The restored objects come back as one undoable, unsaved step."""
-        if not self.recovery_path.exists():
-            return False
+    def close_recovery(self) -> None:
+        """Clean close: remove this instance's recovery file and release its lock."""
+        self.discard_recovery()
+        if self._recovery_lock.isLocked():
+            self._recovery_lock.unlock()
+
+    def orphaned_recoveries(self) -> list:
+        """Recovery files in this instance's recovery folder left by instances that are gone (crashed),
+        newest first, as ``(path, lock)`` with each ``lock`` now held by us. Files of running
+        instances, and our own, are left out."""
+        folder = self.recovery_path.parent
         try:
-            project = load_project(self.recovery_path)
-        except ProjectFileError:
-            self.discard_recovery()
-            return False
-        if not self.dialogs.ask_yes_no("Recover unsaved work",
-                                       f"Layout2Im Studio did not close cleanly. Restore the unsaved layout "
-                                       f"({len(project.objects)} objects) from the last session?"):
-            self.discard_recovery()
-            return False
+            paths = set(folder.glob(RECOVERY_GLOB))
+        except OSError:
+            return []
+        if self.recovery_path.exists():
+            paths.add(self.recovery_path)
+        found = []
+        for path in paths:
+            if path == self.recovery_path and self._recovery_lock.isLocked():
+                continue  # our own autosave
+            lock = self._recovery_lock if path == self.recovery_path else _lock_for(path)
+            if lock.tryLock(0):  # free, or stale because its process is gone
+                try:
+                    found.append((path.stat().st_mtime, path, lock))
+                except OSError:
+                    lock.unlock()
+        found.sort(key=lambda t: t[0], reverse=True)
+        return [(p, lk) for _, p, lk in found]
+
+    @staticmethod
+    def _drop(path: Path, lock: QLockFile) -> None:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        lock.unlock()
+
+    def offer_recovery(self) -> bool:
+        """At start-up: offer to restore work that a crashed instance autosaved, newest first; a
+        declined or unreadable file is deleted, and the next one is offered. Files of instances still
+        running are not touched. The restored objects come back as one undoable, unsaved step."""
+        candidates = self.orphaned_recoveries()
+        for i, (path, lock) in enumerate(candidates):
+            try:
+                project = load_project(path)
+            except ProjectFileError:
+                self._drop(path, lock)
+                continue
+            if not self.dialogs.ask_yes_no("Recover unsaved work",
+                                           f"Layout2Im Studio did not close cleanly. Restore the unsaved layout "
+                                           f"({len(project.objects)} objects) from the last session?"):
+                self._drop(path, lock)
+                continue
+            self._drop(path, lock)
+            for _, other in candidates[i + 1:]:  # left for the next start-up
+                other.unlock()
+            self._restore(project)
+            return True
+        return False
+
+    def _restore(self, project) -> None:
         meta = dict(project.meta)
         original = meta.pop("recovery_of", "")
         objs = Document.objects_from_project(project)

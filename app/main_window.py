@@ -394,7 +394,7 @@ class MainWindow(QMainWindow):
         if not self.files.maybe_save():
             event.ignore()
             return
-        self.files.discard_recovery()
+        self.files.close_recovery()
         self.files.autosave_timer.stop()
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         self.client.shutdown()

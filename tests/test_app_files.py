@@ -1,6 +1,9 @@
 """Files through the window: save -> load round-trip, corrupt project, unsaved-changes question,
 autosave and crash recovery, recent files, PNG export, clipboard, project given at start-up."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PySide6.QtGui import QGuiApplication, QImage
@@ -79,7 +82,11 @@ def test_autosave_and_recovery_after_a_crash(make_window, tiny_model, dialogs, t
     assert w.files.autosave() and recovery.exists()
     assert not w.files.autosave()  # nothing new since the last autosave
     lost = state(w.editor.doc)
-    # "crash": a new window finds the recovery file
+    # While w runs, another window does not offer (or touch) its autosave.
+    w_other = make_window(tiny_model, recovery_path=recovery.parent / "recovery-other.l2i.json")
+    assert not w_other.files.offer_recovery() and recovery.exists()
+    # "crash": w's lock goes away with it, the file stays; a new window finds it
+    w.files._recovery_lock.unlock()
     w2 = make_window(tiny_model, recovery_path=recovery)
     dialogs.yes_no_answer = True
     assert w2.files.offer_recovery()
@@ -96,8 +103,52 @@ def test_declined_recovery_is_discarded(make_window, tiny_model, dialogs, tmp_pa
     w = make_window(tiny_model, recovery_path=recovery)
     fill(w)
     w.files.autosave()
+    assert not w.files.offer_recovery() and recovery.exists()  # its own autosave is not offered to itself
+    w.files._recovery_lock.unlock()  # as after a crash
+    w2 = make_window(tiny_model, recovery_path=tmp_path / "recovery-2.l2i.json")
     dialogs.yes_no_answer = False
-    assert not w.files.offer_recovery() and not recovery.exists()
+    assert not w2.files.offer_recovery() and not recovery.exists()
+
+
+CRASHING_INSTANCE = r"""
+import os, sys
+from PySide6.QtCore import QLockFile
+from layout2im_core.project import Project, ProjectObject, save_project
+path = sys.argv[1]
+lock = QLockFile(path + ".lock"); lock.setStaleLockTime(0); assert lock.tryLock(0)
+save_project(Project(objects=(ProjectObject("sea", (0.0, 0.5, 1.0, 1.0)),), meta={"recovery_of": ""}), path)
+print("saved", flush=True)
+if sys.argv[2] == "crash":
+    os._exit(3)  # dies holding the lock: a stale lock file stays behind
+sys.stdin.read()  # a running instance: waits until told to stop
+"""
+
+
+def test_recovery_between_processes_live_and_crashed(make_window, tiny_model, dialogs, tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "appdata"
+    folder.mkdir()
+    live_file, dead_file = folder / "recovery-live.l2i.json", folder / "recovery-dead.l2i.json"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    dead = subprocess.run([sys.executable, "-c", CRASHING_INSTANCE, str(dead_file), "crash"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert dead.returncode == 3 and dead_file.exists() and Path(str(dead_file) + ".lock").exists()
+    live = subprocess.Popen([sys.executable, "-c", CRASHING_INSTANCE, str(live_file), "wait"], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert live.stdout.readline().strip() == "saved"
+        w = make_window(tiny_model, recovery_path=folder / "recovery-mine.l2i.json")
+        dialogs.yes_no_answer = True
+        assert [p for p, _ in w.files.orphaned_recoveries()] == [dead_file]
+        for _, lock in w.files.orphaned_recoveries():
+            lock.unlock()
+        assert w.files.offer_recovery()  # the crashed instance's work comes back
+        assert [o.category for o in w.editor.doc.objects] == ["sea"]
+        assert not dead_file.exists() and live_file.exists()  # the running instance's file is untouched
+    finally:
+        live.communicate("", timeout=30)
 
 
 def test_export_png_at_scale_and_copy_image(make_window, tiny_model, dialogs, tmp_path, qtbot):
