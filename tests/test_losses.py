@@ -86,3 +86,19 @@ def test_locality_loss_is_a_mean_over_images():
     b[1, :, 8, 8] = 1.0  # image 1 changes only inside
     box = torch.cat([_box(6, 10, 6, 10), _box(6, 10, 6, 10)])
     assert losses.locality_loss(a, b, box, eps_per_value=0).item() == pytest.approx(0.5)
+
+
+def test_locality_loss_does_not_reward_shrinking_the_change():
+    """Scaling the whole change down leaves the share (nearly) as is: ignoring z is no way out."""
+    a = torch.zeros(1, 3, 16, 16)
+    box = _box(6, 10, 6, 10)
+    b = a.clone()
+    b[..., 7, 7] = 0.3
+    b[..., 0, 0] = 0.1
+    full = losses.locality_loss(a, b, box).item()
+    tiny = losses.locality_loss(a, a + (b - a) * 0.1, box).item()
+    assert full == pytest.approx(0.25, abs=1e-3) and tiny == pytest.approx(full, rel=0.02)
+    # The gradient has (almost) no component along the scale of the change.
+    d = ((b - a) * 0.5).requires_grad_()
+    losses.locality_loss(a, a + d, box).backward()
+    assert abs(float((d.grad * d).sum())) < 1e-2 * full

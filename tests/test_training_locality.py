@@ -104,7 +104,7 @@ def test_optimising_the_locality_term_moves_the_change_into_the_box():
     # locality back in with the term as the G step uses it.
     train(-1.0, 30)
     spill = measure()
-    train(+1.0, 30)
+    train(+1.0, 60)
     end = measure()
     assert spill > 0.3 and end < 0.5 * spill, (spill, end)
 
