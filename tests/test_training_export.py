@@ -35,6 +35,25 @@ def test_principal_directions_recover_known_axes():
     assert bool((explained[:-1] >= explained[1:]).all())
 
 
+def test_directions_of_the_aggregate_posterior():
+    g = torch.Generator().manual_seed(2)
+    z = 4
+    # A collapsed encoder: mu barely moves, sigma ~ 1 -> about the prior's unit spread, not mu's 0.01.
+    mu = torch.randn(3000, z, generator=g) * 0.01
+    _, _, std, explained = principal_directions(mu, 2, var=torch.ones(3000, z))
+    assert torch.allclose(std, torch.ones(2), atol=0.01) and torch.allclose(explained, torch.full((2,), 0.25), atol=0.01)
+    # A sharp encoder with one strong axis: sigma adds its variance to every axis.
+    mu = torch.randn(3000, z, generator=g) * torch.tensor([3.0, 0.0, 0.0, 0.0])
+    mean, comps, std, _ = principal_directions(mu, 2, var=torch.full((3000, z), 0.04))
+    assert abs(float(comps[0, 0])) == pytest.approx(1.0, abs=1e-3)
+    assert float(std[0]) == pytest.approx((9.0 + 0.04) ** 0.5, rel=0.05) and float(std[1]) == pytest.approx(0.2, rel=0.01)
+    # Without var it is the plain PCA of mu (as before).
+    assert float(principal_directions(mu, 1)[2][0]) == pytest.approx(3.0, rel=0.05)
+    d = directions_from_codes(torch.ones(3000, dtype=torch.int64), mu, [1], z, top_k=2,
+                              var=torch.full((3000, z), 0.04))
+    assert torch.allclose(d.std[0], std)
+
+
 def test_categories_with_too_few_crops_fall_back_to_unit_axes():
     g = torch.Generator().manual_seed(1)
     objs = torch.tensor([1] * 40 + [2] * 3)
@@ -56,10 +75,11 @@ def test_encode_crops_uses_eval_mode_mu():
     ds = SyntheticLayouts(n=5)
     torch.manual_seed(0)
     G = Generator(model_preset("tiny", len(ds.vocabulary))).train()
-    objs, mu, most = encode_crops(G, ds, max_images=3, batch_size=2)
+    objs, mu, var, most = encode_crops(G, ds, max_images=3, batch_size=2)
     assert G.training  # mode restored
     n = sum(int(ds[i]["objs"].shape[0]) for i in (0, 2, 4))  # evenly spread images
-    assert objs.shape == (n,) and mu.shape == (n, 8) and mu.dtype == torch.float32
+    assert objs.shape == (n,) and mu.shape == var.shape == (n, 8) and mu.dtype == torch.float32
+    assert bool((var > 0).all())
     again = encode_crops(G, ds, max_images=3, batch_size=3)[1]
     assert torch.allclose(mu, again, atol=1e-5)  # eval mode: independent of batch composition, no sampling
     assert most == max(int(ds[i]["objs"].shape[0]) for i in (0, 2, 4))

@@ -1,6 +1,12 @@
-"""Appearance directions: per category, the mean and the principal directions of the crop
-encoder's mu over the training crops (G in eval mode), with their standard deviations and shares of
-explained variance. The app's appearance sliders move z along them.
+"""Appearance directions: per category, the mean and the principal directions of the codes the
+crop encoder gives the category's training crops (G in eval mode), with their standard deviations
+and shares of explained variance. The app's appearance sliders move z along them.
+
+"The codes" is the aggregate posterior: each crop's z ~ N(mu, sigma^2), pooled over the crops, whose
+covariance is Cov(mu) + mean(diag sigma^2). The directions are its principal axes and ``std`` the
+spread along them. A sharp encoder (small sigma) gives the PCA of mu; a collapsed one (mu ~ 0,
+sigma ~ 1, as our early models had) gives about the prior's unit spread, so a slider still moves z
+by the amount the generator was trained on instead of by the near-zero spread of mu.
 
 A category with fewer than ``min_crops`` crops falls back to the unit axes of z with std 1 and equal
 shares (the prior N(0, I); the mean is the crops' mean when there are any), flagged ``fallback``.
@@ -58,32 +64,41 @@ class DirectionSet:
                 "fallback_ids": self.ids[self.fallback].tolist(), "crops": int(self.counts.sum())}
 
 
-def principal_directions(mu: torch.Tensor, k: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def principal_directions(mu: torch.Tensor, k: int, var: Optional[torch.Tensor] = None
+                          ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """PCA of codes ``mu`` [n, Z] (n >= 2): mean [Z], components [k, Z] (orthonormal; sign fixed so the
     largest-magnitude entry is positive), std [k] (sample std along each), explained [k] (variance share).
+
+    With ``var`` [n, Z] (each code's posterior variance sigma^2), the PCA is of the aggregate posterior:
+    covariance Cov(mu) + diag(mean of var) (see the module doc).
     """
     mu = mu.double()
     n, z = mu.shape
     mean = mu.mean(0)
-    _, s, vh = torch.linalg.svd(mu - mean, full_matrices=True)  # s [min(n, Z)], vh [Z, Z]
-    s = torch.cat([s, s.new_zeros(z - s.numel())])
-    comps = vh[:k]
+    centred = mu - mean
+    cov = centred.T @ centred / max(n - 1, 1)
+    if var is not None:
+        cov = cov + torch.diag(var.double().mean(0))
+    evals, evecs = torch.linalg.eigh(cov)  # ascending
+    evals, comps = evals.flip(0).clamp_min(0), evecs.T.flip(0)
+    comps = comps[:k]
     sign = torch.sign(comps.gather(1, comps.abs().argmax(1, keepdim=True)))
     comps = comps * torch.where(sign == 0, torch.ones_like(sign), sign)
-    var = s.pow(2)
-    total = var.sum()
-    explained = var[:k] / total if total > 0 else torch.zeros(k, dtype=var.dtype)
-    std = s[:k] / max(n - 1, 1) ** 0.5
-    return mean.float(), comps.float(), std.float(), explained.float()
+    total = evals.sum()
+    explained = evals[:k] / total if total > 0 else torch.zeros(k, dtype=evals.dtype)
+    return mean.float(), comps.float(), evals[:k].sqrt().float(), explained.float()
 
 
 @torch.no_grad()
 def encode_crops(G: Generator, dataset, max_images: int = 0, device=torch.device("cpu"),
-                 autocast=contextlib.nullcontext, batch_size: int = 32) -> Tuple[torch.Tensor, torch.Tensor, int]:
-    """Crop-encoder mu of every object of (up to ``max_images``, evenly spread) images, G in eval mode.
+                 autocast=contextlib.nullcontext, batch_size: int = 32
+                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """Crop-encoder posterior of every object of (up to ``max_images``, evenly spread) images, G in
+    eval mode.
 
     Returns:
-        objs [M] int64, mu [M, Z] float32, and the most objects seen in one image.
+        objs [M] int64, mu [M, Z] float32, var [M, Z] float32 (sigma^2 = exp(logvar)), and the most
+        objects seen in one image.
     """
     n = len(dataset)
     take = n if max_images <= 0 or max_images >= n else max_images
@@ -91,7 +106,7 @@ def encode_crops(G: Generator, dataset, max_images: int = 0, device=torch.device
     keyed = SeededObjectOrder(dataset, seed=0, shuffle=False)
     was_training = G.training
     G.eval()
-    all_objs, all_mu, most = [], [], 0
+    all_objs, all_mu, all_var, most = [], [], [], 0
     try:
         for start in range(0, len(indices), batch_size):
             batch = collate_batch([keyed[(0, i)] for i in indices[start:start + batch_size]]).to(device)
@@ -101,27 +116,30 @@ def encode_crops(G: Generator, dataset, max_images: int = 0, device=torch.device
                 continue
             with autocast():
                 crops = G.crop(G.to_model_space(batch.imgs), bboxes_p, batch.obj_to_img)
-                mu = G.crop_encoder(crops, objs_p, sample=False).mu
+                code = G.crop_encoder(crops, objs_p, sample=False)
             all_objs.append(objs_p.cpu())
-            all_mu.append(mu.float().cpu())
+            all_mu.append(code.mu.float().cpu())
+            all_var.append(code.logvar.float().exp().cpu())
     finally:
         G.train(was_training)
     z = G.cfg.z_dim
     if not all_objs:
-        return torch.zeros(0, dtype=torch.int64), torch.zeros(0, z), most
-    return torch.cat(all_objs), torch.cat(all_mu), most
+        return torch.zeros(0, dtype=torch.int64), torch.zeros(0, z), torch.zeros(0, z), most
+    return torch.cat(all_objs), torch.cat(all_mu), torch.cat(all_var), most
 
 
 def directions_from_codes(objs: torch.Tensor, mu: torch.Tensor, category_ids, z_dim: int, top_k: int = 8,
-                          min_crops: Optional[int] = None) -> DirectionSet:
-    """Per-category PCA of codes (see module doc). ``min_crops`` (default 16) is raised to 2 at least."""
+                          min_crops: Optional[int] = None, var: Optional[torch.Tensor] = None) -> DirectionSet:
+    """Per-category PCA of codes (see module doc): objs [M], mu [M, Z], optional posterior variances
+    var [M, Z]. ``min_crops`` (default 16) is raised to 2 at least."""
     d = min(top_k, z_dim)
     min_crops = 16 if min_crops is None else max(2, min_crops)
     rows = []
     for cid in category_ids:
         sel = mu[objs == cid]
         if sel.shape[0] >= min_crops:
-            rows.append((*principal_directions(sel, d), False, sel.shape[0]))
+            sel_var = None if var is None else var[objs == cid]
+            rows.append((*principal_directions(sel, d, sel_var), False, sel.shape[0]))
         else:
             mean = sel.mean(0) if sel.shape[0] else torch.zeros(z_dim)
             rows.append((mean, torch.eye(z_dim)[:d], torch.ones(d), torch.full((d,), 1.0 / z_dim), True,
@@ -142,9 +160,9 @@ def compute_directions(G: Generator, dataset, top_k: int = 8, min_crops: Optiona
 
     ``category_ids`` default: every id 1..num_classes-1 (categories absent from the data fall back).
     """
-    objs, mu, most = encode_crops(G, dataset, max_images, device, autocast)
+    objs, mu, var, most = encode_crops(G, dataset, max_images, device, autocast)
     ids = range(1, G.cfg.num_classes) if category_ids is None else category_ids
-    out = directions_from_codes(objs, mu, ids, G.cfg.z_dim, top_k, min_crops)
+    out = directions_from_codes(objs, mu, ids, G.cfg.z_dim, top_k, min_crops, var=var)
     out.max_objects = most
     return out
 
