@@ -1,9 +1,24 @@
-"""Shared layers: class-conditional batch norm (spec §4.2) and the residual bottleneck block (§4.4)."""
+"""Shared layers: class-conditional batch norm (spec §4.2) and the residual bottleneck block (§4.4),
+and ``eval_mode``."""
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
+
+
+@contextlib.contextmanager
+def eval_mode(module: nn.Module):
+    """Run ``module`` in eval mode (batch norm on its running statistics, which it then leaves alone)
+    and restore its previous mode afterwards, also on error."""
+    was = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was)
 
 
 class ConditionalBatchNorm2d(nn.Module):

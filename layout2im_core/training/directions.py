@@ -30,6 +30,7 @@ from ..checkpoint import Directions, atomic_write_bytes
 from ..data.collate import collate_batch
 from ..errors import ModelFileError
 from ..models.generator import Generator
+from ..models.layers import eval_mode
 from .loader import SeededObjectOrder
 
 
@@ -104,10 +105,8 @@ def encode_crops(G: Generator, dataset, max_images: int = 0, device=torch.device
     take = n if max_images <= 0 or max_images >= n else max_images
     indices = torch.linspace(0, n - 1, take).round().long().unique().tolist()
     keyed = SeededObjectOrder(dataset, seed=0, shuffle=False)
-    was_training = G.training
-    G.eval()
     all_objs, all_mu, all_var, most = [], [], [], 0
-    try:
+    with eval_mode(G):
         for start in range(0, len(indices), batch_size):
             batch = collate_batch([keyed[(0, i)] for i in indices[start:start + batch_size]]).to(device)
             most = max(most, int(batch.obj_mask.sum(1).max()) if batch.objs.numel() else 0)
@@ -120,8 +119,6 @@ def encode_crops(G: Generator, dataset, max_images: int = 0, device=torch.device
             all_objs.append(objs_p.cpu())
             all_mu.append(code.mu.float().cpu())
             all_var.append(code.logvar.float().exp().cpu())
-    finally:
-        G.train(was_training)
     z = G.cfg.z_dim
     if not all_objs:
         return torch.zeros(0, dtype=torch.int64), torch.zeros(0, z), torch.zeros(0, z), most

@@ -16,6 +16,7 @@ import torch
 
 from ..data.collate import collate_batch
 from ..models.generator import Generator
+from ..models.layers import eval_mode
 from .loader import mix_seed
 
 COLUMNS = ("real", "rec", "z1", "z2")
@@ -38,9 +39,7 @@ class SampleSheet:
     @torch.no_grad()
     def render(self, G: Generator, device: torch.device, autocast) -> np.ndarray:
         """The grid as uint8 [H, W, 3]. G is put in eval mode and back to its previous mode."""
-        was_training = G.training
-        G.eval()
-        try:
+        with eval_mode(G):
             batch = self.batch.to(device)
             m = batch.obj_mask
             with autocast():
@@ -51,8 +50,6 @@ class SampleSheet:
                 cols = [batch.imgs, G.to_unit(G.generate(batch.objs, batch.bboxes, G._pad(mu, m), m))]
                 for z in self.z.to(device):
                     cols.append(G.to_unit(G.generate(batch.objs, batch.bboxes, z * m[..., None], m)))
-        finally:
-            G.train(was_training)
         cols = [c.float().clamp(0, 1).cpu() for c in cols]
         real = _draw_boxes(cols[0], self.batch.objs, self.batch.bboxes, self.batch.obj_mask)
         return _grid([real] + [_to_uint8(c) for c in cols[1:]])

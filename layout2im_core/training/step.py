@@ -28,6 +28,7 @@ from ..errors import Layout2ImError
 from ..geometry import bbox_to_mask
 from ..models.discriminators import ImageDiscriminator, ObjectDiscriminator
 from ..models.generator import Generator
+from ..models.layers import eval_mode
 
 D_TERMS = ("D/img_adv", "D/obj_adv", "D/obj_cls")
 G_TERMS = ("G/img_rec", "G/z_rec", "G/kl", "G/img_adv", "G/obj_adv", "G/obj_cls", "G/locality")
@@ -117,17 +118,6 @@ def _set_requires_grad(module: nn.Module, flag: bool) -> None:
         p.requires_grad_(flag)
 
 
-@contextlib.contextmanager
-def _eval_mode(module: nn.Module):
-    """Run ``module`` in eval mode (batch norm on running statistics, which it then leaves alone)."""
-    was = module.training
-    module.eval()
-    try:
-        yield
-    finally:
-        module.train(was)
-
-
 def _locality_term(g: Generator, objs: torch.Tensor, bboxes: torch.Tensor, obj_mask: torch.Tensor,
                    z_rand: torch.Tensor, autocast) -> torch.Tensor:
     """Locality loss of one G step (ours, docs/training.md "Locality loss").
@@ -152,7 +142,7 @@ def _locality_term(g: Generator, objs: torch.Tensor, bboxes: torch.Tensor, obj_m
     rows = torch.arange(b, device=objs.device)
     z2 = z.clone()
     z2[rows, pick] = torch.randn(b, z.shape[-1], device=z.device, dtype=z.dtype)
-    with _eval_mode(g), autocast():
+    with eval_mode(g), autocast():
         imgs = g.generate(objs.repeat(2, 1), bboxes.repeat(2, 1, 1), torch.cat([z, z2]), obj_mask.repeat(2, 1))
     box = bbox_to_mask(bboxes[rows, pick], size=imgs.shape[-1])  # [B, 1, H, W]
     return losses.locality_loss(imgs[:b], imgs[b:], box)
