@@ -4,6 +4,8 @@ Presets differ only in widths and sizes (spec §2, §4, §5):
     ``paper``  the reference architecture (parameter counts equal the official code's).
     ``lite``   narrower networks that train on a 2-core CPU in hours.
     ``tiny``   a few thousand parameters' worth of width, for tests.
+    ``lite-masks``, ``tiny-masks``  ``lite`` / ``tiny`` whose decoder also sees the layout
+               (``decoder_layout``; ours, not the paper's).
 
 ``legacy_numerics`` selects the official code's numerics (spec §11): the per-object 1x1 conv with
 padding 1 (66x66 map), images in ImageNet-normalised space with no output tanh, and ``grid_sample``
@@ -37,6 +39,10 @@ class ModelConfig:
         d_img_widths / d_obj_widths: channels of the 5 discriminator blocks (§5).
         max_objects: most objects per image that the model accepts.
         legacy_numerics: official-code numerics (see module docstring).
+        decoder_layout: ours, not the paper's (False = the reference). The decoder also gets the
+            layout map (``LayoutEncoder.layout_map``: each pixel holds the embedding of the topmost
+            object covering it) average-pooled to the input size of each of its five convs, so it
+            can place object edges to the pixel instead of inferring them from the 8x8 feature.
     """
 
     num_classes: int = 184
@@ -54,6 +60,7 @@ class ModelConfig:
     d_obj_widths: Tuple[int, ...] = (64, 128, 256, 512, 1024)
     max_objects: int = 16
     legacy_numerics: bool = False
+    decoder_layout: bool = False
 
     def __post_init__(self):
         if self.image_size != 64:
@@ -110,11 +117,15 @@ _PRESETS: Dict[str, Dict[str, Any]] = {
     ),
 }
 
+_PRESETS["lite-masks"] = dict(_PRESETS["lite"], decoder_layout=True)
+_PRESETS["tiny-masks"] = dict(_PRESETS["tiny"], decoder_layout=True)
+
 PRESETS = tuple(_PRESETS)
 
 
 def model_preset(name: str, num_classes: int = 184, **overrides) -> ModelConfig:
-    """The ModelConfig of a named preset (``paper``, ``lite``, ``tiny``) for a vocabulary size.
+    """The ModelConfig of a named preset (``paper``, ``lite``, ``tiny``, ``lite-masks``, ``tiny-masks``)
+    for a vocabulary size.
 
     Raises:
         KeyError: unknown preset name (the message lists the known ones).

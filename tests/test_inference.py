@@ -12,9 +12,9 @@ from layout2im_core.types import LayoutSpec, ObjectSpec
 from layout2im_core.vocab import Vocabulary
 
 
-@pytest.fixture(scope="module")
-def model():
-    m = Layout2ImModel.random("tiny", seed=3)  # BN statistics calibrated on random layouts
+@pytest.fixture(scope="module", params=["tiny", "tiny-masks"])
+def model(request):
+    m = Layout2ImModel.random(request.param, seed=3)  # BN statistics calibrated on random layouts
     return m
 
 

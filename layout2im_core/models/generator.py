@@ -84,7 +84,14 @@ class Generator(nn.Module):
         Returns:
             [B, 3, 64, 64] image in the model's space.
         """
-        return self.decoder(self.layout_encoder(objs, bboxes, z_obj, obj_mask))
+        return self.decode(self.layout_encoder(objs, bboxes, z_obj, obj_mask), objs, bboxes, obj_mask)
+
+    def decode(self, h: torch.Tensor, objs: torch.Tensor, bboxes: torch.Tensor, obj_mask: torch.Tensor) -> torch.Tensor:
+        """Decoder on a layout feature h [B, C, 8, 8]; with ``decoder_layout`` it also gets the layout
+        map of (objs [B, O], bboxes [B, O, 4], obj_mask [B, O]). Returns [B, 3, 64, 64]."""
+        if not self.cfg.decoder_layout:
+            return self.decoder(h)
+        return self.decoder(h, self.layout_encoder.layout_map(objs, bboxes, obj_mask))
 
     def forward(self, imgs: torch.Tensor, objs: torch.Tensor, bboxes: torch.Tensor, obj_mask: torch.Tensor,
                 z_rand: torch.Tensor) -> GeneratorOutput:
@@ -104,8 +111,10 @@ class Generator(nn.Module):
         crops_real = self.crop(imgs, bboxes_p, obj_to_img)
         code = self.crop_encoder(crops_real, objs_p)
         # The two paths run separately, as the reference, so batch-norm statistics stay per path.
-        img_rec = self.decoder(self.layout_encoder(objs, bboxes, self._pad(code.z, obj_mask), obj_mask))
-        img_rand = self.decoder(self.layout_encoder(objs, bboxes, self._pad(z_rand, obj_mask), obj_mask))
+        img_rec = self.decode(self.layout_encoder(objs, bboxes, self._pad(code.z, obj_mask), obj_mask),
+                              objs, bboxes, obj_mask)
+        img_rand = self.decode(self.layout_encoder(objs, bboxes, self._pad(z_rand, obj_mask), obj_mask),
+                               objs, bboxes, obj_mask)
         crops_rec = self.crop(img_rec, bboxes_p, obj_to_img)
         crops_rand = self.crop(img_rand, bboxes_p, obj_to_img)
         z_rand_rec = self.crop_encoder(crops_rand, objs_p, sample=False).mu

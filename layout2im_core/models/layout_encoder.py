@@ -68,6 +68,23 @@ class LayoutEncoder(nn.Module):
         x = F.relu(self.bn3(self.c3(x), objs))
         return self.bn4(self.c4(x), objs)
 
+    def layout_map(self, objs: torch.Tensor, bboxes: torch.Tensor, obj_mask: torch.Tensor) -> torch.Tensor:
+        """The layout as an image for the decoder (``decoder_layout``, ours): each pixel holds the
+        category embedding ``obj_emb`` of the topmost object whose box covers it (the last in fusion
+        order, as later objects are drawn over earlier ones), zeros where no box is.
+
+        Args:
+            objs: [B, O] int64; bboxes: [B, O, 4] float in [0, 1]; obj_mask: [B, O] bool.
+
+        Returns:
+            [B, E, 64, 64] in the embedding's dtype.
+        """
+        masks = bbox_to_mask(bboxes, self.cfg.image_size)[:, :, 0] * obj_mask[..., None, None]  # [B, O, H, W]
+        covered_later = masks.flip(1).cumsum(1).flip(1) - masks  # boxes after each object covering a pixel
+        owner = masks * (covered_later == 0)
+        emb = self.embedding(objs)  # [B, O, E]
+        return torch.einsum("bohw,boe->behw", owner.to(emb.dtype), emb)
+
     @staticmethod
     def scatter(packed: torch.Tensor, obj_mask: torch.Tensor) -> torch.Tensor:
         """Packed [N, ...] -> padded [B, O, ...] (zeros where obj_mask is False)."""

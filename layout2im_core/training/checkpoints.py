@@ -142,3 +142,33 @@ def run_dir_of(checkpoint: Path) -> Path:
     """The run directory a checkpoint file lives in (``RUN/checkpoints/step-N.pt`` -> ``RUN``)."""
     checkpoint = Path(checkpoint)
     return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+
+
+def load_state_expanding(module: torch.nn.Module, state: Dict[str, torch.Tensor]) -> List[str]:
+    """Load ``state`` into ``module`` whose tensors may be *wider* along one dimension (new input
+    channels, e.g. ``decoder_layout`` on a model trained without it): the old values fill the leading
+    slice and the rest is zero, so the wider network computes exactly what the old one did until it
+    trains. Returns the names of the widened tensors.
+
+    Raises:
+        ModelFileError: a tensor is missing or extra, or its shape differs otherwise.
+    """
+    own = module.state_dict()
+    missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    if missing or extra:
+        raise ModelFileError(f"cannot initialise from this checkpoint: missing {missing[:5]}, extra {extra[:5]}")
+    widened, out = [], {}
+    for name, new in own.items():
+        old = state[name]
+        if old.shape == new.shape:
+            out[name] = old
+            continue
+        diff = [i for i, (a, b) in enumerate(zip(old.shape, new.shape)) if a != b]
+        if old.dim() != new.dim() or len(diff) != 1 or old.shape[diff[0]] > new.shape[diff[0]]:
+            raise ModelFileError(f"cannot initialise {name}: shape {tuple(old.shape)} -> {tuple(new.shape)}")
+        grown = torch.zeros_like(new)
+        grown.narrow(diff[0], 0, old.shape[diff[0]]).copy_(old)
+        out[name] = grown
+        widened.append(name)
+    module.load_state_dict(out)
+    return widened

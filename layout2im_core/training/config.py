@@ -62,6 +62,9 @@ class TrainConfig:
         directions_top_k: principal directions per category computed at the end of training.
         directions_max_images: images encoded for the directions (0: the whole split).
         directions_min_crops: fewer crops of a category than this -> unit-axes fallback.
+        init_from: a training checkpoint whose G, D_img, D_obj weights start a new run (optimiser state,
+            step and data position start fresh). Its model may be narrower along input channels
+            (``checkpoints.load_state_expanding``), e.g. ``lite`` into ``lite-masks``.
     """
 
     data_kind: str = "scenes"
@@ -86,6 +89,7 @@ class TrainConfig:
     directions_top_k: int = 8
     directions_max_images: int = 5000
     directions_min_crops: int = 16
+    init_from: Optional[str] = None
 
     def __post_init__(self):
         def bad(key, why):

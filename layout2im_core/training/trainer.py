@@ -197,6 +197,8 @@ class Trainer:
             self._restore(ckpt)
             position = DataPosition(int(ckpt["data"]["epoch"]), int(ckpt["data"]["batch"]))
         else:
+            if cfg.init_from:
+                self._init_from(Path(cfg.init_from))
             self._seed_rngs(0)
         self.nets = Networks(*(wrap_ddp(n, self.device, self.dist) for n in self.raw.all()))
         self.loader = ResumableLoader(dataset, cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world_size,
@@ -216,6 +218,20 @@ class Trainer:
         torch.manual_seed(s)
         np.random.seed(s % 2 ** 32)
         random.seed(s)
+
+    def _init_from(self, path: Path) -> None:
+        """Start a new run from another run's weights (``TrainConfig.init_from``).
+
+        Raises:
+            ModelFileError: unreadable file, or weights that do not fit this run's networks.
+            DataError: the checkpoint's vocabulary differs from the data's.
+        """
+        ckpt = ckpts.load_checkpoint(path)
+        if Vocabulary(tuple(ckpt["vocabulary"])) != self.vocabulary:
+            raise errors.DataError(f"{path} was trained on another vocabulary; init_from needs the same one")
+        widened = [f"{net}.{name}" for net in ("G", "D_img", "D_obj")
+                   for name in ckpts.load_state_expanding(getattr(self.raw, net), ckpt[net])]
+        log.info("initialised from %s (step %s); widened with zeros: %s", path, ckpt.get("step"), widened or "none")
 
     def _restore(self, ckpt: Dict[str, Any]) -> None:
         self.raw.G.load_state_dict(ckpt["G"])
