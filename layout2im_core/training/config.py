@@ -4,9 +4,10 @@ precision, schedule and logging settings, plus named presets.
 Presets (``TRAIN_PRESETS``):
     ``paper-coco``        the reference setting (spec §2): COCO-Stuff, ``paper`` networks, batch 8,
                           300k iterations, fp32. ``--data`` must name the COCO-Stuff root.
-    ``scenes64``          procedural scenes (``make-scenes`` folder), ``lite`` networks, bf16 where
-                          native (precision ``auto``), batch 8.
-    ``cocostuff-mini64``  the 100-image COCO-Stuff subset in ``../shared/data``, ``lite``, ``auto``.
+    ``scenes64``          procedural scenes (``make-scenes`` folder), ``lite-masks`` networks, bf16
+                          where native (precision ``auto``), batch 8, ``LITE_LOSS_WEIGHTS``.
+    ``cocostuff-mini64``  the 100-image COCO-Stuff subset in ``../shared/data``, ``lite-masks``,
+                          ``auto``, ``LITE_LOSS_WEIGHTS``.
     ``tiny-test``         ``tiny`` networks on procedural scenes, a few steps (tests).
 
 A config is resolved once (preset -> CLI flags -> ``--set key=value``), stored in the run
@@ -152,17 +153,17 @@ class TrainConfig:
 # Loss weights of the CPU presets (docs/training.md, "Loss weights of the lite presets"): KL 10x
 # lower than the paper (at 0.01 the crop encoder collapsed to the prior within ~1k steps), our
 # locality term, and a 3x class term; the last segment of the shipped scenes64 run used exactly these.
-LITE_LOSS_WEIGHTS = LossWeights(kl=0.001, locality=10.0, obj_cls=3.0)
+LITE_LOSS_WEIGHTS = LossWeights(kl=0.001, locality=30.0, obj_cls=3.0)
 
 TRAIN_PRESETS: Dict[str, TrainConfig] = {
     "paper-coco": TrainConfig(data_kind="coco", data_path=None, model_preset="paper", batch_size=8,
                               iterations=300_000, precision="fp32", log_every=10, sample_every=1000,
                               checkpoint_every=1000, num_workers=4),
-    "scenes64": TrainConfig(data_kind="scenes", data_path=None, model_preset="lite", batch_size=8,
+    "scenes64": TrainConfig(data_kind="scenes", data_path=None, model_preset="lite-masks", batch_size=8,
                             iterations=100_000, precision="auto", sample_every=200, checkpoint_every=100,
                             loss_weights=LITE_LOSS_WEIGHTS),
     "cocostuff-mini64": TrainConfig(data_kind="coco", data_path="../shared/data/coco-stuff-mini", split="train",
-                                    model_preset="lite", batch_size=8, iterations=20_000, precision="auto",
+                                    model_preset="lite-masks", batch_size=8, iterations=20_000, precision="auto",
                                     sample_every=200, checkpoint_every=100, num_samples=8,
                                     loss_weights=LITE_LOSS_WEIGHTS),
     "tiny-test": TrainConfig(data_kind="scenes", data_path=None, model_preset="tiny", batch_size=2, iterations=2,

@@ -137,8 +137,10 @@ def card_markdown(card: Dict[str, Any]) -> str:
     lines.append("```\n" + json.dumps(card["metrics"], indent=1) + "\n```" if card.get("metrics") else "Not measured.")
     for title, key in (("Reproduce", "reproduce"), ("Notes", "notes")):
         if card.get(key):
-            body = card[key] if isinstance(card[key], list) else [card[key]]
-            lines += ["", f"## {title}", ""] + [str(b) for b in body]
+            body = [str(b) for b in (card[key] if isinstance(card[key], list) else [card[key]])]
+            if key == "notes":  # one bullet each, so Markdown keeps them apart
+                body = [f"- {b}" for b in body]
+            lines += ["", f"## {title}", ""] + body
     return "\n".join(lines) + "\n"
 
 
