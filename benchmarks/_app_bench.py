@@ -8,6 +8,15 @@ import time
 from pathlib import Path
 
 
+def add_model_args(p, objects: int = 8) -> None:
+    """The arguments every app benchmark takes: model, stand-in preset, objects, threads."""
+    p.add_argument("--model", help="model file (default: the shipped default model)")
+    p.add_argument("--preset", default="lite-masks",
+                   help="preset of the stand-in model when none is shipped (scenes64 is lite-masks)")
+    p.add_argument("--objects", type=int, default=objects)
+    p.add_argument("--threads", type=int, default=2)
+
+
 def load_model(args):
     """The model file ``args.model``, else the shipped default, else a random-weight ``args.preset``
     model (same architecture cost; images are noise). Returns (model, description)."""

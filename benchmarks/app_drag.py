@@ -24,7 +24,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _app_bench import fill_layout, load_model, open_window  # noqa: E402
+from _app_bench import add_model_args, fill_layout, load_model, open_window  # noqa: E402
 
 TARGET_RPS = 15.0
 MOUSE_HZ = 60.0
@@ -47,11 +47,8 @@ def model_only_ms(model, layout, moving, renders=12) -> float:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", help="model file (default: the shipped default model)")
-    p.add_argument("--preset", default="lite", help="preset of the stand-in model when none is shipped (scenes64 is lite)")
-    p.add_argument("--objects", type=int, default=8)
+    add_model_args(p)
     p.add_argument("--seconds", type=float, default=5.0)
-    p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
 
     from PySide6.QtCore import QCoreApplication, QEvent, QPointF, Qt, QTimer

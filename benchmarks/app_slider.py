@@ -31,7 +31,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _app_bench import fill_layout, load_model, open_window  # noqa: E402
+from _app_bench import add_model_args, fill_layout, load_model, open_window  # noqa: E402
 
 TARGET_MS = 50.0
 SLIDER_HZ = 60.0
@@ -53,14 +53,11 @@ def model_only_ms(model, layout, index, renders=12) -> float:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", help="model file (default: the shipped default model)")
-    p.add_argument("--preset", default="lite", help="preset of the stand-in model when none is shipped")
-    p.add_argument("--objects", type=int, default=8)
+    add_model_args(p)
     p.add_argument("--object", type=int, default=None,
                    help="index (fusion order) of the object steered; default: every one of first, middle, last")
     p.add_argument("--steps", type=int, default=30, help="single-step measurements per object")
     p.add_argument("--seconds", type=float, default=4.0, help="length of the 60 Hz drag")
-    p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
 
     from PySide6.QtCore import QEventLoop, Qt, QTimer
