@@ -6,6 +6,10 @@ Presets differ only in widths and sizes (spec §2, §4, §5):
     ``tiny``   a few thousand parameters' worth of width, for tests.
     ``lite-masks``, ``tiny-masks``  ``lite`` / ``tiny`` whose decoder also sees the layout
                (``decoder_layout``; ours, not the paper's).
+    ``isla``   the product's default architecture (ours): ``lite``'s crop encoder, composer and
+               conv-LSTM, and the ISLA decoder (``models/style_decoder.py``): each object's
+               [obj_emb, z_obj] modulates the normalised features inside its learned soft mask at every
+               resolution; nearest up-sampling and 3x3 convs. ``tiny-isla`` is its test-sized twin.
 
 ``legacy_numerics`` selects the official code's numerics (spec §11): the per-object 1x1 conv with
 padding 1 (66x66 map), images in ImageNet-normalised space with no output tanh, and ``grid_sample``
@@ -43,6 +47,11 @@ class ModelConfig:
             layout map (``LayoutEncoder.layout_map``: each pixel holds the embedding of the topmost
             object covering it) average-pooled to the input size of each of its five convs, so it
             can place object edges to the pixel instead of inferring them from the 8x8 feature.
+        decoder_kind: ``"paper"`` (spec §4.5: transposed convs) or ``"isla"`` (ours,
+            ``models/style_decoder.py``; ``decoder_widths`` are then the stem and the 16, 32 and 64 px
+            widths).
+        isla_hidden: width of the ISLA style MLP and mask MLP (``isla`` only).
+        mask_size: side of each object's learned shape grid (``isla`` only).
     """
 
     num_classes: int = 184
@@ -61,6 +70,9 @@ class ModelConfig:
     max_objects: int = 16
     legacy_numerics: bool = False
     decoder_layout: bool = False
+    decoder_kind: str = "paper"
+    isla_hidden: int = 128
+    mask_size: int = 16
 
     def __post_init__(self):
         if self.image_size != 64:
@@ -71,6 +83,12 @@ class ModelConfig:
             raise ValueError("clstm_hidden must have 1 to 3 layers")
         if len(self.d_img_widths) != 5 or len(self.d_obj_widths) != 5:
             raise ValueError("discriminator widths need 5 entries")
+        if self.decoder_kind not in ("paper", "isla"):
+            raise ValueError(f"decoder_kind must be 'paper' or 'isla', got {self.decoder_kind!r}")
+        if self.decoder_kind == "isla" and (self.decoder_layout or self.legacy_numerics):
+            raise ValueError("the isla decoder takes neither decoder_layout nor legacy_numerics")
+        if self.isla_hidden < 1 or self.mask_size < 2:
+            raise ValueError("isla_hidden >= 1 and mask_size >= 2 required")
         if self.num_classes < 2 or self.z_dim < 1 or self.embedding_dim < 1 or self.max_objects < 1:
             raise ValueError("num_classes >= 2, z_dim, embedding_dim and max_objects >= 1 required")
 
@@ -119,13 +137,19 @@ _PRESETS: Dict[str, Dict[str, Any]] = {
 
 _PRESETS["lite-masks"] = dict(_PRESETS["lite"], decoder_layout=True)
 _PRESETS["tiny-masks"] = dict(_PRESETS["tiny"], decoder_layout=True)
+# The product's default (ours; docs/architecture.md "The isla preset"): lite's encoders, the ISLA decoder,
+# discriminators twice lite's width.
+_PRESETS["isla"] = dict(_PRESETS["lite"], decoder_kind="isla", decoder_widths=(128, 128, 64, 32), isla_hidden=128,
+                        mask_size=16, d_img_widths=(32, 64, 128, 256, 256), d_obj_widths=(32, 64, 128, 256, 256))
+_PRESETS["tiny-isla"] = dict(_PRESETS["tiny"], decoder_kind="isla", decoder_widths=(16, 8, 8, 8), isla_hidden=8,
+                             mask_size=4)
 
 PRESETS = tuple(_PRESETS)
 
 
 def model_preset(name: str, num_classes: int = 184, **overrides) -> ModelConfig:
-    """The ModelConfig of a named preset (``paper``, ``lite``, ``tiny``, ``lite-masks``, ``tiny-masks``)
-    for a vocabulary size.
+    """The ModelConfig of a named preset (``paper``, ``lite``, ``tiny``, ``lite-masks``, ``tiny-masks``,
+    ``isla``, ``tiny-isla``) for a vocabulary size.
 
     Raises:
         KeyError: unknown preset name (the message lists the known ones).
@@ -138,8 +162,11 @@ def model_preset(name: str, num_classes: int = 184, **overrides) -> ModelConfig:
 def preset_name(cfg: ModelConfig) -> str:
     """Name of the preset whose widths ``cfg`` has, or ``"custom"``."""
     for name in _PRESETS:
-        ref = model_preset(name, cfg.num_classes, max_objects=cfg.max_objects,
-                           legacy_numerics=cfg.legacy_numerics)
+        try:
+            ref = model_preset(name, cfg.num_classes, max_objects=cfg.max_objects,
+                               legacy_numerics=cfg.legacy_numerics)
+        except ValueError:  # e.g. legacy numerics asked of the isla decoder
+            continue
         if ref == cfg:
             return name
     return "custom"
@@ -152,6 +179,8 @@ class LossWeights:
     ``locality`` is ours, not the paper's (0 = off, the reference): the weight of
     ``losses.locality_loss``, which trains one object's z to change only that object's box. The
     product's per-object appearance sliders rely on it (docs/training.md, "Locality loss").
+    ``ms`` is ours too (0 = off): mode seeking inside the re-drawn object's box
+    (``losses.mode_seeking_loss``).
     """
 
     img_adv: float = 1.0
@@ -161,3 +190,4 @@ class LossWeights:
     img_rec: float = 1.0
     kl: float = 0.01
     locality: float = 0.0
+    ms: float = 0.0

@@ -205,7 +205,7 @@ def draw_mountain(canvas, box, app, rng):
     rgb = lighten(rgb, 0.18 * light[None, :] * np.ones((h, 1), np.float32))
     if app.texture > 0.05:
         strata = np.sin(yy * 12 / h + noise(rng, h, w, 3, 6) * 3) * 0.4 + fbm(rng, h, w, 5) * 0.8
-        rgb = lighten(rgb, 0.24 * app.texture * strata)
+        rgb = lighten(rgb, 0.6 * app.texture * strata)
     if app.variant == 2:
         depth = (0.18 + 0.08 * noise(rng, 1, w, 1, 12)[0]) * h
         snow = np.clip((ridge[None, :] + depth[None, :] - yy) / 2.0, 0, 1) * (yy < 0.55 * h)
@@ -232,8 +232,8 @@ def draw_hill(canvas, box, app, rng):
         stripes = np.sin((xx * 0.7 + yy * 1.6) / max(h, 1) * 18 + noise(rng, h, w, 2, 4) * 2)
         rgb = lighten(rgb, 0.12 * np.sign(stripes))
     if app.texture > 0.05:
-        dots = np.clip(noise(rng, h, w, max(2, h // 8), max(2, w // 8)) * 3 - 1.2, 0, 1)
-        rgb = lighten(rgb, -0.55 * app.texture * dots)
+        dots = np.clip(noise(rng, h, w, max(2, h // 14), max(2, w // 14)) * 3 - 0.9, 0, 1)
+        rgb = lighten(rgb, -0.8 * app.texture * dots)
     paint(canvas, box, rgb, alpha)
 
 
@@ -282,9 +282,9 @@ def draw_river(canvas, box, app, rng):
                     + [(x - inset[min(int(yy), h - 1)], yy) for x, yy in pts_r][::-1], fill=255)
     paint(canvas, box, shaded(np.array([0.45, 0.36, 0.24], np.float32), app.shade), as_alpha(bank_m))
     water = _water(rng, app, h, w, 0.2)
-    ripple = np.sin(np.arange(h, dtype=np.float32)[:, None] * (6.0 / max(1.0, 0.02 * canvas.shape[0]))
+    ripple = np.sin(np.arange(h, dtype=np.float32)[:, None] * (6.0 / max(1.0, 0.08 * canvas.shape[0]))
                     + noise(rng, h, w, 4, 4) * 4)
-    paint(canvas, box, lighten(water, 0.3 * app.texture * ripple), as_alpha(water_m))
+    paint(canvas, box, lighten(water, 0.8 * app.texture * ripple), as_alpha(water_m))
 
 
 def draw_sand(canvas, box, app, rng):
@@ -305,8 +305,8 @@ def draw_sand(canvas, box, app, rng):
         foam = np.clip(1 - np.abs(yy - edge[None, :] - 3) / 3, 0, 1)
         rgb = lighten(rgb, 0.9 * foam)
     if app.texture > 0.05:
-        speck = np.clip(np.abs(rng.standard_normal((h, w), dtype=np.float32)) - 1.5, 0, 1)
-        rgb = lighten(rgb, -0.35 * app.texture * speck + 0.08 * app.texture * fbm(rng, h, w, 5))
+        speck = np.clip(noise(rng, h, w, max(2, h // 10), max(2, w // 10)) * 3 - 1.0, 0, 1)
+        rgb = lighten(rgb, -0.5 * app.texture * speck + 0.3 * app.texture * fbm(rng, h, w, 5))
     paint(canvas, box, rgb, alpha)
 
 
@@ -324,8 +324,8 @@ def draw_grass(canvas, box, app, rng):
         patch = fbm(rng, h, w, 3)
         rgb = lighten(rgb, 0.12 * np.clip(patch * 2, -1, 1))
     if app.texture > 0.05:
-        blades = noise(rng, h, w, max(3, h // 16), max(8, w // 3))
-        rgb = lighten(rgb, 0.22 * app.texture * blades * (0.3 + yy / h))
+        blades = noise(rng, h, w, max(3, h // 16), max(8, w // 10))
+        rgb = lighten(rgb, 0.6 * app.texture * blades * (0.3 + yy / h))
     paint(canvas, box, rgb, np.ones((h, w), np.float32))
 
 
@@ -347,7 +347,7 @@ def draw_road(canvas, box, app, rng):
     else:
         ruts = np.exp(-((yy / h - 0.35) / 0.08) ** 2) + np.exp(-((yy / h - 0.7) / 0.08) ** 2)
         rgb = lighten(rgb, -0.22 * ruts)
-    rgb = lighten(rgb, app.texture * (0.25 * fbm(rng, h, w, max(2, h // 16), 2)
+    rgb = lighten(rgb, app.texture * (0.6 * fbm(rng, h, w, max(2, h // 16), 2)
                                      + 0.1 * rng.standard_normal((h, w), dtype=np.float32).clip(-2, 2) / 2))
     curb = (yy < 0.04 * h) | (yy > 0.96 * h)
     rgb[curb] *= 0.8

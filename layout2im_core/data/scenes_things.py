@@ -82,7 +82,7 @@ def draw_tree(canvas, box, app, rng):
             cx = uni(rng, (w - cw) / 2 + r, (w + cw) / 2 - r)
             cy = uni(rng, r, crown_h - r * 0.8)
             d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=255)
-    rgb = _textured(rng, app, h, w, col, lit=0.32, grain=0.35, cells=max(3, w // 14))
+    rgb = _textured(rng, app, h, w, col, lit=0.32, grain=0.7, cells=max(3, w // 14))
     paint(canvas, box, rgb, as_alpha(m))
 
 
@@ -106,7 +106,7 @@ def draw_bush(canvas, box, app, rng):
             cy = uni(rng, r, h - r)
             d.ellipse([cx - r, cy - r, cx + r, min(cy + r, h - 1)], fill=255)
     col = shaded(palette("bush", app.hue), app.shade)
-    rgb = _textured(rng, app, h, w, col, lit=0.28, grain=0.4, cells=max(3, w // 12))
+    rgb = _textured(rng, app, h, w, col, lit=0.28, grain=0.7, cells=max(3, w // 12))
     if app.variant == 2:
         blossom = np.clip(noise(rng, h, w, max(3, h // 6), max(3, w // 6)) * 4 - 2.0, 0, 1)
         rgb += (np.array([0.97, 0.75, 0.85], np.float32) - rgb) * blossom[..., None]
@@ -172,10 +172,10 @@ def draw_rock(canvas, box, app, rng):
         _blob(d, w / 2, h / 2 + 0.02 * h, 0.48 * w, 0.5 * h, rng, 6 if app.variant == 1 else 32,
               0.12 if app.variant == 1 else 0.04)
     col = shaded(palette("rock", app.hue), app.shade)
-    rgb = _textured(rng, app, h, w, col, lit=0.38, grain=0.3, cells=max(3, w // 16))
+    rgb = _textured(rng, app, h, w, col, lit=0.38, grain=0.7, cells=max(3, w // 16))
     if app.texture > 0.05:
-        cracks = np.clip(1 - np.abs(noise(rng, h, w, 4, 4)) * 18, 0, 1)
-        rgb = lighten(rgb, -0.45 * app.texture * cracks)
+        cracks = np.clip(1 - np.abs(noise(rng, h, w, 4, 4)) * 6, 0, 1)
+        rgb = lighten(rgb, -0.6 * app.texture * cracks)
     paint(canvas, box, rgb, as_alpha(m))
 
 
@@ -261,7 +261,8 @@ def draw_car(canvas, box, app, rng):
     for cx in (0.2, 0.8):
         d.ellipse([cx * w - r, h - 2 * r, cx * w + r, h - 1], fill=(30, 30, 32, 255))
         d.ellipse([cx * w - r * 0.5, h - 1.5 * r, cx * w + r * 0.5, h - 0.5 * r], fill=(170, 170, 175, 255))
-    d.rectangle([0.95 * w, body_top + 0.08 * h, w - 1, body_top + 0.18 * h], fill=(250, 240, 180, 255))
+    d.rectangle([min(0.95 * w, w - 1), body_top + 0.08 * h, w - 1, max(body_top + 0.18 * h, body_top + 0.08 * h)],
+                fill=(250, 240, 180, 255))  # the headlight; its corners stay ordered on tiny boxes
     arr = np.asarray(layer, np.float32) / 255.0
     if flip:
         arr = arr[:, ::-1]
@@ -333,5 +334,5 @@ def draw_fence(canvas, box, app, rng):
             d.line([(x, 0.15 * h), (x + step, 0.8 * h)], fill=255, width=max(1, int(0.04 * h)))
             d.line([(x + step, 0.15 * h), (x, 0.8 * h)], fill=255, width=max(1, int(0.04 * h)))
     grain = noise(rng, h, w, max(2, h // 3), 2) if app.texture > 0.05 else 0.0
-    rgb = lighten(np.broadcast_to(col, (h, w, 3)).astype(np.float32), _lit(h, w, 0.15) + 0.3 * app.texture * grain)
+    rgb = lighten(np.broadcast_to(col, (h, w, 3)).astype(np.float32), _lit(h, w, 0.15) + 0.7 * app.texture * grain)
     paint(canvas, box, rgb, as_alpha(m))

@@ -4,6 +4,7 @@ and the layout-only sampling path used at inference."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from torch import nn
@@ -12,6 +13,7 @@ from ..config import ModelConfig
 from ..geometry import crop_bboxes
 from .crop_encoder import CropEncoder
 from .decoder import Decoder
+from .style_decoder import StyleDecoder
 from .layout_encoder import LayoutEncoder
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -25,6 +27,7 @@ class GeneratorOutput:
     crops_real, crops_rec, crops_rand: [N, 3, S, S]; img_rec, img_rand: [B, 3, 64, 64];
     mu, logvar: [N, Z] (crop encoder on real crops); z_rand: [N, Z] the prior sample;
     z_rand_rec: [N, Z] crop-encoder mu on crops of img_rand.
+    img_rand2: [B, 3, 64, 64] the sampling path with ``z_rand2`` (mode seeking), or None.
     """
 
     crops_real: torch.Tensor
@@ -36,6 +39,7 @@ class GeneratorOutput:
     logvar: torch.Tensor
     z_rand: torch.Tensor
     z_rand_rec: torch.Tensor
+    img_rand2: Optional[torch.Tensor] = None
 
 
 class Generator(nn.Module):
@@ -47,7 +51,7 @@ class Generator(nn.Module):
         self.cfg = cfg
         self.crop_encoder = CropEncoder(cfg)
         self.layout_encoder = LayoutEncoder(cfg)
-        self.decoder = Decoder(cfg)
+        self.decoder = StyleDecoder(cfg) if cfg.decoder_kind == "isla" else Decoder(cfg)
         self.register_buffer("_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -84,23 +88,34 @@ class Generator(nn.Module):
         Returns:
             [B, 3, 64, 64] image in the model's space.
         """
-        return self.decode(self.layout_encoder(objs, bboxes, z_obj, obj_mask), objs, bboxes, obj_mask)
+        return self.decode(self.layout_encoder(objs, bboxes, z_obj, obj_mask), objs, bboxes, z_obj, obj_mask)
 
-    def decode(self, h: torch.Tensor, objs: torch.Tensor, bboxes: torch.Tensor, obj_mask: torch.Tensor) -> torch.Tensor:
-        """Decoder on a layout feature h [B, C, 8, 8]; with ``decoder_layout`` it also gets the layout
-        map of (objs [B, O], bboxes [B, O, 4], obj_mask [B, O]). Returns [B, 3, 64, 64]."""
+    def decode(self, h: torch.Tensor, objs: torch.Tensor, bboxes: torch.Tensor, z_obj: torch.Tensor,
+               obj_mask: torch.Tensor) -> torch.Tensor:
+        """Decoder on a layout feature h [B, C, 8, 8]. The ISLA decoder also gets every object's style
+        and mask (objs [B, O], bboxes [B, O, 4], z_obj [B, O, Z], obj_mask [B, O]); with
+        ``decoder_layout`` the paper's decoder gets the layout map. Returns [B, 3, 64, 64]."""
+        if self.cfg.decoder_kind == "isla":
+            obj_emb = self.layout_encoder.embedding(objs)  # [B, O, E]
+            return self.decoder(h, self.decoder.style_layout(obj_emb, z_obj, bboxes, obj_mask))
         if not self.cfg.decoder_layout:
             return self.decoder(h)
         return self.decoder(h, self.layout_encoder.layout_map(objs, bboxes, obj_mask))
 
     def forward(self, imgs: torch.Tensor, objs: torch.Tensor, bboxes: torch.Tensor, obj_mask: torch.Tensor,
-                z_rand: torch.Tensor) -> GeneratorOutput:
+                z_rand: torch.Tensor, z_rand2: Optional[torch.Tensor] = None,
+                z_rec_updates_encoder: bool = True) -> GeneratorOutput:
         """Training forward with the reconstruction and the sampling path (spec §4.6).
 
         Args:
             imgs: [B, 3, 64, 64] real images in the model's space.
             objs: [B, O] int64; bboxes: [B, O, 4]; obj_mask: [B, O] bool.
             z_rand: [N, Z] prior samples for the N real objects (packed, row-major over obj_mask).
+            z_rand2: [N, Z] a second set of codes (mode seeking, ours): the sampling path then runs on
+                both in one batch of 2B and ``img_rand2`` holds the second half.
+            z_rec_updates_encoder: True (the reference): the latent regression's gradient also reaches
+                the crop encoder's weights. False (BicycleGAN's ``backward_G_alone``): the encoder's
+                weights are used detached for ``z_rand_rec``, so that term trains only the rest of G.
 
         Returns:
             GeneratorOutput.
@@ -111,13 +126,23 @@ class Generator(nn.Module):
         crops_real = self.crop(imgs, bboxes_p, obj_to_img)
         code = self.crop_encoder(crops_real, objs_p)
         # The two paths run separately, as the reference, so batch-norm statistics stay per path.
-        img_rec = self.decode(self.layout_encoder(objs, bboxes, self._pad(code.z, obj_mask), obj_mask),
-                              objs, bboxes, obj_mask)
-        img_rand = self.decode(self.layout_encoder(objs, bboxes, self._pad(z_rand, obj_mask), obj_mask),
-                               objs, bboxes, obj_mask)
+        img_rec = self.generate(objs, bboxes, self._pad(code.z, obj_mask), obj_mask)
+        img_rand2 = None
+        if z_rand2 is None:
+            img_rand = self.generate(objs, bboxes, self._pad(z_rand, obj_mask), obj_mask)
+        else:
+            both = self.generate(objs.repeat(2, 1), bboxes.repeat(2, 1, 1),
+                                 torch.cat([self._pad(z_rand, obj_mask), self._pad(z_rand2, obj_mask)]),
+                                 obj_mask.repeat(2, 1))  # [2B, 3, 64, 64]
+            img_rand, img_rand2 = both[:b], both[b:]
         crops_rec = self.crop(img_rec, bboxes_p, obj_to_img)
         crops_rand = self.crop(img_rand, bboxes_p, obj_to_img)
-        z_rand_rec = self.crop_encoder(crops_rand, objs_p, sample=False).mu
+        if z_rec_updates_encoder:
+            z_rand_rec = self.crop_encoder(crops_rand, objs_p, sample=False).mu
+        else:
+            frozen = {k: v.detach() for k, v in self.crop_encoder.named_parameters()}
+            z_rand_rec = torch.func.functional_call(self.crop_encoder, frozen, (crops_rand, objs_p),
+                                                    {"sample": False}).mu
         return GeneratorOutput(crops_real=crops_real, crops_rec=crops_rec, crops_rand=crops_rand,
                                img_rec=img_rec, img_rand=img_rand, mu=code.mu, logvar=code.logvar,
-                               z_rand=z_rand, z_rand_rec=z_rand_rec)
+                               z_rand=z_rand, z_rand_rec=z_rand_rec, img_rand2=img_rand2)

@@ -26,6 +26,7 @@ from ..errors import Layout2ImError
 
 DATA_KINDS = ("coco", "vg", "custom", "scenes")
 PRECISIONS = ("fp32", "bf16", "auto")
+OBJECT_ORDERS = ("shuffle", "file", "area")
 
 
 class TrainConfigError(Layout2ImError):
@@ -66,6 +67,21 @@ class TrainConfig:
         init_from: a training checkpoint whose G, D_img, D_obj weights start a new run (optimiser state,
             step and data position start fresh). Its model may be narrower along input channels
             (``checkpoints.load_state_expanding``), e.g. ``lite`` into ``lite-masks``.
+
+    The isla recipe (ours; docs/training.md "The isla recipe"; the defaults are the reference):
+        adv_loss: ``bce`` (spec §6) or ``hinge``.
+        kl_mode: ``sum`` (spec §6) or ``mean`` (per-object mean with ``kl_free_bits`` nats per dimension
+            free); kl_warmup: steps over which the KL weight rises from 0.
+        z_rec_updates_encoder: False: the latent regression trains G only (BicycleGAN).
+        diffaugment: DiffAugment policy on both discriminators' inputs (``""`` off, e.g.
+            ``color,translation,cutout``).
+        ema_decay: decay of the exponential moving average of G's weights (0 = no EMA); ``export``,
+            sample grids and the directions use the EMA copy.
+        hflip: mirror half of the images (and their boxes) left-right, seeded per (epoch, item).
+        object_order: order of each image's objects, which is the conv-LSTM's fusion order and the ISLA
+            masks' stacking order: ``shuffle`` (spec §7.1, random per read), ``file`` (as the data
+            gives them: the procedural scenes' drawing order, back to front) or ``area`` (largest box
+            first, so small objects lie on top).
     """
 
     data_kind: str = "scenes"
@@ -91,6 +107,15 @@ class TrainConfig:
     directions_max_images: int = 5000
     directions_min_crops: int = 16
     init_from: Optional[str] = None
+    adv_loss: str = "bce"
+    kl_mode: str = "sum"
+    kl_free_bits: float = 0.0
+    kl_warmup: int = 0
+    z_rec_updates_encoder: bool = True
+    diffaugment: str = ""
+    ema_decay: float = 0.0
+    hflip: bool = False
+    object_order: str = "shuffle"
 
     def __post_init__(self):
         def bad(key, why):
@@ -117,8 +142,24 @@ class TrainConfig:
             bad("lr", "must be > 0")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             bad("betas", "need two values in [0, 1)")
+        if not 0 <= self.ema_decay < 1:
+            bad("ema_decay", "must be in [0, 1)")
+        if self.object_order not in OBJECT_ORDERS:
+            bad("object_order", f"choose one of {list(OBJECT_ORDERS)}")
+        try:
+            self.recipe()
+        except ValueError as e:
+            raise TrainConfigError(str(e)) from None
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             bad("device", "choose auto, cpu, cuda or cuda:<index>")
+
+    def recipe(self):
+        """The step's ``Recipe`` of this config."""
+        from .step import Recipe
+
+        return Recipe(adv_loss=self.adv_loss, kl_mode=self.kl_mode, kl_free_bits=self.kl_free_bits,
+                      kl_warmup=self.kl_warmup, z_rec_updates_encoder=self.z_rec_updates_encoder,
+                      diffaugment=self.diffaugment)
 
     # --- (de)serialisation --------------------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
@@ -155,13 +196,23 @@ class TrainConfig:
 # locality term, and a 3x class term; the last segment of the shipped scenes64 run used exactly these.
 LITE_LOSS_WEIGHTS = LossWeights(kl=0.001, locality=30.0, obj_cls=3.0)
 
+# The isla recipe (docs/training.md, "The isla recipe"): hinge loss, KL as a per-object mean with free bits
+# and a warm-up, latent regression into G only, mode seeking in the re-drawn object's box, EMA, flips.
+ISLA_LOSS_WEIGHTS = LossWeights(img_adv=1.0, obj_adv=1.0, obj_cls=1.0, z_rec=5.0, img_rec=1.0, kl=0.1, locality=0.0,
+                                ms=1.0)
+ISLA_RECIPE = dict(adv_loss="hinge", kl_mode="mean", kl_free_bits=0.25, kl_warmup=2000, z_rec_updates_encoder=False,
+                   ema_decay=0.999, hflip=True, lr=2e-4, betas=(0.0, 0.99), loss_weights=ISLA_LOSS_WEIGHTS)
+
 TRAIN_PRESETS: Dict[str, TrainConfig] = {
     "paper-coco": TrainConfig(data_kind="coco", data_path=None, model_preset="paper", batch_size=8,
                               iterations=300_000, precision="fp32", log_every=10, sample_every=1000,
                               checkpoint_every=1000, num_workers=4),
-    "scenes64": TrainConfig(data_kind="scenes", data_path=None, model_preset="lite-masks", batch_size=8,
-                            iterations=100_000, precision="auto", sample_every=200, checkpoint_every=100,
-                            loss_weights=LITE_LOSS_WEIGHTS),
+    "scenes64": TrainConfig(data_kind="scenes", data_path=None, split="all", model_preset="isla", batch_size=8,
+                            iterations=100_000, precision="auto", sample_every=500, checkpoint_every=250,
+                            object_order="file", num_workers=1, **ISLA_RECIPE),
+    "scenes64-lite": TrainConfig(data_kind="scenes", data_path=None, model_preset="lite-masks", batch_size=8,
+                                 iterations=100_000, precision="auto", sample_every=200, checkpoint_every=100,
+                                 loss_weights=LITE_LOSS_WEIGHTS),
     "cocostuff-mini64": TrainConfig(data_kind="coco", data_path="../shared/data/coco-stuff-mini", split="train",
                                     model_preset="lite-masks", batch_size=8, iterations=20_000, precision="auto",
                                     sample_every=200, checkpoint_every=100, num_samples=8,

@@ -30,9 +30,9 @@ DTYPES = {"fp32": None, "bf16": torch.bfloat16}
 
 
 def load_generator(ckpt: Dict[str, Any]) -> Generator:
-    """The checkpoint's G (CPU, eval mode)."""
+    """The checkpoint's G (CPU, eval mode): its EMA copy when the run kept one (``ema_decay``)."""
     G = Generator(ModelConfig.from_dict(ckpt["model_config"]))
-    G.load_state_dict(ckpt["G"])
+    G.load_state_dict(ckpt["G_ema"] if "G_ema" in ckpt else ckpt["G"])
     return G.eval()
 
 

@@ -10,7 +10,7 @@ batches the uninterrupted run would have read (with any number of DataLoader wor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
@@ -32,13 +32,25 @@ def mix_seed(*parts: int) -> int:
 class SeededObjectOrder(Dataset):
     """Wraps a dataset of batch-contract items; keys are ``(epoch, index)`` pairs.
 
-    The item's objects are sorted into a canonical order (by id, then bbox: undoing any shuffle of
-    the wrapped reader), then, if ``shuffle``, permuted by a generator seeded with
-    ``mix_seed(seed, epoch, index)``.
+    ``order`` (``TrainConfig.object_order``):
+        ``shuffle``    objects sorted into a canonical order (by id, then bbox: undoing any shuffle of
+                       the wrapped reader), then permuted by a generator seeded with
+                       ``mix_seed(seed, epoch, index)`` (spec §7.1: random order).
+        ``canonical``  the canonical order, unpermuted (sample grids, directions).
+        ``file``       the reader's order (the procedural scenes' drawing order, back to front).
+        ``area``       largest box first (ties: canonical), so smaller objects are fused and stacked later.
+
+    With ``hflip`` the image and its boxes are mirrored left-right for half of the keys (seeded by
+    ``mix_seed(seed, epoch, index, 0xF1)``). ``shuffle=False`` is the old spelling of
+    ``order="canonical"``.
     """
 
-    def __init__(self, dataset: Dataset, seed: int, shuffle: bool = True):
-        self.dataset, self.seed, self.shuffle = dataset, seed, shuffle
+    def __init__(self, dataset: Dataset, seed: int, shuffle: bool = True, order: Optional[str] = None,
+                 hflip: bool = False):
+        self.dataset, self.seed, self.hflip = dataset, seed, hflip
+        self.order = order or ("shuffle" if shuffle else "canonical")
+        if self.order not in ("shuffle", "canonical", "file", "area"):
+            raise ValueError(f"unknown object order {self.order!r}")
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -48,14 +60,21 @@ class SeededObjectOrder(Dataset):
         item = dict(self.dataset[index])
         objs, bboxes = item["objs"], item["bboxes"]
         n = int(objs.shape[0])
-        if n > 1:
+        if n > 1 and self.order != "file":
             order = sorted(range(n), key=lambda j: (int(objs[j]), *bboxes[j].tolist()))
-            if self.shuffle:
+            if self.order == "shuffle":
                 g = torch.Generator().manual_seed(mix_seed(self.seed, epoch, index))
                 perm = torch.randperm(n, generator=g).tolist()
                 order = [order[j] for j in perm]
+            elif self.order == "area":
+                area = ((bboxes[:, 2] - bboxes[:, 0]) * (bboxes[:, 3] - bboxes[:, 1])).tolist()
+                order = sorted(order, key=lambda j: -area[j])
             idx = torch.tensor(order, dtype=torch.int64)
             item["objs"], item["bboxes"] = objs[idx], bboxes[idx]
+        if self.hflip and mix_seed(self.seed, epoch, index, 0xF1) & 1:
+            bb = item["bboxes"]
+            item["bboxes"] = torch.stack([1 - bb[:, 2], bb[:, 1], 1 - bb[:, 0], bb[:, 3]], dim=1)
+            item["img"] = item["img"].flip(-1)
         return item
 
 
@@ -94,13 +113,15 @@ class ResumableLoader:
         rank / world_size: this process's shard.
         num_workers: DataLoader workers; pin_memory: for CUDA.
         position: where to start.
+        order / hflip: object order and mirroring of the items (``SeededObjectOrder``).
     """
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int, rank: int = 0, world_size: int = 1,
-                 num_workers: int = 0, pin_memory: bool = False, position: DataPosition = DataPosition()):
+                 num_workers: int = 0, pin_memory: bool = False, position: DataPosition = DataPosition(),
+                 order: str = "shuffle", hflip: bool = False):
         if len(dataset) == 0:
             raise ValueError("the training data set is empty")
-        self.keyed = SeededObjectOrder(dataset, seed)
+        self.keyed = SeededObjectOrder(dataset, seed, order=order, hflip=hflip)
         self.sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed,
                                           drop_last=False)
         self.batch_size, self.seed, self.num_workers, self.pin_memory = batch_size, seed, num_workers, pin_memory
@@ -138,7 +159,8 @@ def _ignore_stop_signals(_worker_id: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def fixed_items(dataset: Dataset, n: int) -> List[Dict[str, torch.Tensor]]:
-    """The first ``n`` items in canonical object order (sample grids, directions)."""
-    keyed = SeededObjectOrder(dataset, seed=0, shuffle=False)
+def fixed_items(dataset: Dataset, n: int, order: str = "shuffle") -> List[Dict[str, torch.Tensor]]:
+    """The first ``n`` items (sample grids), objects in the canonical order, or for a run whose
+    ``object_order`` is ``file`` or ``area``, in that order."""
+    keyed = SeededObjectOrder(dataset, seed=0, order=order if order in ("file", "area") else "canonical")
     return [keyed[(0, i)] for i in range(min(n, len(dataset)))]

@@ -11,6 +11,10 @@ Differences from the reference (docs/training.md):
 - With ``loss_weights.locality > 0`` (ours; 0 in the paper presets) the G step also renders each
   image twice more, in eval mode as at inference, with one random object's z re-drawn, and adds
   ``locality * losses.locality_loss`` (see ``_locality_term``).
+- The ``Recipe`` (ours; all off in the reference presets) switches the parts of the isla recipe
+  (docs/training.md, "The isla recipe"): hinge loss, KL as a per-object mean with free bits and a
+  warm-up, latent regression that updates G only, mode seeking inside a re-drawn object's box
+  (``loss_weights.ms``), and DiffAugment on both discriminators' inputs.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import torch
 from torch import nn
 
 from .. import losses
+from .augment import diff_augment, parse_policy
 from ..config import LossWeights, ModelConfig
 from ..errors import Layout2ImError
 from ..geometry import bbox_to_mask
@@ -31,7 +36,7 @@ from ..models.generator import Generator
 from ..models.layers import eval_mode
 
 D_TERMS = ("D/img_adv", "D/obj_adv", "D/obj_cls")
-G_TERMS = ("G/img_rec", "G/z_rec", "G/kl", "G/img_adv", "G/obj_adv", "G/obj_cls", "G/locality")
+G_TERMS = ("G/img_rec", "G/z_rec", "G/kl", "G/img_adv", "G/obj_adv", "G/obj_cls", "G/locality", "G/ms")
 LOSS_TERMS = D_TERMS + ("D/total",) + G_TERMS + ("G/total",)
 
 
@@ -148,20 +153,72 @@ def _locality_term(g: Generator, objs: torch.Tensor, bboxes: torch.Tensor, obj_m
     return losses.locality_loss(imgs[:b], imgs[b:], box)
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """Switchable parts of the training recipe (ours; the defaults are the reference, spec §6).
+
+    Attributes:
+        adv_loss: ``"bce"`` (the reference's non-saturating BCE) or ``"hinge"``.
+        kl_mode: ``"sum"`` (the reference: a sum over objects and dims) or ``"mean"`` (per-object mean
+            with ``kl_free_bits`` nats per dimension free, ``losses.kl_free_bits_loss``).
+        kl_free_bits: nats per z dimension that cost nothing (``kl_mode="mean"`` only).
+        kl_warmup: the KL weight rises linearly from 0 to ``loss_weights.kl`` over this many steps.
+        z_rec_updates_encoder: False: the latent regression trains G but not the crop encoder
+            (BicycleGAN); True: the reference.
+        diffaugment: DiffAugment policy for D inputs (``augment.POLICIES``), ``""`` = off.
+    """
+
+    adv_loss: str = "bce"
+    kl_mode: str = "sum"
+    kl_free_bits: float = 0.0
+    kl_warmup: int = 0
+    z_rec_updates_encoder: bool = True
+    diffaugment: str = ""
+
+    def __post_init__(self):
+        if self.adv_loss not in ("bce", "hinge"):
+            raise ValueError(f"adv_loss must be bce or hinge, not {self.adv_loss!r}")
+        if self.kl_mode not in ("sum", "mean"):
+            raise ValueError(f"kl_mode must be sum or mean, not {self.kl_mode!r}")
+        if not (self.kl_free_bits >= 0 and self.kl_warmup >= 0):
+            raise ValueError("kl_free_bits and kl_warmup must be >= 0")
+        parse_policy(self.diffaugment)
+
+    def kl_scale(self, step: int) -> float:
+        """Factor on the KL weight at 1-based ``step`` (linear warm-up)."""
+        return 1.0 if self.kl_warmup <= 0 else min(1.0, max(step, 0) / self.kl_warmup)
+
+
+def _redraw_one(z_rand: torch.Tensor, obj_mask: torch.Tensor):
+    """A copy of the packed codes with one random valid object per image re-drawn from the prior.
+
+    Returns (z_rand2 [N, Z], pick [B] slot index of the re-drawn object per image)."""
+    scores = torch.rand(obj_mask.shape, device=obj_mask.device).masked_fill(~obj_mask, -1.0)
+    pick = scores.argmax(1)  # [B]
+    b = obj_mask.shape[0]
+    z = Generator._pad(z_rand, obj_mask)  # [B, O, Z]
+    z2 = z.clone()
+    rows = torch.arange(b, device=obj_mask.device)
+    z2[rows, pick] = torch.randn(b, z.shape[-1], device=z.device, dtype=z.dtype)
+    return z2[obj_mask], pick
+
+
 def train_step(nets: Networks, opts: Optimizers, imgs01: torch.Tensor, objs: torch.Tensor, bboxes: torch.Tensor,
                obj_mask: torch.Tensor, weights: LossWeights, autocast=contextlib.nullcontext,
-               step: int = 0, channels_last: bool = False, reduce_flags=lambda t: t) -> Dict[str, float]:
+               step: int = 0, channels_last: bool = False, reduce_flags=lambda t: t,
+               recipe: Recipe = Recipe()) -> Dict[str, float]:
     """Run one D step and one G step on a batch; returns every loss term as a float (``LOSS_TERMS``).
 
     Args:
         nets / opts: networks (train mode) and their optimisers.
         imgs01: [B, 3, 64, 64] float32 real images in [0, 1].
         objs: [B, O] int64; bboxes: [B, O, 4] float32; obj_mask: [B, O] bool (at least one True).
-        weights: the λ of spec §6.
+        weights: the λ of spec §6 (and ours: locality, ms).
         autocast: factory of the precision context (``autocast_context``).
-        step: 1-based iteration, used in error messages.
+        step: 1-based iteration, used in error messages and the KL warm-up.
         channels_last: feed images in channels-last memory format.
         reduce_flags: sums a tensor over ranks (identity for a single process).
+        recipe: the switchable recipe parts (``Recipe``; default the reference).
 
     Raises:
         NonFiniteLossError: a term is NaN/inf (checked before the corresponding optimiser step).
@@ -174,21 +231,28 @@ def train_step(nets: Networks, opts: Optimizers, imgs01: torch.Tensor, objs: tor
     objs_p = objs[obj_mask]  # [N]
     z_rand = torch.randn(objs_p.shape[0], g.cfg.z_dim, device=imgs.device)  # [N, Z]
     b, n = imgs.shape[0], objs_p.shape[0]
+    z_rand2 = pick = None
+    if weights.ms > 0:
+        z_rand2, pick = _redraw_one(z_rand, obj_mask)
+    aug = (lambda x: diff_augment(x, recipe.diffaugment)) if recipe.diffaugment else (lambda x: x)  # noqa: E731
+    d_loss = losses.d_hinge_loss if recipe.adv_loss == "hinge" else losses.d_adv_loss
+    g_loss = losses.g_hinge_loss if recipe.adv_loss == "hinge" else losses.g_adv_loss
 
     with autocast():
-        out = nets.G(imgs, objs, bboxes, obj_mask, z_rand)
+        out = nets.G(imgs, objs, bboxes, obj_mask, z_rand, z_rand2=z_rand2,
+                     z_rec_updates_encoder=recipe.z_rec_updates_encoder)
 
     # --- discriminator step (spec §6), on detached generator outputs ------------------------------
     for o in (opts.D_img, opts.D_obj):
         o.zero_grad(set_to_none=True)
     with autocast():
-        d_img = nets.D_img(torch.cat([imgs, out.img_rec.detach().to(imgs.dtype),
-                                      out.img_rand.detach().to(imgs.dtype)]))  # [3B]
-        d_obj = nets.D_obj(torch.cat([out.crops_real, out.crops_rec.detach().to(out.crops_real.dtype),
-                                      out.crops_rand.detach().to(out.crops_real.dtype)]))  # src [3N]
+        d_img = nets.D_img(aug(torch.cat([imgs, out.img_rec.detach().to(imgs.dtype),
+                                          out.img_rand.detach().to(imgs.dtype)])))  # [3B]
+        d_obj = nets.D_obj(torch.cat([aug(out.crops_real), aug(torch.cat([out.crops_rec.detach(), out.crops_rand.detach()]
+                                                                        ).to(out.crops_real.dtype))]))  # src [3N]
     d_terms = {
-        "D/img_adv": losses.d_adv_loss(d_img[:b], d_img[b:2 * b], d_img[2 * b:]),
-        "D/obj_adv": losses.d_adv_loss(d_obj.src[:n], d_obj.src[n:2 * n], d_obj.src[2 * n:]),
+        "D/img_adv": d_loss(d_img[:b], d_img[b:2 * b], d_img[2 * b:]),
+        "D/obj_adv": d_loss(d_obj.src[:n], d_obj.src[n:2 * n], d_obj.src[2 * n:]),
         "D/obj_cls": losses.cls_loss(d_obj.cls[:n], objs_p),
     }
     _check_finite(d_terms, step, reduce_flags)
@@ -203,24 +267,37 @@ def train_step(nets: Networks, opts: Optimizers, imgs01: torch.Tensor, objs: tor
     opts.G.zero_grad(set_to_none=True)
     _set_requires_grad(D_img_raw, False)
     _set_requires_grad(D_obj_raw, False)
+    zero = torch.zeros((), device=imgs.device)
     try:
         with autocast():
-            g_img = D_img_raw(torch.cat([out.img_rec, out.img_rand]))  # [2B]
-            g_obj = D_obj_raw(torch.cat([out.crops_rec, out.crops_rand]))  # src [2N], cls [2N, K]
+            g_img = D_img_raw(aug(torch.cat([out.img_rec, out.img_rand])))  # [2B]
+            g_obj = D_obj_raw(aug(torch.cat([out.crops_rec, out.crops_rand])))  # src [2N], cls [2N, K]
+        if recipe.kl_mode == "mean":
+            kl = losses.kl_free_bits_loss(out.mu, out.logvar, recipe.kl_free_bits)
+        else:
+            kl = losses.kl_loss(out.mu, out.logvar)
+        ms = zero
+        if z_rand2 is not None:
+            rows = torch.arange(b, device=imgs.device)
+            z_a = g._pad(z_rand, obj_mask)[rows, pick]
+            z_b = g._pad(z_rand2, obj_mask)[rows, pick]
+            ms = losses.mode_seeking_loss(out.img_rand, out.img_rand2, z_a, z_b,
+                                          bbox_to_mask(bboxes[rows, pick], size=imgs.shape[-1]))
         g_terms = {
             "G/img_rec": losses.img_rec_loss(out.img_rec, imgs),
             "G/z_rec": losses.z_rec_loss(out.z_rand_rec, out.z_rand),
-            "G/kl": losses.kl_loss(out.mu, out.logvar),
-            "G/img_adv": losses.g_adv_loss(g_img[:b], g_img[b:]),
-            "G/obj_adv": losses.g_adv_loss(g_obj.src[:n], g_obj.src[n:]),
+            "G/kl": kl,
+            "G/img_adv": g_loss(g_img[:b], g_img[b:]),
+            "G/obj_adv": g_loss(g_obj.src[:n], g_obj.src[n:]),
             "G/obj_cls": 0.5 * losses.cls_loss(g_obj.cls[:n], objs_p) + 0.5 * losses.cls_loss(g_obj.cls[n:], objs_p),
             "G/locality": (_locality_term(g, objs, bboxes, obj_mask, z_rand, autocast) if weights.locality > 0
-                           else torch.zeros((), device=imgs.device)),
+                           else zero),
+            "G/ms": ms,
         }
         _check_finite(g_terms, step, reduce_flags)
-        w = {"G/img_rec": weights.img_rec, "G/z_rec": weights.z_rec, "G/kl": weights.kl,
+        w = {"G/img_rec": weights.img_rec, "G/z_rec": weights.z_rec, "G/kl": weights.kl * recipe.kl_scale(step),
              "G/img_adv": weights.img_adv, "G/obj_adv": weights.obj_adv, "G/obj_cls": weights.obj_cls,
-             "G/locality": weights.locality}
+             "G/locality": weights.locality, "G/ms": weights.ms}
         g_total = sum(w[k] * v for k, v in g_terms.items())
         g_total.backward()
     finally:

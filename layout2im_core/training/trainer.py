@@ -13,6 +13,7 @@ Run directory::
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -192,6 +193,10 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         self.raw = Networks.build(self.model_cfg, self.device, self.channels_last)
         self.opts = Optimizers.build(self.raw, cfg.lr, cfg.betas)
+        self.recipe = cfg.recipe()
+        self.G_ema = None
+        if cfg.ema_decay > 0:
+            self.G_ema = copy.deepcopy(self.raw.G).requires_grad_(False)
         self.step, self.wall_time_s, position = 0, 0.0, DataPosition()
         if ckpt is not None:
             self._restore(ckpt)
@@ -199,10 +204,13 @@ class Trainer:
         else:
             if cfg.init_from:
                 self._init_from(Path(cfg.init_from))
+                if self.G_ema is not None:
+                    self.G_ema.load_state_dict(self.raw.G.state_dict())
             self._seed_rngs(0)
         self.nets = Networks(*(wrap_ddp(n, self.device, self.dist) for n in self.raw.all()))
         self.loader = ResumableLoader(dataset, cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world_size,
-                                      cfg.num_workers, self.device.type == "cuda", position)
+                                      cfg.num_workers, self.device.type == "cuda", position,
+                                      order=cfg.object_order, hflip=cfg.hflip)
         self._stop_signal: Optional[str] = None
         self._writer = None
         if self.dist.is_main:
@@ -237,6 +245,8 @@ class Trainer:
         self.raw.G.load_state_dict(ckpt["G"])
         self.raw.D_img.load_state_dict(ckpt["D_img"])
         self.raw.D_obj.load_state_dict(ckpt["D_obj"])
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(ckpt["G_ema"] if "G_ema" in ckpt else ckpt["G"])
         self.opts.load_state_dict(ckpt["optimizers"])
         self.step, self.wall_time_s = int(ckpt["step"]), float(ckpt.get("wall_time_s", 0.0))
         rngs = ckpt["rng"]
@@ -251,7 +261,8 @@ class Trainer:
     def state_payload(self, rngs: List[Dict[str, Any]]) -> Dict[str, Any]:
         """The checkpoint contents (see checkpoints.py) without format and step."""
         pos = self.loader.position
-        return {"G": self.raw.G.state_dict(), "D_img": self.raw.D_img.state_dict(),
+        ema = {"G_ema": self.G_ema.state_dict()} if self.G_ema is not None else {}
+        return {**ema, "G": self.raw.G.state_dict(), "D_img": self.raw.D_img.state_dict(),
                 "D_obj": self.raw.D_obj.state_dict(), "optimizers": self.opts.state_dict(), "rng": rngs,
                 "data": {"epoch": pos.epoch, "batch": pos.batch}, "train_config": self.cfg.to_dict(),
                 "model_config": self.model_cfg.to_dict(), "vocabulary": list(self.vocabulary.names),
@@ -310,7 +321,8 @@ class Trainer:
 
             writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step + 1)
             rng = ckpts.rng_state()  # a reader may draw from the global RNG: keep the run's streams
-            sheet = SampleSheet(fixed_items(self.dataset, cfg.num_samples), self.model_cfg.z_dim, cfg.seed)
+            sheet = SampleSheet(fixed_items(self.dataset, cfg.num_samples, cfg.object_order), self.model_cfg.z_dim,
+                                cfg.seed)
             ckpts.set_rng_state(rng)
             bar = tqdm(total=cfg.iterations, initial=self.step, unit="it", dynamic_ncols=True,
                        disable=not self.progress, desc="train")
@@ -326,8 +338,9 @@ class Trainer:
                 batch = next(batches).to(self.device, non_blocking=True)
                 terms = train_step(self.nets, self.opts, batch.imgs, batch.objs, batch.bboxes, batch.obj_mask,
                                    cfg.loss_weights, self.autocast, step=self.step + 1,
-                                   channels_last=self.channels_last, reduce_flags=reduce)
+                                   channels_last=self.channels_last, reduce_flags=reduce, recipe=self.recipe)
                 self.step += 1
+                self._update_ema()
                 for k, v in terms.items():
                     sums[k] += v
                 count += 1
@@ -338,7 +351,7 @@ class Trainer:
                         self._log_scalars(writer, bar, {k: v / count for k, v in sums.items()}, count / dt)
                         sums, count, t_log = {k: 0.0 for k in LOSS_TERMS}, 0, time.perf_counter()
                     if self.step % cfg.sample_every == 0 or self.step == cfg.iterations:
-                        grid = sheet.render(self.raw.G, self.device, self.autocast)
+                        grid = sheet.render(self.export_G, self.device, self.autocast)
                         save_png(grid, self.run_dir / "samples" / f"step-{self.step:08d}.png")
                         writer.add_image("samples", grid, self.step, dataformats="HWC")
                 stop = any_rank(self._stop_signal is not None, self.dist, self.device)
@@ -365,6 +378,25 @@ class Trainer:
             torch.distributed.barrier()
         return TrainResult(status, self.step, self.run_dir, last_ckpt, self.wall_time_s)
 
+    @property
+    def export_G(self):
+        """The generator that ``export`` writes: the EMA copy when the run keeps one, else G."""
+        return self.G_ema if self.G_ema is not None else self.raw.G
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """G_ema <- decay * G_ema + (1 - decay) * G for weights, buffers (BN statistics) copied.
+
+        The decay ramps up as ``min(ema_decay, (1 + step) / (10 + step))`` so that the copy does not
+        average in the random initial weights for thousands of steps (Yazici et al., ICLR 2019)."""
+        if self.G_ema is None:
+            return
+        decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
+        for pe, p in zip(self.G_ema.parameters(), self.raw.G.parameters()):
+            pe.lerp_(p.detach(), 1 - decay)
+        for be, b in zip(self.G_ema.buffers(), self.raw.G.buffers()):
+            be.copy_(b)
+
     def _tick(self) -> None:
         """Add the time since the last tick to ``wall_time_s`` (training time, summed over resumes)."""
         now = time.perf_counter()
@@ -383,7 +415,7 @@ class Trainer:
         from .directions import compute_directions, save_directions
 
         cfg = self.cfg
-        dirs = compute_directions(self.raw.G, self.dataset, top_k=cfg.directions_top_k,
+        dirs = compute_directions(self.export_G, self.dataset, top_k=cfg.directions_top_k,
                                   min_crops=cfg.directions_min_crops, max_images=cfg.directions_max_images,
                                   device=self.device, autocast=self.autocast,
                                   category_ids=self.vocabulary.category_ids)

@@ -1,0 +1,210 @@
+"""The ISLA decoder (ours, after LostGAN's ISLA-Norm): layout feature [B, C, 8, 8] -> image
+[B, 3, 64, 64], with every object's style [obj_emb, z_obj] modulating the normalised features inside
+its (learned, soft) mask at every resolution. ``ModelConfig.decoder_kind = "isla"``; the paper's
+decoder (spec §4.5) is ``decoder.Decoder``. What differs from the paper: docs/architecture.md.
+
+Shape legend: B images, O object slots, S = E + Z style size, C channels, H = W resolution.
+
+Pieces:
+    ``ObjectMasks``   per object a soft shape: an MLP of the style gives M x M logits, sigmoid, placed
+                      into the object's box (the box's 64x64 mask, spec §7.1 rule), then composed in
+                      layout order, later objects over earlier ones (``compose_masks``). The composed
+                      weights are pooled to 8, 16, 32 px.
+    ``IslaNorm``      BatchNorm2d without affine, then x * (1 + gamma) + beta, where gamma, beta at a
+                      pixel are the mask-weighted sum of the objects' Linear(style) (LostGAN-v1
+                      ``SpatialAdaptiveSynBatchNorm2d``). The projection starts at zero: at
+                      initialisation the modulation is the identity.
+    ``UpBlock``       residual block: ISLA -> ReLU -> nearest x2 -> conv3x3 -> ISLA -> ReLU -> conv3x3,
+                      plus nearest x2 of a 1x1 conv (identity when widths agree). No transposed convs
+                      (they leave a checkerboard: Odena et al., Distill 2016).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from ..config import ModelConfig
+from ..geometry import bbox_to_mask
+from .shapes import assert_shape
+
+
+def compose_masks(masks: torch.Tensor) -> torch.Tensor:
+    """Occlusion in layout order: object o keeps ``m_o * prod_{k > o} (1 - m_k)``.
+
+    Later objects are drawn over earlier ones (the app's object list and the procedural scenes'
+    drawing order). The weights of a pixel sum to at most 1; the rest is "no object" (no modulation).
+
+    Args:
+        masks: [B, O, H, W] float in [0, 1] (zero for padding slots).
+
+    Returns:
+        [B, O, H, W] float in [0, 1].
+    """
+    keep = 1 - masks
+    # exclusive reverse cumulative product: prod over k > o
+    after = torch.cat([keep.flip(1).cumprod(1).flip(1)[:, 1:], torch.ones_like(keep[:, :1])], dim=1)
+    return masks * after
+
+
+class ObjectMasks(nn.Module):
+    """Learned soft object masks (LostGAN's mask regression, simplified to an MLP).
+
+    Args:
+        style_dim: S = E + Z.
+        hidden: MLP width.
+        mask_size: M, side of the shape grid placed into each box.
+        image_size: side of the canvas (64).
+    """
+
+    def __init__(self, style_dim: int, hidden: int, mask_size: int, image_size: int):
+        super().__init__()
+        self.mask_size, self.image_size = mask_size, image_size
+        self.fc1 = nn.Linear(style_dim, hidden)
+        self.fc2 = nn.Linear(hidden, mask_size * mask_size)
+        with torch.no_grad():  # start as (almost) the full box: sigmoid(3) = 0.95
+            self.fc2.weight.zero_()
+            self.fc2.bias.fill_(3.0)
+
+    def shapes(self, style: torch.Tensor) -> torch.Tensor:
+        """style [..., S] -> shapes [..., M, M] in (0, 1)."""
+        m = self.fc2(F.relu(self.fc1(style)))
+        return torch.sigmoid(m).unflatten(-1, (self.mask_size, self.mask_size))
+
+    def forward(self, style: torch.Tensor, bboxes: torch.Tensor, obj_mask: torch.Tensor) -> torch.Tensor:
+        """Per-object soft masks on the canvas.
+
+        Args:
+            style: [B, O, S]; bboxes: [B, O, 4] (x0, y0, x1, y1) in [0, 1]; obj_mask: [B, O] bool.
+
+        Returns:
+            [B, O, H, W] float in [0, 1], zero outside each box (the spec §7.1 box mask) and for padding.
+        """
+        b, o, _ = style.shape
+        size = self.image_size
+        shapes = self.shapes(style).flatten(0, 1)[:, None].float()  # [B*O, 1, M, M]
+        box = bbox_to_mask(bboxes, size)[:, :, 0]  # [B, O, H, W]
+        # Pixel centres mapped into the rounded box (the same edges as the box mask) -> [-1, 1].
+        edges = torch.round(bboxes.float() * size).flatten(0, 1)  # [B*O, 4]
+        x0, y0, x1, y1 = edges.unbind(-1)
+        x1, y1 = torch.maximum(x0 + 1, x1), torch.maximum(y0 + 1, y1)
+        centres = torch.arange(size, device=style.device, dtype=torch.float32) + 0.5
+        gx = 2 * (centres[None] - x0[:, None]) / (x1 - x0)[:, None] - 1  # [B*O, W]
+        gy = 2 * (centres[None] - y0[:, None]) / (y1 - y0)[:, None] - 1  # [B*O, H]
+        grid = torch.stack([gx[:, None, :].expand(-1, size, -1), gy[:, :, None].expand(-1, -1, size)], -1)
+        placed = F.grid_sample(shapes, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        masks = placed[:, 0].view(b, o, size, size) * box * obj_mask[..., None, None]
+        return masks
+
+
+class IslaNorm(nn.Module):
+    """Instance-sensitive, layout-aware normalisation (LostGAN ISLA-Norm).
+
+    ``BatchNorm2d(C, affine=False)(x) * (1 + gamma) + beta`` with gamma, beta [B, C, H, W] the sum over
+    objects of ``weights[b, o] * Linear(style[b, o])``. The Linear starts at zero (identity modulation).
+
+    Args:
+        channels: C.
+        style_dim: S.
+    """
+
+    def __init__(self, channels: int, style_dim: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.proj = nn.Linear(style_dim, 2 * channels)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """x: [B, C, H, W]; style: [B, O, S]; weights: [B, O, H, W] -> [B, C, H, W]."""
+        gb = self.proj(style).to(x.dtype)  # [B, O, 2C]
+        maps = torch.einsum("bohw,boc->bchw", weights.to(x.dtype), gb)  # [B, 2C, H, W]
+        gamma, beta = maps.chunk(2, dim=1)
+        return self.bn(x) * (1 + gamma) + beta
+
+
+class UpBlock(nn.Module):
+    """Residual x2 up-sampling block with ISLA norms (LostGAN ``ResBlock``, nearest up + 3x3 convs).
+
+    Args:
+        cin, cout: channels in and out.
+        style_dim: S.
+    """
+
+    def __init__(self, cin: int, cout: int, style_dim: int):
+        super().__init__()
+        self.norm1 = IslaNorm(cin, style_dim)
+        self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1)
+        self.norm2 = IslaNorm(cout, style_dim)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
+        self.shortcut = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor, w_in: torch.Tensor, w_out: torch.Tensor) -> torch.Tensor:
+        """x: [B, Cin, H, W]; style: [B, O, S]; w_in: [B, O, H, W]; w_out: [B, O, 2H, 2W] -> [B, Cout, 2H, 2W]."""
+        r = F.interpolate(F.relu(self.norm1(x, style, w_in)), scale_factor=2, mode="nearest")
+        r = self.conv2(F.relu(self.norm2(self.conv1(r), style, w_out)))
+        # A 1x1 conv commutes with nearest up-sampling: apply it at the lower resolution (4x cheaper).
+        return r + F.interpolate(self.shortcut(x), scale_factor=2, mode="nearest")
+
+
+@dataclass
+class StyleLayout:
+    """What the ISLA decoder needs of a layout: style [B, O, S] and the composed mask weights at
+    8, 16, 32, 64 px (each [B, O, R, R])."""
+
+    style: torch.Tensor
+    weights: List[torch.Tensor]
+
+
+class StyleDecoder(nn.Module):
+    """conv3x3 stem at 8x8 -> three ``UpBlock`` (8 -> 16 -> 32 -> 64) -> ISLA -> ReLU -> conv3x3 -> tanh.
+
+    Widths: ``cfg.decoder_widths`` = (stem, 16 px, 32 px, 64 px). The style of an object is
+    [obj_emb, z_obj] (the composer's vector, spec §4.4) through a 2-layer MLP.
+
+    Args:
+        cfg: a ModelConfig with ``decoder_kind == "isla"``.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        w = cfg.decoder_widths
+        s = cfg.embedding_dim + cfg.z_dim
+        self.cfg = cfg
+        self.style_mlp = nn.Sequential(nn.Linear(s, cfg.isla_hidden), nn.ReLU(),
+                                       nn.Linear(cfg.isla_hidden, cfg.isla_hidden))
+        sd = cfg.isla_hidden
+        self.masks = ObjectMasks(s, cfg.isla_hidden, cfg.mask_size, cfg.image_size)
+        self.stem = nn.Conv2d(cfg.clstm_hidden[-1], w[0], 3, 1, 1)
+        self.blocks = nn.ModuleList([UpBlock(w[0], w[1], sd), UpBlock(w[1], w[2], sd), UpBlock(w[2], w[3], sd)])
+        self.norm_out = IslaNorm(w[3], sd)
+        self.conv_out = nn.Conv2d(w[3], 3, 3, 1, 1)
+
+    def style_layout(self, obj_emb: torch.Tensor, z_obj: torch.Tensor, bboxes: torch.Tensor,
+                     obj_mask: torch.Tensor) -> StyleLayout:
+        """Style vectors and composed mask weights of padded layouts.
+
+        Args:
+            obj_emb: [B, O, E]; z_obj: [B, O, Z]; bboxes: [B, O, 4] in [0, 1]; obj_mask: [B, O] bool.
+        """
+        v = torch.cat([obj_emb, z_obj.to(obj_emb.dtype)], dim=-1)  # [B, O, S]
+        style = self.style_mlp(v)  # [B, O, S']
+        w64 = compose_masks(self.masks(v, bboxes, obj_mask))  # [B, O, 64, 64]
+        b, o = w64.shape[:2]
+        flat = w64.flatten(0, 1)[:, None]
+        weights = [F.avg_pool2d(flat, k)[:, 0].view(b, o, 64 // k, 64 // k) for k in (8, 4, 2)] + [w64]
+        return StyleLayout(style, weights)
+
+    def forward(self, h: torch.Tensor, layout: StyleLayout) -> torch.Tensor:
+        """h: [B, Ch, 8, 8] layout feature -> image [B, 3, 64, 64] in [-1, 1]."""
+        assert_shape(h, [None, self.stem.in_channels, 8, 8], "h")
+        w8, w16, w32, w64 = layout.weights
+        x = self.stem(h)
+        for block, (wi, wo) in zip(self.blocks, ((w8, w16), (w16, w32), (w32, w64))):
+            x = block(x, layout.style, wi, wo)
+        x = F.relu(self.norm_out(x, layout.style, w64))
+        return torch.tanh(self.conv_out(x))
