@@ -9,6 +9,11 @@ Slider k shows the offset of ``z`` from its base along direction k, in standard 
 
     s_k = ((z - base) . C_k) / std_k                  (shown clamped to [-3, +3])
 
+for orthonormal directions. Named directions ("colour", "shade", ...) come first and need not be
+orthogonal to each other, so in general the positions are the coefficients of ``z - base`` in the
+basis C: ``s = pinv(C^T) (z - base) / std`` (the same as above when C is orthonormal); moving one
+slider still changes only its own reading.
+
 Moving the sliders from ``s`` to ``s'`` changes only those components::
 
     z' = z + sum_k (s'_k - s_k) * std_k * C_k
@@ -26,13 +31,14 @@ positions survive save -> load.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
 SLIDER_RANGE = 3.0     # sliders span -3 .. +3 standard deviations
 STEPS_PER_SD = 100     # QSlider integer steps per standard deviation (0.01 sd resolution)
-DEFAULT_K = 6          # sliders shown
+DEFAULT_K = 6          # principal sliders shown
+MAX_NAMED = 6          # named sliders shown at most (custom data may name many attributes)
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class LookBasis:
         mean: [Z] centre of the category's crop codes.  components: [K, Z] orthonormal directions.
         std: [K] standard deviation along each (> 0).  explained: [K] share of variance in [0, 1].
         fallback: True when these are the unit axes of z (the model holds no directions for it).
+        names: [K] factor name of each named row ("colour", ...; they come first), "" for principal rows.
+        r2: [K] held-out R^2 of each named factor from the code (NaN for principal rows).
     """
 
     mean: np.ndarray
@@ -50,13 +58,34 @@ class LookBasis:
     std: np.ndarray
     explained: np.ndarray
     fallback: bool
+    names: Tuple[str, ...] = ()
+    r2: Optional[np.ndarray] = None
 
     @staticmethod
     def from_directions(d) -> "LookBasis":
-        """From the inference API's AppearanceDirections (any object with the same fields)."""
+        """From the inference API's AppearanceDirections (at most ``MAX_NAMED`` named rows kept)."""
+        comps = np.asarray(d.components, np.float64)
+        names = tuple(getattr(d, "names", ()) or ("",) * comps.shape[0])
+        r2 = getattr(d, "r2", None)
+        r2 = np.full(comps.shape[0], np.nan) if r2 is None else np.asarray(r2, np.float64)
+        keep = [i for i, n in enumerate(names) if n][:MAX_NAMED] + [i for i, n in enumerate(names) if not n]
         std = np.maximum(np.asarray(d.std, np.float64), 1e-6)
-        return LookBasis(np.asarray(d.mean, np.float64), np.asarray(d.components, np.float64), std,
-                         np.asarray(d.explained, np.float64), bool(d.fallback))
+        return LookBasis(np.asarray(d.mean, np.float64), comps[keep], std[keep],
+                         np.asarray(d.explained, np.float64)[keep], bool(d.fallback),
+                         tuple(names[i] for i in keep), r2[keep])
+
+    def name(self, k: int) -> str:
+        """The factor name of row k ("" for a principal row)."""
+        return self.names[k] if k < len(self.names) else ""
+
+    @property
+    def readout(self) -> np.ndarray:
+        """[K, Z]: ``readout @ dz`` are the coefficients of dz in the rows of ``components``
+        (``components`` itself when they are orthonormal)."""
+        c = self.components
+        if c.shape[0] == 0 or np.allclose(c @ c.T, np.eye(c.shape[0]), atol=1e-6):
+            return c
+        return np.linalg.pinv(c.T)
 
     @staticmethod
     def unit_axes(z_dim: int, k: int = DEFAULT_K) -> "LookBasis":
@@ -83,7 +112,7 @@ def effective_base(z: Sequence[float], base_z: Optional[Sequence[float]]) -> np.
 def slider_values(z: Sequence[float], base_z: Optional[Sequence[float]], basis: LookBasis) -> np.ndarray:
     """Slider positions s [K] (standard deviations, not clamped) of ``z`` relative to its base."""
     zz = np.asarray(z, np.float64)
-    return (basis.components @ (zz - effective_base(zz, base_z))) / basis.std
+    return (basis.readout @ (zz - effective_base(zz, base_z))) / basis.std
 
 
 def move_sliders(z: Sequence[float], old: Sequence[float], new: Sequence[float], basis: LookBasis) -> np.ndarray:

@@ -5,8 +5,12 @@ File layout (``.safetensors``):
     tensors   ``G.<name>``  generator state dict (fp32 or bf16; BN running stats included)
               ``directions.ids`` [K] int64, ``directions.mean`` [K, Z], ``directions.components``
               [K, D, Z], ``directions.std`` [K, D], ``directions.explained`` [K, D]  (optional)
+              ``directions.named_components`` [K, F, Z], ``directions.named_std`` [K, F],
+              ``directions.named_r2`` [K, F], ``directions.named_valid`` [K, F] (uint8)  (optional,
+              with ``direction_names``)
     metadata  ``format`` = "layout2im-model", ``format_version`` = "1", ``name``, and JSON strings
-              ``config`` (ModelConfig.to_dict), ``vocabulary`` (names by id), ``card`` (dict)
+              ``config`` (ModelConfig.to_dict), ``vocabulary`` (names by id), ``card`` (dict),
+              ``direction_names`` (list of F factor names, when the file has named directions)
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 
@@ -34,6 +38,10 @@ class Directions:
 
     ids: [K] int64 category ids; mean: [K, Z]; components: [K, D, Z] unit rows; std: [K, D] (std of
     mu along each component); explained: [K, D] share of variance in [0, 1]. All float32 on CPU.
+
+    Named directions (optional; ``training/directions.py``): names: F factor names ("colour", ...);
+    named_components: [K, F, Z] unit rows; named_std: [K, F]; named_r2: [K, F] held-out R^2 of the
+    factor from mu; named_valid: [K, F] bool, False where a category has no usable direction for it.
     """
 
     ids: torch.Tensor
@@ -41,6 +49,11 @@ class Directions:
     components: torch.Tensor
     std: torch.Tensor
     explained: torch.Tensor
+    names: Tuple[str, ...] = ()
+    named_components: Optional[torch.Tensor] = None
+    named_std: Optional[torch.Tensor] = None
+    named_r2: Optional[torch.Tensor] = None
+    named_valid: Optional[torch.Tensor] = None
 
 
 @dataclass
@@ -74,6 +87,45 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+NAMED_TENSORS = ("named_components", "named_std", "named_r2", "named_valid")
+
+
+def _named_directions(tensors: Dict[str, torch.Tensor], meta: Dict[str, str], path: Path) -> Dict[str, Any]:
+    """The named-direction fields of a file's directions block (empty when it has none).
+
+    Raises:
+        ModelFileError: ``direction_names`` unreadable or not matching the named tensors, naming the field.
+    """
+    present = [k for k in NAMED_TENSORS if f"directions.{k}" in tensors]
+    if not present and "direction_names" not in meta:
+        return {}
+    try:
+        names = json.loads(meta.get("direction_names", "null"))
+    except ValueError:
+        names = None
+    if not (isinstance(names, list) and names and all(isinstance(n, str) and 0 < len(n) <= 64 for n in names)):
+        raise ModelFileError(f"{path.name}: field 'direction_names' must be a non-empty list of names "
+                             f"(1-64 characters each) when the file has named directions")
+    missing = [f"directions.{k}" for k in NAMED_TENSORS if k not in present]
+    if missing:
+        raise ModelFileError(f"{path.name}: named directions lack {missing}")
+    k_cats, z = tensors["directions.ids"].shape[0], tensors["directions.mean"].shape[-1]
+    f = len(names)
+    want = {"named_components": (k_cats, f, z), "named_std": (k_cats, f), "named_r2": (k_cats, f),
+            "named_valid": (k_cats, f)}
+    for key, shape in want.items():
+        got = tuple(tensors[f"directions.{key}"].shape)
+        if got != shape:
+            raise ModelFileError(f"{path.name}: field 'direction_names' names {f} directions but "
+                                 f"directions.{key} has shape {list(got)}, expected {list(shape)}")
+    out = {"names": tuple(names), **{k: tensors[f"directions.{k}"].float() for k in NAMED_TENSORS[:3]},
+           "named_valid": tensors["directions.named_valid"].bool()}
+    bad = [k for k in NAMED_TENSORS[:3] if not bool(torch.isfinite(out[k]).all())]
+    if bad:
+        raise ModelFileError(f"{path.name}: named directions hold NaN or infinite values in {bad}")
+    return out
+
+
 def save_model_file(path, mf: ModelFile, dtype: Optional[torch.dtype] = None) -> None:
     """Write a model file atomically. ``dtype`` (e.g. torch.bfloat16) casts floating weights
     (BN running statistics stay float32)."""
@@ -88,9 +140,15 @@ def save_model_file(path, mf: ModelFile, dtype: Optional[torch.dtype] = None) ->
     if mf.directions is not None:
         for k in ("ids", "mean", "components", "std", "explained"):
             tensors[f"directions.{k}"] = getattr(mf.directions, k).detach().cpu().contiguous()
+        if mf.directions.names:
+            for k in NAMED_TENSORS:
+                t = getattr(mf.directions, k).detach().cpu()
+                tensors[f"directions.{k}"] = (t.to(torch.uint8) if k == "named_valid" else t.float()).contiguous()
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "name": mf.name,
             "config": json.dumps(mf.config.to_dict()), "vocabulary": json.dumps(list(mf.vocabulary.names)),
             "card": json.dumps(mf.card)}
+    if mf.directions is not None and mf.directions.names:
+        meta["direction_names"] = json.dumps(list(mf.directions.names))
     atomic_write_bytes(Path(path), save(tensors, metadata=meta))
 
 
@@ -133,6 +191,7 @@ def load_model_file(path) -> ModelFile:
     directions = None
     if "directions.ids" in tensors:
         directions = Directions(**{k: tensors[f"directions.{k}"].float() if k != "ids" else tensors[f"directions.{k}"]
-                                   for k in ("ids", "mean", "components", "std", "explained")})
+                                   for k in ("ids", "mean", "components", "std", "explained")},
+                                **_named_directions(tensors, meta, path))
     return ModelFile(config=cfg, vocabulary=vocab, state_dict=sd, name=meta.get("name", path.stem), card=card,
                      directions=directions)

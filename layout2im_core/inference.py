@@ -90,8 +90,14 @@ class AppearanceDirections:
     """Appearance directions of one category in z space (numpy, float32).
 
     mean: [Z] centre of the category's crop codes; components: [K, Z] unit directions; std: [K]
-    standard deviation along each; explained: [K] share of variance in [0, 1]; fallback: True when the
-    model holds no directions for this category and the unit axes of z (std 1) are given instead.
+    standard deviation along each; explained: [K] share of variance in [0, 1] (0 for named rows);
+    fallback: True when the model holds no directions for this category and the unit axes of z (std 1)
+    are given instead.
+
+    names: [K] the factor name of each row ("colour", "shade", ...) for named directions, which come
+    first, and "" for the principal ones after them; r2: [K] how well the crop encoder's code predicts
+    the named factor (held-out R^2), NaN for principal rows. Named rows need not be orthogonal to each
+    other; the principal rows are orthogonal to them and to each other.
     """
 
     mean: np.ndarray
@@ -99,6 +105,13 @@ class AppearanceDirections:
     std: np.ndarray
     explained: np.ndarray
     fallback: bool
+    names: Tuple[str, ...] = ()
+    r2: Optional[np.ndarray] = None
+
+    @property
+    def named(self) -> int:
+        """Number of named rows (they come first)."""
+        return sum(1 for n in self.names if n)
 
 
 @dataclass
@@ -132,6 +145,14 @@ class Layout2ImModel:
         self.card: dict = dict(model_file.card)
         self.G = Generator(self.config)
         sd = {k: v.float() if v.is_floating_point() else v for k, v in model_file.state_dict.items()}
+        want = self.G.state_dict()
+        missing, extra = sorted(set(want) - set(sd)), sorted(set(sd) - set(want))
+        if missing or extra:
+            what = (f"weights missing for {len(missing)} tensors ({', '.join(missing[:4])}"
+                    f"{', ...' if len(missing) > 4 else ''})" if missing else
+                    f"{len(extra)} unexpected tensors ({', '.join(extra[:4])}{', ...' if len(extra) > 4 else ''})")
+            raise ModelFileError(f"model {self.name!r}: weights do not fit its config (preset "
+                                 f"{preset_name(self.config)}): {what}")
         try:
             self.G.load_state_dict(sd, strict=True)
         except RuntimeError as e:
@@ -441,8 +462,9 @@ class Layout2ImModel:
         return mu[0].float().cpu().numpy()
 
     def directions(self, category: str, k: Optional[int] = None) -> AppearanceDirections:
-        """The category's appearance directions (mean, principal directions, std, explained share),
-        or the unit axes of z (``fallback=True``) when the model file holds none for it.
+        """The category's appearance directions: its named directions (those the model file holds for
+        it), then ``k`` principal directions (all when None), with mean, std and explained share; or
+        the unit axes of z (``fallback=True``) when the model file holds none for it.
 
         Raises:
             UnknownCategoryError: unknown category.
@@ -454,13 +476,29 @@ class Layout2ImModel:
             if len(hits):
                 i = int(hits[0, 0])
                 kk = d.components.shape[1] if k is None else min(k, d.components.shape[1])
+                names: List[str] = []
+                comps, std, expl, r2 = [], [], [], []
+                if d.names:
+                    for f, name in enumerate(d.names):
+                        if bool(d.named_valid[i, f]):
+                            names.append(name)
+                            comps.append(d.named_components[i, f].numpy())
+                            std.append(float(d.named_std[i, f]))
+                            expl.append(0.0)
+                            r2.append(float(d.named_r2[i, f]))
+                names += [""] * kk
+                comps += list(d.components[i, :kk].numpy())
+                std += d.std[i, :kk].tolist()
+                expl += d.explained[i, :kk].tolist()
+                r2 += [float("nan")] * kk
                 return AppearanceDirections(d.mean[i].numpy().astype(np.float32),
-                                            d.components[i, :kk].numpy().astype(np.float32),
-                                            d.std[i, :kk].numpy().astype(np.float32),
-                                            d.explained[i, :kk].numpy().astype(np.float32), False)
+                                            np.asarray(comps, np.float32).reshape(len(names), -1),
+                                            np.asarray(std, np.float32), np.asarray(expl, np.float32), False,
+                                            tuple(names), np.asarray(r2, np.float32))
         kk = self.z_dim if k is None else min(k, self.z_dim)
         return AppearanceDirections(np.zeros(self.z_dim, np.float32), np.eye(self.z_dim, dtype=np.float32)[:kk],
-                                    np.ones(kk, np.float32), np.full(kk, 1.0 / self.z_dim, np.float32), True)
+                                    np.ones(kk, np.float32), np.full(kk, 1.0 / self.z_dim, np.float32), True,
+                                    ("",) * kk, np.full(kk, np.nan, np.float32))
 
     @property
     def has_directions(self) -> bool:

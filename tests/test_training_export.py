@@ -75,7 +75,7 @@ def test_encode_crops_uses_eval_mode_mu():
     ds = SyntheticLayouts(n=5)
     torch.manual_seed(0)
     G = Generator(model_preset("tiny", len(ds.vocabulary))).train()
-    objs, mu, var, most = encode_crops(G, ds, max_images=3, batch_size=2)
+    objs, mu, var, most, attrs = encode_crops(G, ds, max_images=3, batch_size=2)
     assert G.training  # mode restored
     n = sum(int(ds[i]["objs"].shape[0]) for i in (0, 2, 4))  # evenly spread images
     assert objs.shape == (n,) and mu.shape == var.shape == (n, 8) and mu.dtype == torch.float32

@@ -1,6 +1,7 @@
-"""The appearance panel: the selected object's look. K sliders along its category's principal
-appearance directions (in standard deviations, -3..+3, "look k" with the share of variance each
-explains), a seed, lock, and buttons for re-roll, reset, typical look, copy/paste, photo, variations.
+"""The appearance panel: the selected object's look. Sliders along its category's named appearance
+directions ("colour", "shade", ... where the training data recorded such factors), then along its
+principal directions ("look k" with the share of variance each explains), all in standard deviations,
+-3..+3; a seed, lock, and buttons for re-roll, reset, typical look, copy/paste, photo, variations.
 
 The panel only translates widget events into ``LookEditor`` calls and redraws from the document; the
 slider <-> z mapping is in ``appearance.py``. A drag of a slider previews live (the image follows
@@ -16,7 +17,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
-from ..appearance import DEFAULT_K, SLIDER_RANGE, STEPS_PER_SD, from_steps, to_steps
+from ..appearance import DEFAULT_K, MAX_NAMED, SLIDER_RANGE, STEPS_PER_SD, from_steps, to_steps
 from ..colors import category_rgb
 from ..document import DocEvent
 from ..inference_worker import SEED_MAX
@@ -30,7 +31,7 @@ BUTTONS = (("reroll", "look_reset", "look_typical"), ("copy_look", "paste_look")
 class AppearancePanel(QWidget):
     """Sliders, seed and look buttons for the one selected object."""
 
-    def __init__(self, looks: LookEditor, k: int = DEFAULT_K, parent=None):
+    def __init__(self, looks: LookEditor, k: int = DEFAULT_K + MAX_NAMED, parent=None):
         super().__init__(parent)
         self.looks = looks
         self.editor = looks.editor
@@ -157,15 +158,27 @@ class AppearancePanel(QWidget):
                     w.setVisible(shown)
                 slider.setEnabled(active)
                 if basis is not None and i < basis.k:
-                    name = "axis" if basis.fallback else "look"
-                    label.setText(f"{name} {i + 1} <small>({100 * basis.explained[i]:.0f}%)</small>")
-                    label.setToolTip(f"Direction {i + 1} of this category's appearance: explains "
-                                     f"{100 * basis.explained[i]:.1f}% of its variance; 1 step = 1 standard "
-                                     f"deviation ({basis.std[i]:.3g} in z)")
+                    self._label_row(label, basis, i)
             self.seed.setEnabled(active)
             self._show_values(o, basis)
         finally:
             self._syncing = False
+
+    @staticmethod
+    def _label_row(label: QLabel, basis, i: int) -> None:
+        """Name a slider row: the factor's name for a named direction, else "look n" / "axis n"."""
+        factor = basis.name(i)
+        if factor:
+            label.setText(f"<b>{factor}</b>")
+            label.setToolTip(f"Moves this object's {factor}: a direction fitted on the training crops' recorded "
+                             f"'{factor}' (held-out R² {basis.r2[i]:.2f}); 1 step = 1 standard deviation "
+                             f"({basis.std[i]:.3g} in z)")
+            return
+        n = i + 1 - sum(1 for j in range(i) if basis.name(j))
+        name = "axis" if basis.fallback else "look"
+        label.setText(f"{name} {n} <small>({100 * basis.explained[i]:.0f}%)</small>")
+        label.setToolTip(f"Direction {n} of this category's appearance: explains {100 * basis.explained[i]:.1f}% "
+                         f"of its variance; 1 step = 1 standard deviation ({basis.std[i]:.3g} in z)")
 
     def _show_values(self, o, basis) -> None:
         """Slider positions, their numbers and the seed (all that a look change alters)."""

@@ -78,6 +78,9 @@ class ImageRecord:
         width_px / height_px: size given by the JSON (boxes are normalised by it).
         objs: [n] int64 vocabulary ids, in file order.
         bboxes: [n, 4] float32 (x0, y0, x1, y1) in [0, 1].
+        attributes: per object a dict of named appearance factors (name -> float), from the
+            annotation's optional ``attributes`` object (custom data) or the procedural scenes'
+            ``appearance`` (``scenes.appearance_attributes``); empty dicts when the file has none.
     """
 
     image_id: object
@@ -86,6 +89,7 @@ class ImageRecord:
     height_px: int
     objs: np.ndarray
     bboxes: np.ndarray
+    attributes: Tuple[Dict[str, float], ...] = ()
 
 
 def load_json(path: Path) -> dict:
@@ -138,6 +142,51 @@ def parse_categories(data: dict, path: Path) -> Dict[int, str]:
         if cid in out and out[cid] != name:
             raise DataError(f"{path}: categories[{i}].id {cid} is used for both {out[cid]!r} and {name!r}")
         out[cid] = name
+    return out
+
+
+MAX_ATTRIBUTES = 64  # named factors per annotation
+
+
+def parse_attributes(ann: dict, category: str, path: Path, where: str) -> Dict[str, float]:
+    """Named appearance factors of one annotation (used by ``layout2im directions`` for named sliders).
+
+    Custom data may give ``"attributes": {"colour": 0.3, "shiny": true, ...}``: an object of at most
+    ``MAX_ATTRIBUTES`` entries, names non-empty strings (<= 64 characters), values finite numbers or
+    booleans (true = 1.0). The procedural scenes' ``"appearance"`` (hue, shade, variant, texture) is
+    turned into ``colour``, ``shade``, ``shape``, ``texture`` (``scenes.appearance_attributes``).
+
+    Raises:
+        DataError: ``attributes`` or ``appearance`` of the wrong type, naming the file and field.
+    """
+    out: Dict[str, float] = {}
+    if "appearance" in ann:
+        from .scenes import appearance_attributes
+
+        app = ann["appearance"]
+        try:
+            out.update(appearance_attributes(category, app))
+        except (KeyError, TypeError, ValueError):
+            raise DataError(f"{path}: {where}.appearance must be an object with numbers hue, shade, variant, "
+                            f"texture; got {str(app)[:80]}") from None
+    attrs = ann.get("attributes")
+    if attrs is None:
+        return out
+    if not isinstance(attrs, dict):
+        raise DataError(f"{path}: {where}.attributes must be an object of name: number, got "
+                        f"{type(attrs).__name__}")
+    if len(attrs) > MAX_ATTRIBUTES:
+        raise DataError(f"{path}: {where}.attributes has {len(attrs)} entries; at most {MAX_ATTRIBUTES}")
+    for name, value in attrs.items():
+        if not (isinstance(name, str) and 0 < len(name) <= 64):
+            raise DataError(f"{path}: {where}.attributes: names must be strings of 1-64 characters, got "
+                            f"{str(name)[:70]!r}")
+        if isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise DataError(f"{path}: {where}.attributes.{name} must be a finite number or a boolean, got "
+                            f"{str(value)[:40]!r}")
+        out[name] = float(value)
     return out
 
 
@@ -212,7 +261,7 @@ class CocoDataset(SkipUnreadable):
         excluded = set(exclude_categories)
         images = self._parse_images(datas[0], files[0])
 
-        objects: Dict[object, List[Tuple[int, Tuple[float, ...]]]] = defaultdict(list)
+        objects: Dict[object, List[Tuple[int, Tuple[float, ...], Dict[str, float]]]] = defaultdict(list)
         with_stuff = set()
         for k, (data, path) in enumerate(zip(datas, files)):
             for i, ann in enumerate(_list_field(data, "annotations", path)):
@@ -224,7 +273,8 @@ class CocoDataset(SkipUnreadable):
                     with_stuff.add(image_id)
                 kept = self._filter_object(images.get(image_id), cid, xywh, cat_map[k], excluded, min_object_frac)
                 if kept is not None:
-                    objects[image_id].append(kept)
+                    attrs = parse_attributes(ann, self.vocabulary.names[kept[0]], path, where)
+                    objects[image_id].append((*kept, attrs))
 
         self.records: List[ImageRecord] = []
         missing = []
@@ -252,7 +302,7 @@ class CocoDataset(SkipUnreadable):
             self.records.append(ImageRecord(
                 image_id, self.image_dir / file_name, w, h,
                 np.array([o[0] for o in objs], dtype=np.int64).reshape(-1),
-                np.array([o[1] for o in objs], dtype=np.float32).reshape(-1, 4)))
+                np.array([o[1] for o in objs], dtype=np.float32).reshape(-1, 4), tuple(o[2] for o in objs)))
         self.stats.images_kept = len(self.records)
         self.stats.objects_kept = sum(len(r.objs) for r in self.records)
         self._report(files, missing)
@@ -364,6 +414,12 @@ class CocoDataset(SkipUnreadable):
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def object_attributes(self, index: int) -> List[Dict[str, float]]:
+        """Named appearance factors of item ``index``'s objects, in file order (the order of its
+        ``objs`` when the reader does not shuffle): one dict per object, empty when unknown."""
+        r = self.records[index]
+        return list(r.attributes) if r.attributes else [{} for _ in range(len(r.objs))]
 
     def _describe(self, index: int) -> str:
         return str(self.records[index].path)

@@ -101,6 +101,32 @@ def sample_appearance(rng: np.random.Generator) -> Appearance:
     return Appearance(hue, shade, int(rng.integers(N_VARIANTS)), texture)
 
 
+WHEEL_HUE = ("car", "boat", "flower")  # categories whose hue spans the whole colour wheel
+FACTOR_NAMES = ("colour", "shade", "shape", "texture")
+
+
+def appearance_attributes(category: str, app) -> Dict[str, float]:
+    """The named factors of an object's appearance (for named slider directions).
+
+    ``colour`` is the hue (position on the category's palette), or for the categories whose hue spans
+    the whole wheel (``WHEEL_HUE``) cos(2 pi hue): +1 red, -1 cyan, a linear quantity where the hue
+    itself wraps around. ``shade`` and ``texture`` are the factors themselves; ``shape`` is the variant
+    index (0, 1, 2: see each drawer's docstring).
+
+    Args:
+        category: the object's category name. app: an ``Appearance`` or its dict.
+
+    Raises:
+        KeyError, TypeError, ValueError: ``app`` lacks a factor or holds a non-number.
+    """
+    a = app if isinstance(app, Appearance) else Appearance.from_dict(app)
+    hue = float(np.cos(2 * np.pi * a.hue)) if category in WHEEL_HUE else a.hue
+    out = {"colour": hue, "shade": a.shade, "shape": float(a.variant), "texture": a.texture}
+    if not all(np.isfinite(v) for v in out.values()):
+        raise ValueError("appearance factors must be finite")
+    return out
+
+
 def redraw_appearance(layout: SceneLayout, seed: int) -> SceneLayout:
     """The same categories and boxes with newly drawn appearance factors (deterministic for a seed)."""
     rng = np.random.default_rng([seed, 7])

@@ -13,6 +13,17 @@ shares (the prior N(0, I); the mean is the crops' mean when there are any), flag
 Exported model files hold only the non-fallback categories; the inference API answers the others with
 the same unit axes and ``fallback=True``.
 
+**Named directions.** Where the data records appearance factors per object (the procedural scenes:
+colour, shade, shape, texture; custom COCO data: an ``attributes`` object per annotation; see
+``data.coco.parse_attributes``), each category also gets one direction per factor, fitted on its real
+crops (``fit_named_directions``): a ridge regression of the factor on the crop encoder's mu gives a
+weight vector w_f per factor; the direction of factor f is column f of W^T (W W^T)^-1 (so moving along
+it changes the predicted factor f and leaves the other factors' predictions unchanged), normalised to
+unit length, its sign set so the factor grows along it, and its ``std`` the spread of the aggregate
+posterior along it. A factor counts (``named_valid``) when at least ``min_crops`` crops carry it and
+its held-out R^2 (2-fold) is at least ``MIN_R2``. The principal directions are then computed in the
+orthogonal complement of the valid named directions, so the two kinds of sliders do not overlap.
+
 Stored in a run as ``RUN/directions.pt`` (torch.save of plain tensors, weights_only-loadable).
 """
 
@@ -22,7 +33,7 @@ import contextlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -50,65 +61,162 @@ class DirectionSet:
     fallback: torch.Tensor
     counts: torch.Tensor
     max_objects: int = 0  # most objects in one encoded image
+    names: Tuple[str, ...] = ()  # F named factors; the named_* tensors are None when F == 0
+    named_components: Optional[torch.Tensor] = None  # [K, F, Z] unit rows (zeros where not valid)
+    named_std: Optional[torch.Tensor] = None  # [K, F]
+    named_r2: Optional[torch.Tensor] = None  # [K, F] held-out R^2 of the factor from mu
+    named_valid: Optional[torch.Tensor] = None  # [K, F] bool
 
     def model_directions(self) -> Optional[Directions]:
         """The non-fallback categories as ``checkpoint.Directions`` (None when there are none)."""
         keep = ~self.fallback
         if not bool(keep.any()):
             return None
+        named = {}
+        if self.names:
+            named = dict(names=tuple(self.names), named_components=self.named_components[keep],
+                         named_std=self.named_std[keep], named_r2=self.named_r2[keep],
+                         named_valid=self.named_valid[keep])
         return Directions(self.ids[keep], self.mean[keep], self.components[keep], self.std[keep],
-                          self.explained[keep])
+                          self.explained[keep], **named)
 
     def summary(self) -> Dict:
         """Plain data for the model card."""
-        return {"top_k": int(self.components.shape[1]), "categories": int(self.ids.numel()),
-                "fallback_ids": self.ids[self.fallback].tolist(), "crops": int(self.counts.sum())}
+        out = {"top_k": int(self.components.shape[1]), "categories": int(self.ids.numel()),
+               "fallback_ids": self.ids[self.fallback].tolist(), "crops": int(self.counts.sum())}
+        if self.names:
+            out["named"] = {n: {"categories": int(self.named_valid[:, f].sum()),
+                                "median_r2": round(float(self.named_r2[:, f][self.named_valid[:, f]].median()), 3)
+                                if bool(self.named_valid[:, f].any()) else None}
+                            for f, n in enumerate(self.names)}
+        return out
 
 
-def principal_directions(mu: torch.Tensor, k: int, var: Optional[torch.Tensor] = None
-                          ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def aggregate_covariance(mu: torch.Tensor, var: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Covariance [Z, Z] float64 of the aggregate posterior: Cov(mu) + diag(mean of var) (module doc)."""
+    mu = mu.double()
+    centred = mu - mu.mean(0)
+    cov = centred.T @ centred / max(mu.shape[0] - 1, 1)
+    if var is not None:
+        cov = cov + torch.diag(var.double().mean(0))
+    return cov
+
+
+def principal_directions(mu: torch.Tensor, k: int, var: Optional[torch.Tensor] = None,
+                         exclude: Optional[torch.Tensor] = None
+                         ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """PCA of codes ``mu`` [n, Z] (n >= 2): mean [Z], components [k, Z] (orthonormal; sign fixed so the
     largest-magnitude entry is positive), std [k] (sample std along each), explained [k] (variance share).
 
     With ``var`` [n, Z] (each code's posterior variance sigma^2), the PCA is of the aggregate posterior:
-    covariance Cov(mu) + diag(mean of var) (see the module doc).
+    covariance Cov(mu) + diag(mean of var) (see the module doc). With ``exclude`` [F, Z] (e.g. the named
+    directions) the PCA is of the covariance projected onto the orthogonal complement of their span,
+    so the components are orthogonal to them; ``explained`` stays a share of the full variance.
     """
-    mu = mu.double()
-    n, z = mu.shape
-    mean = mu.mean(0)
-    centred = mu - mean
-    cov = centred.T @ centred / max(n - 1, 1)
-    if var is not None:
-        cov = cov + torch.diag(var.double().mean(0))
+    mean = mu.double().mean(0)
+    cov = aggregate_covariance(mu, var)
+    total_var = torch.trace(cov)
+    if exclude is not None and exclude.numel():
+        q, _ = torch.linalg.qr(exclude.double().T)  # [Z, F] orthonormal basis of their span
+        proj = torch.eye(cov.shape[0], dtype=cov.dtype) - q @ q.T
+        cov = proj @ cov @ proj
     evals, evecs = torch.linalg.eigh(cov)  # ascending
     evals, comps = evals.flip(0).clamp_min(0), evecs.T.flip(0)
     comps = comps[:k]
     sign = torch.sign(comps.gather(1, comps.abs().argmax(1, keepdim=True)))
     comps = comps * torch.where(sign == 0, torch.ones_like(sign), sign)
-    total = evals.sum()
+    total = total_var
     explained = evals[:k] / total if total > 0 else torch.zeros(k, dtype=evals.dtype)
     return mean.float(), comps.float(), evals[:k].sqrt().float(), explained.float()
 
 
-@torch.no_grad()
-def encode_crops(G: Generator, dataset, max_images: int = 0, device=torch.device("cpu"),
-                 autocast=contextlib.nullcontext, batch_size: int = 32
-                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-    """Crop-encoder posterior of every object of (up to ``max_images``, evenly spread) images, G in
-    eval mode.
+NAMED_KEYS = ("named_components", "named_std", "named_r2", "named_valid")
+MIN_R2 = 0.2  # a named factor whose held-out R^2 from mu is lower gets no slider
+RIDGE = 1e-3  # ridge penalty, relative to the mean variance of mu
+
+
+def _ridge(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Weights w [Z] of y [n] ~ x [n, Z] (both centred), ridge-regularised; float64."""
+    z = x.shape[1]
+    lam = RIDGE * float(x.var(0).mean().clamp_min(1e-12)) * x.shape[0]
+    return torch.linalg.solve(x.T @ x + lam * torch.eye(z, dtype=x.dtype), x.T @ y)
+
+
+def _heldout_r2(x: torch.Tensor, y: torch.Tensor) -> float:
+    """R^2 of a ridge fit, 2-fold (fit on even rows, test on odd, and back), pooled."""
+    idx = torch.arange(x.shape[0])
+    sse, sst = 0.0, 0.0
+    for fit, test in ((idx % 2 == 0, idx % 2 == 1), (idx % 2 == 1, idx % 2 == 0)):
+        xm, ym = x[fit].mean(0), y[fit].mean()
+        w = _ridge(x[fit] - xm, y[fit] - ym)
+        pred = (x[test] - xm) @ w + ym
+        sse += float(((y[test] - pred) ** 2).sum())
+        sst += float(((y[test] - y[test].mean()) ** 2).sum())
+    return 1.0 - sse / sst if sst > 0 else 0.0
+
+
+def fit_named_directions(mu: torch.Tensor, factors: Dict[str, torch.Tensor], var: Optional[torch.Tensor] = None,
+                         min_crops: int = 16, min_r2: float = MIN_R2):
+    """Directions in z along which named appearance factors change (module doc, "Named directions").
+
+    Args:
+        mu: [n, Z] crop-encoder means of one category's crops. var: [n, Z] posterior variances or None.
+        factors: name -> [n] float values, NaN where a crop lacks the factor.
+        min_crops: fewest crops carrying a factor (and with it varying) for a direction.
+        min_r2: lowest held-out R^2 for a direction.
 
     Returns:
-        objs [M] int64, mu [M, Z] float32, var [M, Z] float32 (sigma^2 = exp(logvar)), and the most
-        objects seen in one image.
+        (components [F, Z] float32 unit rows, zeros where not valid; std [F] float32; r2 [F] float32;
+        valid [F] bool), F = len(factors), in the order of ``factors``.
+    """
+    names = list(factors)
+    f_n, z = len(names), mu.shape[1]
+    x_all = mu.double()
+    weights = torch.zeros(f_n, z, dtype=torch.float64)
+    r2 = torch.zeros(f_n, dtype=torch.float64)
+    valid = torch.zeros(f_n, dtype=torch.bool)
+    for f, name in enumerate(names):
+        y = torch.as_tensor(factors[name], dtype=torch.float64)
+        have = torch.isfinite(y)
+        if int(have.sum()) < max(min_crops, 4) or float(y[have].std()) < 1e-9:
+            continue
+        x, yy = x_all[have], y[have]
+        r2[f] = _heldout_r2(x, yy)
+        weights[f] = _ridge(x - x.mean(0), yy - yy.mean())
+        valid[f] = bool(r2[f] >= min_r2) and bool(weights[f].norm() > 0)
+    comps = torch.zeros(f_n, z, dtype=torch.float64)
+    std = torch.zeros(f_n, dtype=torch.float64)
+    if bool(valid.any()):
+        w = weights[valid]  # [V, Z]
+        dual = torch.linalg.solve(w @ w.T + 1e-12 * torch.eye(w.shape[0], dtype=w.dtype), w).T  # [Z, V]
+        d = (dual / dual.norm(dim=0, keepdim=True)).T  # [V, Z] unit rows; w_f . d_f > 0 by construction
+        cov = aggregate_covariance(mu, var)
+        comps[valid] = d
+        std[valid] = torch.einsum("vz,zy,vy->v", d, cov, d).clamp_min(0).sqrt()
+    return comps.float(), std.float(), r2.float(), valid
+
+
+@torch.no_grad()
+def encode_crops(G: Generator, dataset, max_images: int = 0, device=torch.device("cpu"),
+                 autocast=contextlib.nullcontext, batch_size: int = 32):
+    """Crop-encoder posterior of every object of (up to ``max_images``, evenly spread) images, G in
+    eval mode, objects in the reader's order.
+
+    Returns:
+        objs [M] int64, mu [M, Z] float32, var [M, Z] float32 (sigma^2 = exp(logvar)), the most objects
+        seen in one image, and each object's named factors (a list of M dicts; empty dicts when the
+        data set records none: ``object_attributes``).
     """
     n = len(dataset)
     take = n if max_images <= 0 or max_images >= n else max_images
     indices = torch.linspace(0, n - 1, take).round().long().unique().tolist()
-    keyed = SeededObjectOrder(dataset, seed=0, shuffle=False)
-    all_objs, all_mu, all_var, most = [], [], [], 0
+    keyed = SeededObjectOrder(dataset, seed=0, order="file")
+    attrs_of = getattr(dataset, "object_attributes", None)
+    all_objs, all_mu, all_var, all_attrs, most = [], [], [], [], 0
     with eval_mode(G):
         for start in range(0, len(indices), batch_size):
-            batch = collate_batch([keyed[(0, i)] for i in indices[start:start + batch_size]]).to(device)
+            chunk = indices[start:start + batch_size]
+            batch = collate_batch([keyed[(0, i)] for i in chunk]).to(device)
             most = max(most, int(batch.obj_mask.sum(1).max()) if batch.objs.numel() else 0)
             objs_p, bboxes_p = batch.objs[batch.obj_mask], batch.bboxes[batch.obj_mask]
             if objs_p.numel() == 0:
@@ -119,47 +227,78 @@ def encode_crops(G: Generator, dataset, max_images: int = 0, device=torch.device
             all_objs.append(objs_p.cpu())
             all_mu.append(code.mu.float().cpu())
             all_var.append(code.logvar.float().exp().cpu())
+            counts = batch.obj_mask.sum(1).tolist()
+            for i, k in zip(chunk, counts):
+                all_attrs += attrs_of(i) if attrs_of is not None else [{} for _ in range(int(k))]
     z = G.cfg.z_dim
     if not all_objs:
-        return torch.zeros(0, dtype=torch.int64), torch.zeros(0, z), torch.zeros(0, z), most
-    return torch.cat(all_objs), torch.cat(all_mu), torch.cat(all_var), most
+        return torch.zeros(0, dtype=torch.int64), torch.zeros(0, z), torch.zeros(0, z), most, []
+    objs = torch.cat(all_objs)
+    if len(all_attrs) != objs.shape[0]:  # a reader whose items drop objects: no named factors
+        all_attrs = [{} for _ in range(objs.shape[0])]
+    return objs, torch.cat(all_mu), torch.cat(all_var), most, all_attrs
 
 
 def directions_from_codes(objs: torch.Tensor, mu: torch.Tensor, category_ids, z_dim: int, top_k: int = 8,
-                          min_crops: Optional[int] = None, var: Optional[torch.Tensor] = None) -> DirectionSet:
-    """Per-category PCA of codes (see module doc): objs [M], mu [M, Z], optional posterior variances
-    var [M, Z]. ``min_crops`` (default 16) is raised to 2 at least."""
+                          min_crops: Optional[int] = None, var: Optional[torch.Tensor] = None,
+                          attributes: Optional[Sequence[Dict[str, float]]] = None) -> DirectionSet:
+    """Per-category named directions and PCA of codes (see module doc): objs [M], mu [M, Z], optional
+    posterior variances var [M, Z] and per-object named factors ``attributes`` (M dicts).
+    ``min_crops`` (default 16) is raised to 2 at least."""
     d = min(top_k, z_dim)
     min_crops = 16 if min_crops is None else max(2, min_crops)
-    rows = []
+    names: List[str] = sorted({k for a in (attributes or []) for k in a})
+    table = None
+    if names:
+        table = torch.full((len(attributes), len(names)), float("nan"), dtype=torch.float64)
+        for r, a in enumerate(attributes):
+            for f, name in enumerate(names):
+                if name in a:
+                    table[r, f] = a[name]
+    rows, named_rows = [], []
     for cid in category_ids:
-        sel = mu[objs == cid]
+        sel_rows = objs == cid
+        sel = mu[sel_rows]
+        sel_var = None if var is None else var[sel_rows]
+        exclude = None
+        if names:
+            factors = {name: table[sel_rows, f] for f, name in enumerate(names)}
+            nc, ns, nr, nv = (fit_named_directions(sel, factors, sel_var, min_crops) if sel.shape[0] >= min_crops
+                              else (torch.zeros(len(names), z_dim), torch.zeros(len(names)), torch.zeros(len(names)),
+                                    torch.zeros(len(names), dtype=torch.bool)))
+            named_rows.append((nc, ns, nr, nv))
+            exclude = nc[nv]
         if sel.shape[0] >= min_crops:
-            sel_var = None if var is None else var[objs == cid]
-            rows.append((*principal_directions(sel, d, sel_var), False, sel.shape[0]))
+            rows.append((*principal_directions(sel, d, sel_var, exclude=exclude), False, sel.shape[0]))
         else:
             mean = sel.mean(0) if sel.shape[0] else torch.zeros(z_dim)
             rows.append((mean, torch.eye(z_dim)[:d], torch.ones(d), torch.full((d,), 1.0 / z_dim), True,
                          sel.shape[0]))
     if not rows:
         raise ValueError("no categories given")
+    named = {}
+    if names:
+        named = dict(names=tuple(names), named_components=torch.stack([r[0] for r in named_rows]),
+                     named_std=torch.stack([r[1] for r in named_rows]), named_r2=torch.stack([r[2] for r in named_rows]),
+                     named_valid=torch.stack([r[3] for r in named_rows]))
     return DirectionSet(ids=torch.tensor(list(category_ids), dtype=torch.int64),
                         mean=torch.stack([r[0] for r in rows]), components=torch.stack([r[1] for r in rows]),
                         std=torch.stack([r[2] for r in rows]), explained=torch.stack([r[3] for r in rows]),
                         fallback=torch.tensor([r[4] for r in rows]),
-                        counts=torch.tensor([r[5] for r in rows], dtype=torch.int64))
+                        counts=torch.tensor([r[5] for r in rows], dtype=torch.int64), **named)
 
 
 def compute_directions(G: Generator, dataset, top_k: int = 8, min_crops: Optional[int] = None,
                        max_images: int = 0, device=torch.device("cpu"), autocast=contextlib.nullcontext,
                        category_ids=None) -> DirectionSet:
-    """Encode the data set's crops and compute every category's directions.
+    """Encode the data set's crops and compute every category's directions (named ones where the data
+    records appearance factors).
 
     ``category_ids`` default: every id 1..num_classes-1 (categories absent from the data fall back).
     """
-    objs, mu, var, most = encode_crops(G, dataset, max_images, device, autocast)
+    objs, mu, var, most, attrs = encode_crops(G, dataset, max_images, device, autocast)
     ids = range(1, G.cfg.num_classes) if category_ids is None else category_ids
-    out = directions_from_codes(objs, mu, ids, G.cfg.z_dim, top_k, min_crops, var=var)
+    out = directions_from_codes(objs, mu, ids, G.cfg.z_dim, top_k, min_crops, var=var, attributes=attrs)
     out.max_objects = most
     return out
 
@@ -167,9 +306,12 @@ def compute_directions(G: Generator, dataset, top_k: int = 8, min_crops: Optiona
 def save_directions(d: DirectionSet, path: Path, step: int) -> None:
     """Write a DirectionSet (and the step of the G it was computed with) atomically."""
     buf = io.BytesIO()
+    named = {}
+    if d.names:
+        named = {"names": list(d.names), **{k: getattr(d, k) for k in NAMED_KEYS}}
     torch.save({"format": "layout2im-directions", "step": int(step), "max_objects": int(d.max_objects),
                 **{k: getattr(d, k) for k in ("ids", "mean", "components", "std", "explained", "fallback",
-                                              "counts")}}, buf)
+                                              "counts")}, **named}, buf)
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
@@ -178,6 +320,8 @@ def load_directions(path: Path) -> Tuple[DirectionSet, int]:
     try:
         d = torch.load(Path(path), map_location="cpu", weights_only=True)
         fields = {k: d[k] for k in ("ids", "mean", "components", "std", "explained", "fallback", "counts")}
+        if d.get("names"):
+            fields.update(names=tuple(str(n) for n in d["names"]), **{k: d[k] for k in NAMED_KEYS})
         return DirectionSet(**fields, max_objects=int(d.get("max_objects", 0))), int(d["step"])
     except Exception as e:  # missing, truncated, not a torch file, wrong keys
         raise ModelFileError(f"{path} is not a readable directions file: {e}") from None
