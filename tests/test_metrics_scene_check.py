@@ -14,7 +14,8 @@ from layout2im_core.metrics import scene_check as sc
 from layout2im_core.metrics.classifier import ClassifierConfig, ObjectClassifier, save_classifier
 from layout2im_core.vocab import Vocabulary
 
-FIGURES = [sc.IDENTITY, sc.IDENTITY_REAL, sc.DIVERSITY, sc.DIVERSITY_REAL, sc.LOCALITY_MEAN, sc.LOCALITY_MEDIAN]
+FIGURES = [sc.SLIDER, sc.REDRAW, sc.COLOUR, sc.LOCALITY_MEAN, sc.LOCALITY_MEDIAN, sc.LOCALITY_SLIDER, sc.DIVERSITY,
+           sc.DIVERSITY_REAL, sc.IDENTITY, sc.IDENTITY_REAL, sc.CHECKER]
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +60,8 @@ class PaintModel:
 def test_command_end_to_end_writes_every_figure_and_reuses_the_classifier(tiny_file, tmp_path, capsys):
     out, clf = tmp_path / "check.json", tmp_path / "scene_clf.safetensors"
     rc = main(["check-scenes", "--model", str(tiny_file), "--n", "6", "--train-scenes", "8",
-               "--classifier-epochs", "1", "--classifier", str(clf), "--out", str(out)])
+               "--classifier-epochs", "1", "--classifier", str(clf), "--out", str(out), "--no-fid", "--colour-scenes", "40",
+               "--samples", "2"])
     assert rc == 0
     text = capsys.readouterr().out
     assert "pass" in text or "FAIL" in text
@@ -70,24 +72,28 @@ def test_command_end_to_end_writes_every_figure_and_reuses_the_classifier(tiny_f
         e = r["figures"][name]
         assert set(e) >= {"value", "n", "target", "pass"}
         assert e["value"] is None or np.isfinite(e["value"])
-    assert r["figures"][sc.IDENTITY]["target"] == {"op": ">=", "value": 80.0}
+    assert r["figures"][sc.IDENTITY]["target"] == {"op": ">=", "value": 90.0}
+    assert r["figures"][sc.CHECKER]["target"] == {"op": "<=", "value": 1.5}
+    assert r["figures"][sc.REDRAW]["real"] > 0.01  # a re-drawn real object changes its box
     assert r["figures"][sc.IDENTITY_REAL]["target"] is None
     assert r["figures"][sc.DIVERSITY_REAL]["value"] > 0  # re-drawn appearance changes real renders
-    assert r["targets"] == {"identity_pct": 80.0, "locality": 0.8, "diversity_l1": 0.01}
+    assert r["targets"] == {"slider_change": 0.06, "redraw_change": 0.05, "colour_spearman": 0.8, "locality": 0.9,
+                            "diversity_l1": 0.08, "identity_pct": 90.0, "fid_ratio": 2.0, "checkerboard_ratio": 1.5}
     assert 0 <= r["classifier"]["real_crop_accuracy_top1_pct"] <= 100
     assert r["classifier"]["trained_on"]["scenes"] == 8 and r["classifier"]["saved_to"] == str(clf)
-    assert set(r["timings"]) >= {"classifier_s", "real_renders_s", "generation_s", "locality_s", "total_s"}
+    assert set(r["timings"]) >= {"classifier_s", "colour_meter_s", "real_renders_s", "generation_s", "total_s"}
     assert clf.is_file()
 
     again = tmp_path / "again.json"
     assert main(["check-scenes", "--model", str(tiny_file), "--n", "2", "--classifier", str(clf),
-                 "--out", str(again)]) == 0
+                 "--out", str(again), "--no-fid", "--colour-scenes", "40"]) == 0
     r2 = json.loads(again.read_text())
     assert r2["classifier"]["loaded_from"] == str(clf) and r2["n"] == 2
 
 
 def test_paint_model_is_perfectly_local():
-    r = sc.run_scene_check(PaintModel(), 4, seed=1, train_scenes=4, classifier_epochs=1)
+    r = sc.run_scene_check(PaintModel(), 4, seed=1, train_scenes=4, classifier_epochs=1, fid=False,
+                           colour_scenes=40)
     assert r["figures"][sc.LOCALITY_MEAN]["value"] == pytest.approx(1.0)
     assert r["figures"][sc.LOCALITY_MEDIAN]["value"] == pytest.approx(1.0)
     assert r["figures"][sc.LOCALITY_MEAN]["pass"] is True
@@ -167,3 +173,41 @@ def test_classifier_file_of_other_classes_is_refused(no_work, tmp_path):
     save_classifier(ObjectClassifier(ClassifierConfig(len(vocab), (4, 4, 4)), vocab.category_ids), vocab, path)
     with pytest.raises(ModelFileError, match="scene categories"):
         sc.run_scene_check(PaintModel(), 4, classifier_path=path)
+
+
+def test_figure_helpers_on_known_cases():
+    from layout2im_core.metrics.scene_figures import (ColourMeter, box_change, checkerboard_response, spearman)
+
+    assert spearman([1, 2, 3, 4], [10, 20, 25, 100]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 2, 3], [1, 1, 2]) == pytest.approx(0.8660254)  # ties get average ranks
+    assert np.isnan(spearman([1, 2, 3], [5, 5, 5])) and np.isnan(spearman([1, 2], [1, float("nan")]))
+    # a one-pixel 0/1 checkerboard answers 2 per value; a smooth ramp and a straight edge answer 0
+    yy, xx = np.mgrid[0:8, 0:8]
+    board = np.repeat(((yy + xx) % 2)[None, ..., None], 3, -1).astype(np.float64)
+    ramp = np.repeat((xx / 7.0)[None, ..., None], 3, -1)
+    edge = np.repeat((xx >= 4)[None, ..., None], 3, -1).astype(np.float64)
+    r = checkerboard_response(np.concatenate([board, ramp, edge]))
+    assert r[0] == pytest.approx(2.0) and r[1] == pytest.approx(0.0) and r[2] == pytest.approx(0.0)
+    before, after = np.zeros((64, 64, 3)), np.zeros((64, 64, 3))
+    after[16:32, 16:32] = 0.5
+    assert box_change(before, after, (0.25, 0.25, 0.5, 0.5)) == pytest.approx(0.5)
+    assert box_change(before, after, (0.25, 0.25, 0.75, 0.75)) == pytest.approx(0.125)
+    rgb = np.random.default_rng(0).random((50, 3))
+    meter = ColourMeter.fit({"sea": rgb}, {"sea": 0.2 + rgb @ np.array([1.0, -2.0, 0.5])})
+    assert meter.fit_r2["sea"] == pytest.approx(1.0)
+    img = np.zeros((64, 64, 3))
+    img[:, :] = rgb[3]
+    assert meter.measure("sea", img, (0, 0, 1, 1)) == pytest.approx(0.2 + rgb[3] @ np.array([1.0, -2.0, 0.5]))
+    assert np.isnan(meter.measure("boat", img, (0, 0, 1, 1)))
+
+
+def test_fid_figure_is_the_ratio_of_two_fids(monkeypatch):
+    from layout2im_core.metrics import fid
+
+    feats = {1: np.zeros((3, 2)), 2: np.ones((3, 2)), 3: np.full((3, 2), 0.5)}  # real_a, generated, real_b
+    monkeypatch.setattr(fid, "inception_features", lambda x: feats[int(x.flat[0])])
+    monkeypatch.setattr(fid, "fid_from_features", lambda a, b: float(np.abs(a - b).sum()))
+    imgs = {k: np.full((3, 4, 4, 3), k, np.uint8) for k in feats}
+    e = sc._fid_entry(imgs[2], imgs[1], imgs[3], sc.Targets())
+    assert e["fid_generated"] == 6.0 and e["fid_real_vs_real"] == 3.0 and e["value"] == 2.0 and e["pass"] is True

@@ -23,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classifier-max-images", type=int, default=None)
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("check-scenes", help="identity, diversity and locality of a scenes model on unseen "
-                                            "procedural layouts (pass/fail against the issue-4 targets)")
+    p = sub.add_parser("check-scenes", help="what a user of a scenes model sees, on unseen procedural layouts: "
+                                            "slider and re-draw effect, colour slider, locality, diversity, "
+                                            "identity, FID, checkerboard (pass/fail against the issue-12 bars)")
     p.add_argument("--model", required=True, help="shipped model name or model file path")
     p.add_argument("--n", type=int, default=500, help="procedural layouts evaluated (>= 2)")
     p.add_argument("--seed", type=int, default=0, help="z, slider-object and classifier seed")
@@ -33,7 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="scene classifier file: loaded if present, else trained and saved")
     p.add_argument("--train-scenes", type=int, default=2000, help="real scenes that train a new classifier")
     p.add_argument("--classifier-epochs", type=int, default=None, help="epochs of a new classifier")
-    p.add_argument("--samples", type=int, default=2, help="z draws per layout for diversity (>= 2)")
+    p.add_argument("--samples", type=int, default=4, help="z draws per layout for diversity (>= 2)")
+    p.add_argument("--colour-scenes", type=int, default=600, help="real scenes that fit the colour meter")
+    p.add_argument("--no-fid", action="store_true", help="skip the FID figure (minutes of Inception at n=500)")
     p.add_argument("--device", default=None)
     p.set_defaults(func=cmd_check_scenes)
 
@@ -85,7 +88,8 @@ def cmd_check_scenes(args) -> int:
     kw = {} if args.classifier_epochs is None else {"classifier_epochs": args.classifier_epochs}
     check_inputs(model, args.n, args.samples, args.train_scenes, args.classifier, args.out, **kw)
     result = run_scene_check(model, args.n, args.out, seed=args.seed, samples=args.samples,
-                             train_scenes=args.train_scenes, classifier_path=args.classifier, progress=print, **kw)
+                             train_scenes=args.train_scenes, classifier_path=args.classifier, progress=print,
+                             fid=not args.no_fid, colour_scenes=args.colour_scenes, **kw)
     print(format_table(result))
     if args.out is not None:
         print(f"wrote {args.out}")

@@ -1,0 +1,90 @@
+"""The evaluation report shared by ``layout2im eval`` and ``layout2im check-scenes``: one figure entry
+format, strict-JSON writing and a plain-text table.
+
+A figure entry is ``{"value": float, "n": int, "target": {"op", "value"} | None, "pass": bool | None,
+...extra}``; ``op`` is one of ``>=``, ``>``, ``<=``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+from ..errors import Layout2ImError
+
+OPS = (">=", ">", "<=")
+
+
+def entry(value: Optional[float], n: int, target: Optional[Tuple[str, float]] = None, **extra) -> Dict:
+    """One figure: value, count, target and pass (None when there is no target or no value).
+
+    Raises:
+        Layout2ImError: an unknown comparison in ``target``.
+    """
+    v = float("nan") if value is None else float(value)
+    e = {"value": v, "n": int(n), "target": None, "pass": None}
+    if target is not None:
+        op, t = target
+        if op not in OPS:
+            raise Layout2ImError(f"unknown comparison {op!r}; choose one of {OPS}")
+        e["target"] = {"op": op, "value": float(t)}
+        if math.isfinite(v):
+            e["pass"] = bool(v >= t) if op == ">=" else bool(v > t) if op == ">" else bool(v <= t)
+        else:
+            e["pass"] = False
+    e.update(extra)
+    return e
+
+
+def finite(obj):
+    """NaN and infinities -> None, recursively, so the file is strict JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
+
+
+def write_json(result: Dict, path) -> None:
+    """Write a result as strict, indented JSON, atomically (temp file + fsync + rename)."""
+    from ..checkpoint import atomic_write_bytes
+
+    atomic_write_bytes(Path(path), (json.dumps(finite(result), indent=1) + "\n").encode())
+
+
+def passed(figures: Dict[str, Dict]) -> bool:
+    """True when every figure with a target passes."""
+    return all(e["pass"] for e in figures.values() if e.get("pass") is not None)
+
+
+def format_value(e: Dict) -> str:
+    """A figure's value as text ("n/a" for none; "%" unit shown)."""
+    v = e.get("value")
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"
+    if e.get("unit") == "%":
+        return f"{v:.1f} %"
+    return f"{v:.4f}" if abs(v) < 100 else f"{v:.1f}"
+
+
+def format_table(head: str, figures: Dict[str, Dict], extra_columns: Tuple[str, ...] = ()) -> str:
+    """Plain-text table: figure, value, target, result, n (and ``extra_columns`` read from each entry),
+    under ``head``, ending with the overall pass/fail line when any figure has a target."""
+    rows = [("figure", "value", "target", "result", "n") + tuple(extra_columns)]
+    for name, e in figures.items():
+        t = e.get("target")
+        tgt = "" if not t else f"{t['op']} {t['value']:g}{' %' if e.get('unit') == '%' else ''}"
+        ok = "" if e.get("pass") is None else ("pass" if e["pass"] else "FAIL")
+        count = f"{e['n']} {e.get('count_of', 'crops' if e.get('unit') == '%' else 'layouts')}"
+        more = tuple("" if e.get(c) is None else (f"{e[c]:.4f}" if isinstance(e[c], float) else str(e[c]))
+                     for c in extra_columns)
+        rows.append((name, format_value(e), tgt, ok, count) + more)
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = [head] + ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    if any(e.get("pass") is not None for e in figures.values()):
+        lines.append("overall: " + ("pass" if passed(figures) else "FAIL"))
+    return "\n".join(lines)
