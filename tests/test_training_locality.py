@@ -114,8 +114,8 @@ def test_presets_and_resume_set_the_locality_weight():
         lw = train_preset(name).loss_weights
         assert (lw.locality, lw.kl, lw.obj_cls, lw.z_rec) == (30.0, 0.001, 3.0, 10.0)
         assert train_preset(name).model_preset == "lite-masks"
-    # the isla recipe gets locality from the architecture, not from this term
-    assert train_preset("scenes64").loss_weights.locality == 0.0
+    # the isla recipe measures locality on the mode-seeking pair
+    assert train_preset("scenes64").locality_pair == "ms"  # no extra renders: the mode-seeking pair
     assert train_preset("scenes64").model_preset == "isla"
     assert train_preset("paper-coco").loss_weights.locality == 0.0  # the reference has no such term
     cfg = apply_overrides(train_preset("paper-coco"), ["loss_weights.locality=0.5"])

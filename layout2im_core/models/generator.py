@@ -52,6 +52,11 @@ class Generator(nn.Module):
         self.crop_encoder = CropEncoder(cfg)
         self.layout_encoder = LayoutEncoder(cfg)
         self.decoder = StyleDecoder(cfg) if cfg.decoder_kind == "isla" else Decoder(cfg)
+        if cfg.decoder_kind == "isla":
+            # z starts out reaching the image only through the ISLA decoder, inside its own mask; its way
+            # through the composer and the conv-LSTM (global at 8x8) opens as training finds it useful.
+            with torch.no_grad():
+                self.layout_encoder.c1.weight[:, cfg.embedding_dim:].zero_()
         self.register_buffer("_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 

@@ -12,8 +12,9 @@ Pieces:
                       weights are pooled to 8, 16, 32 px.
     ``IslaNorm``      BatchNorm2d without affine, then x * (1 + gamma) + beta, where gamma, beta at a
                       pixel are the mask-weighted sum of the objects' Linear(style) (LostGAN-v1
-                      ``SpatialAdaptiveSynBatchNorm2d``). The projection starts at zero: at
-                      initialisation the modulation is the identity.
+                      ``SpatialAdaptiveSynBatchNorm2d``). The projection starts near zero (bias 0,
+                      weights N(0, ``ISLA_INIT_STD``^2)): at initialisation the modulation is the
+                      identity to within a few per cent, and what z changes lies in its box.
     ``UpBlock``       residual block: ISLA -> ReLU -> nearest x2 -> conv3x3 -> ISLA -> ReLU -> conv3x3,
                       plus nearest x2 of a 1x1 conv (identity when widths agree). No transposed convs
                       (they leave a checkerboard: Odena et al., Distill 2016).
@@ -101,11 +102,15 @@ class ObjectMasks(nn.Module):
         return masks
 
 
+ISLA_INIT_STD = 0.005  # initial weights of the style -> (gamma, beta) projections
+
+
 class IslaNorm(nn.Module):
     """Instance-sensitive, layout-aware normalisation (LostGAN ISLA-Norm).
 
     ``BatchNorm2d(C, affine=False)(x) * (1 + gamma) + beta`` with gamma, beta [B, C, H, W] the sum over
-    objects of ``weights[b, o] * Linear(style[b, o])``. The Linear starts at zero (identity modulation).
+    objects of ``weights[b, o] * Linear(style[b, o])``. The Linear starts with zero bias and weights of
+    std ``ISLA_INIT_STD``, so the modulation starts near the identity (|gamma|, |beta| ~ 0.01).
 
     Args:
         channels: C.
@@ -116,7 +121,7 @@ class IslaNorm(nn.Module):
         super().__init__()
         self.bn = nn.BatchNorm2d(channels, affine=False)
         self.proj = nn.Linear(style_dim, 2 * channels)
-        nn.init.zeros_(self.proj.weight)
+        nn.init.normal_(self.proj.weight, std=ISLA_INIT_STD)
         nn.init.zeros_(self.proj.bias)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -77,6 +77,8 @@ class TrainConfig:
             ``color,translation,cutout``).
         ema_decay: decay of the exponential moving average of G's weights (0 = no EMA); ``export``,
             sample grids and the directions use the EMA copy.
+        locality_pair: ``eval`` (extra eval-mode renders) or ``ms`` (the mode-seeking pair) for the
+            locality term (``step.Recipe``).
         hflip: mirror half of the images (and their boxes) left-right, seeded per (epoch, item).
         object_order: order of each image's objects, which is the conv-LSTM's fusion order and the ISLA
             masks' stacking order: ``shuffle`` (spec §7.1, random per read), ``file`` (as the data
@@ -116,6 +118,7 @@ class TrainConfig:
     ema_decay: float = 0.0
     hflip: bool = False
     object_order: str = "shuffle"
+    locality_pair: str = "eval"
 
     def __post_init__(self):
         def bad(key, why):
@@ -159,7 +162,7 @@ class TrainConfig:
 
         return Recipe(adv_loss=self.adv_loss, kl_mode=self.kl_mode, kl_free_bits=self.kl_free_bits,
                       kl_warmup=self.kl_warmup, z_rec_updates_encoder=self.z_rec_updates_encoder,
-                      diffaugment=self.diffaugment)
+                      diffaugment=self.diffaugment, locality_pair=self.locality_pair)
 
     # --- (de)serialisation --------------------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
@@ -198,10 +201,11 @@ LITE_LOSS_WEIGHTS = LossWeights(kl=0.001, locality=30.0, obj_cls=3.0)
 
 # The isla recipe (docs/training.md, "The isla recipe"): hinge loss, KL as a per-object mean with free bits
 # and a warm-up, latent regression into G only, mode seeking in the re-drawn object's box, EMA, flips.
-ISLA_LOSS_WEIGHTS = LossWeights(img_adv=1.0, obj_adv=1.0, obj_cls=1.0, z_rec=5.0, img_rec=1.0, kl=0.1, locality=0.0,
+ISLA_LOSS_WEIGHTS = LossWeights(img_adv=1.0, obj_adv=1.0, obj_cls=1.0, z_rec=5.0, img_rec=1.0, kl=0.1, locality=5.0,
                                 ms=1.0)
 ISLA_RECIPE = dict(adv_loss="hinge", kl_mode="mean", kl_free_bits=0.25, kl_warmup=2000, z_rec_updates_encoder=False,
-                   ema_decay=0.999, hflip=True, lr=2e-4, betas=(0.0, 0.99), loss_weights=ISLA_LOSS_WEIGHTS)
+                   ema_decay=0.999, hflip=True, lr=2e-4, betas=(0.0, 0.99), loss_weights=ISLA_LOSS_WEIGHTS,
+                   locality_pair="ms")
 
 TRAIN_PRESETS: Dict[str, TrainConfig] = {
     "paper-coco": TrainConfig(data_kind="coco", data_path=None, model_preset="paper", batch_size=8,

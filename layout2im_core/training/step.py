@@ -166,6 +166,9 @@ class Recipe:
         z_rec_updates_encoder: False: the latent regression trains G but not the crop encoder
             (BicycleGAN); True: the reference.
         diffaugment: DiffAugment policy for D inputs (``augment.POLICIES``), ``""`` = off.
+        locality_pair: what ``loss_weights.locality`` measures: ``"eval"`` (two extra eval-mode renders
+            per image, ``_locality_term``) or ``"ms"`` (the mode-seeking pair, which differs in one
+            object's z already: no extra render; needs ``loss_weights.ms > 0``).
     """
 
     adv_loss: str = "bce"
@@ -174,6 +177,7 @@ class Recipe:
     kl_warmup: int = 0
     z_rec_updates_encoder: bool = True
     diffaugment: str = ""
+    locality_pair: str = "eval"
 
     def __post_init__(self):
         if self.adv_loss not in ("bce", "hinge"):
@@ -183,6 +187,8 @@ class Recipe:
         if not (self.kl_free_bits >= 0 and self.kl_warmup >= 0):
             raise ValueError("kl_free_bits and kl_warmup must be >= 0")
         parse_policy(self.diffaugment)
+        if self.locality_pair not in ("eval", "ms"):
+            raise ValueError(f"locality_pair must be eval or ms, not {self.locality_pair!r}")
 
     def kl_scale(self, step: int) -> float:
         """Factor on the KL weight at 1-based ``step`` (linear warm-up)."""
@@ -232,7 +238,7 @@ def train_step(nets: Networks, opts: Optimizers, imgs01: torch.Tensor, objs: tor
     z_rand = torch.randn(objs_p.shape[0], g.cfg.z_dim, device=imgs.device)  # [N, Z]
     b, n = imgs.shape[0], objs_p.shape[0]
     z_rand2 = pick = None
-    if weights.ms > 0:
+    if weights.ms > 0 or (weights.locality > 0 and recipe.locality_pair == "ms"):
         z_rand2, pick = _redraw_one(z_rand, obj_mask)
     aug = (lambda x: diff_augment(x, recipe.diffaugment)) if recipe.diffaugment else (lambda x: x)  # noqa: E731
     d_loss = losses.d_hinge_loss if recipe.adv_loss == "hinge" else losses.d_adv_loss
@@ -276,13 +282,17 @@ def train_step(nets: Networks, opts: Optimizers, imgs01: torch.Tensor, objs: tor
             kl = losses.kl_free_bits_loss(out.mu, out.logvar, recipe.kl_free_bits)
         else:
             kl = losses.kl_loss(out.mu, out.logvar)
-        ms = zero
+        ms = locality = zero
         if z_rand2 is not None:
             rows = torch.arange(b, device=imgs.device)
             z_a = g._pad(z_rand, obj_mask)[rows, pick]
             z_b = g._pad(z_rand2, obj_mask)[rows, pick]
-            ms = losses.mode_seeking_loss(out.img_rand, out.img_rand2, z_a, z_b,
-                                          bbox_to_mask(bboxes[rows, pick], size=imgs.shape[-1]))
+            box = bbox_to_mask(bboxes[rows, pick], size=imgs.shape[-1])  # [B, 1, H, W]
+            ms = losses.mode_seeking_loss(out.img_rand, out.img_rand2, z_a, z_b, box)
+            if weights.locality > 0 and recipe.locality_pair == "ms":
+                locality = losses.locality_loss(out.img_rand, out.img_rand2, box)
+        if weights.locality > 0 and recipe.locality_pair == "eval":
+            locality = _locality_term(g, objs, bboxes, obj_mask, z_rand, autocast)
         g_terms = {
             "G/img_rec": losses.img_rec_loss(out.img_rec, imgs),
             "G/z_rec": losses.z_rec_loss(out.z_rand_rec, out.z_rand),
@@ -290,8 +300,7 @@ def train_step(nets: Networks, opts: Optimizers, imgs01: torch.Tensor, objs: tor
             "G/img_adv": g_loss(g_img[:b], g_img[b:]),
             "G/obj_adv": g_loss(g_obj.src[:n], g_obj.src[n:]),
             "G/obj_cls": 0.5 * losses.cls_loss(g_obj.cls[:n], objs_p) + 0.5 * losses.cls_loss(g_obj.cls[n:], objs_p),
-            "G/locality": (_locality_term(g, objs, bboxes, obj_mask, z_rand, autocast) if weights.locality > 0
-                           else zero),
+            "G/locality": locality,
             "G/ms": ms,
         }
         _check_finite(g_terms, step, reduce_flags)
