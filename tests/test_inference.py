@@ -12,7 +12,7 @@ from layout2im_core.types import LayoutSpec, ObjectSpec
 from layout2im_core.vocab import Vocabulary
 
 
-@pytest.fixture(scope="module", params=["tiny", "tiny-masks"])
+@pytest.fixture(scope="module", params=["tiny", "tiny-masks", "tiny-isla"])
 def model(request):
     m = Layout2ImModel.random(request.param, seed=3)  # BN statistics calibrated on random layouts
     return m
