@@ -110,7 +110,7 @@ def test_optimising_the_locality_term_moves_the_change_into_the_box():
 
 
 def test_presets_and_resume_set_the_locality_weight():
-    for name in ("scenes64-lite", "cocostuff-mini64"):
+    for name in ("scenes64-lite", "cocostuff-mini64-lite"):
         lw = train_preset(name).loss_weights
         assert (lw.locality, lw.kl, lw.obj_cls, lw.z_rec) == (30.0, 0.001, 3.0, 10.0)
         assert train_preset(name).model_preset == "lite-masks"

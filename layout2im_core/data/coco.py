@@ -223,6 +223,9 @@ class CocoDataset(SkipUnreadable):
             image ids (:func:`stable_split`), for data without a split of its own.
         shuffle_objects: shuffle the object order at every read (training).
         image_size: side of the returned images.
+        keep_image_ids: keep only images with these ids (None: all); others are dropped as
+            ``not_selected``.
+        drop_image_ids: drop images with these ids (counted as ``held_out``).
 
     Attributes:
         vocabulary: Vocabulary of the ``objs`` ids.
@@ -239,8 +242,11 @@ class CocoDataset(SkipUnreadable):
                  min_object_frac: float = 0.02, min_objects: int = 1, max_objects: int = 8,
                  exclude_categories: Iterable[str] = (), stuff_only: bool = False,
                  split: str = "all", val_fraction: float = 0.1,
-                 shuffle_objects: bool = True, image_size: int = 64):
+                 shuffle_objects: bool = True, image_size: int = 64,
+                 keep_image_ids: Optional[Iterable] = None, drop_image_ids: Iterable = ()):
         super().__init__()
+        keep_ids = None if keep_image_ids is None else set(keep_image_ids)
+        drop_ids = set(drop_image_ids)
         if split not in ("all", "train", "val"):
             raise ValueError(f"split must be 'all', 'train' or 'val', got {split!r}")
         if stuff_only and stuff_json is None:
@@ -281,7 +287,11 @@ class CocoDataset(SkipUnreadable):
         for image_id, (file_name, w, h) in images.items():
             objs = objects.pop(image_id, [])
             reason = None
-            if stuff_only and image_id not in with_stuff:
+            if image_id in drop_ids:
+                reason = "held_out"
+            elif keep_ids is not None and image_id not in keep_ids:
+                reason = "not_selected"
+            elif stuff_only and image_id not in with_stuff:
                 reason = "not_in_stuff"
             elif split != "all" and stable_split(image_id, val_fraction) != split:
                 reason = "other_split"
@@ -444,7 +454,7 @@ class CocoStuffDataset(CocoDataset):
         min_objects / max_objects: keep an image with 3..8 objects after the object filters.
         include_other: keep COCO-Stuff's ``other`` (id 183) objects (paper: False).
         stuff_only: keep only images that have stuff annotations (paper: True).
-        shuffle_objects / image_size: as :class:`CocoDataset`.
+        shuffle_objects / image_size / keep_image_ids / drop_image_ids: as :class:`CocoDataset`.
 
     Raises:
         DataError: as :class:`CocoDataset`.
@@ -452,7 +462,8 @@ class CocoStuffDataset(CocoDataset):
 
     def __init__(self, root: PathLike, split: str = "train", min_object_frac: float = 0.02, min_objects: int = 3,
                  max_objects: int = 8, include_other: bool = False, stuff_only: bool = True,
-                 shuffle_objects: bool = True, image_size: int = 64):
+                 shuffle_objects: bool = True, image_size: int = 64, keep_image_ids: Optional[Iterable] = None,
+                 drop_image_ids: Iterable = ()):
         if split not in ("train", "val"):
             raise ValueError(f"COCO-Stuff split must be 'train' or 'val', got {split!r}")
         root = Path(root)
@@ -461,4 +472,5 @@ class CocoStuffDataset(CocoDataset):
                          stuff_json=ann / f"stuff_{split}2017.json", vocabulary=Vocabulary.builtin("coco"),
                          strict_vocabulary=True, min_object_frac=min_object_frac, min_objects=min_objects,
                          max_objects=max_objects, exclude_categories=() if include_other else ("other",),
-                         stuff_only=stuff_only, shuffle_objects=shuffle_objects, image_size=image_size)
+                         stuff_only=stuff_only, shuffle_objects=shuffle_objects, image_size=image_size,
+                         keep_image_ids=keep_image_ids, drop_image_ids=drop_image_ids)

@@ -80,7 +80,8 @@ def format_table(head: str, figures: Dict[str, Dict], extra_columns: Tuple[str, 
         tgt = "" if not t else f"{t['op']} {t['value']:g}{' %' if e.get('unit') == '%' else ''}"
         ok = "" if e.get("pass") is None else ("pass" if e["pass"] else "FAIL")
         count = f"{e['n']} {e.get('count_of', 'crops' if e.get('unit') == '%' else 'layouts')}"
-        more = tuple("" if e.get(c) is None else (f"{e[c]:.4f}" if isinstance(e[c], float) else str(e[c]))
+        more = tuple("" if e.get(c) is None else (format_value({"value": e[c], "unit": e.get("unit")})
+                                                  if isinstance(e[c], (int, float)) else str(e[c]))
                      for c in extra_columns)
         rows.append((name, format_value(e), tgt, ok, count) + more)
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]

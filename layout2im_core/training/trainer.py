@@ -82,7 +82,8 @@ def open_dataset(cfg: TrainConfig):
     from ..data.build import build_dataset
 
     try:
-        dataset, vocabulary = build_dataset(cfg.data_kind, cfg.data_path, cfg.split, shuffle_objects=False)
+        limits = {k: getattr(cfg, k) for k in ("min_objects", "max_objects") if getattr(cfg, k) is not None}
+        dataset, vocabulary = build_dataset(cfg.data_kind, cfg.data_path, cfg.split, shuffle_objects=False, **limits)
     except errors.DataError:
         raise
     except ValueError as e:  # unknown split or kind
