@@ -105,6 +105,11 @@ def test_result_names_n_and_json(cheap_networks, tmp_path):
     fid = m["FID (TF-Inception pool3, n=5)"]
     assert fid["n"] == 5 and fid["value"] > 0 and "rank-deficient" in fid["note"]
     assert m["KID (TF-Inception pool3, n=5)"]["n"] == 5
+    for base in ("colour-boxes", "copy-nearest"):  # the baselines, same n, same real features
+        e = m[evaluate.baseline_name("FID (TF-Inception pool3, n=5)", base)]
+        assert e["n"] == 5 and e["value"] >= 0
+        assert e["model_minus_baseline"] == pytest.approx(fid["value"] - e["value"])
+        assert m[evaluate.baseline_name("KID (TF-Inception pool3, n=5)", base)]["n"] == 5
     div = m["ST-LPIPS-alex diversity"]
     assert div["n"] == 5 and div["pairs"] == 5 and div["value"] > 0
     n_obj = sum(len(ToyBoxes(6, 1)[i]["objs"]) for i in range(5))

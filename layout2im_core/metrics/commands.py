@@ -21,6 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classifier", default=None, help="classifier file: loaded if present, else trained and saved")
     p.add_argument("--classifier-epochs", type=int, default=20)
     p.add_argument("--classifier-max-images", type=int, default=None)
+    p.add_argument("--train-max-objects", type=int, default=None,
+                   help="object-count limit of the training split (the run's max_objects; default: the reader's)")
+    p.add_argument("--train-min-objects", type=int, default=None)
+    p.add_argument("--no-baselines", action="store_true", help="skip the colour-boxes and copy-nearest baselines")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("check-scenes", help="what a user of a scenes model sees, on unseen procedural layouts: "
@@ -65,12 +69,15 @@ def cmd_eval(args) -> int:
         raise DataError(f"data folder {data} does not exist")
     ensure_writable_dir(Path(args.out).resolve().parent)
     kind = args.kind or guess_kind(data)
-    train, _ = build_dataset(kind, data, args.train_split, shuffle_objects=False)
+    limits = {k: v for k, v in (("min_objects", args.train_min_objects), ("max_objects", args.train_max_objects))
+              if v is not None}
+    train, _ = build_dataset(kind, data, args.train_split, shuffle_objects=False, **limits)
     held, _ = build_dataset(kind, data, args.eval_split, shuffle_objects=False)
     model = Layout2ImModel.load(args.model, device=args.device, precision="fp32")
     result = run_eval(model, train, held, args.n, args.out, seed=args.seed, device=args.device,
                       classifier_path=args.classifier, classifier_epochs=args.classifier_epochs,
-                      classifier_max_images=args.classifier_max_images, progress=print)
+                      classifier_max_images=args.classifier_max_images, baselines=not args.no_baselines,
+                      progress=print)
     print(format_table(result))
     print(f"wrote {args.out}")
     return 0

@@ -10,7 +10,9 @@ Protocol (all deterministic for a given ``seed``):
    chunk starting at layout s gets seed ``(2 * seed + r) * n + s``; Layout2ImModel draws the z of
    layout j of a call from its seed + j, so layout i of run r uses z seed (2 * seed + r) * n + i,
    distinct for every (seed, run, layout).
-4. FID and KID: real images vs run A (``fid.py``). Diversity: ST-LPIPS-alex between run A and run B
+4. FID and KID: real images vs run A (``fid.py``); beside them, in the same run with the same real
+   features and n, the baselines ``colour-boxes`` and ``copy-nearest`` (``baselines.py``, fitted on
+   the training split), and the model's gap to each. Diversity: ST-LPIPS-alex between run A and run B
    of each layout, mean and std over the n layouts (``lpips.py``).
 5. Object accuracy (its classifier is made first): a classifier trained from scratch on the real 32x32 crops of the training split
    (or loaded from ``classifier_path``), applied to crops of the n held-out real eval images (the
@@ -28,7 +30,6 @@ epoch for the classifier (``classifier_max_images`` caps its data for the full C
 
 from __future__ import annotations
 
-import json
 import textwrap
 import time
 from dataclasses import asdict
@@ -63,6 +64,11 @@ def fid_name(n: int) -> str:
 
 def kid_name(n: int) -> str:
     return f"KID (TF-Inception pool3, n={n})"
+
+
+def baseline_name(metric: str, baseline: str) -> str:
+    """Name of a baseline's figure, e.g. ``FID (TF-Inception pool3, n=20), baseline colour-boxes``."""
+    return f"{metric}, baseline {baseline}"
 
 
 def accuracy_name(k: int, real: bool) -> str:
@@ -142,7 +148,7 @@ def _entry(value: float, n: int, **extra) -> Dict:
 
 def run_eval(model, dataset_train, dataset_eval, n: int, out_json=None, *, seed: int = 0, batch_size: int = 25,
              device: Optional[str] = None, classifier_path=None, classifier_epochs: int = 20,
-             classifier_max_images: Optional[int] = None,
+             classifier_max_images: Optional[int] = None, baselines: bool = True,
              progress: Optional[Callable[[str], None]] = None) -> Dict:
     """Compute every figure and (if ``out_json``) write it as JSON.
 
@@ -160,6 +166,7 @@ def run_eval(model, dataset_train, dataset_eval, n: int, out_json=None, *, seed:
             else train one and save it there. None: train, do not save.
         classifier_epochs: training epochs of a new classifier.
         classifier_max_images: use only the first this-many training items for the classifier.
+        baselines: also score ``colour-boxes`` and ``copy-nearest`` (``baselines.py``).
         progress: called with one line per step.
     Returns:
         the result dict (module docstring).
@@ -196,6 +203,21 @@ def run_eval(model, dataset_train, dataset_eval, n: int, out_json=None, *, seed:
         metrics[fid_name(n)]["note"] = ("n < 2048 makes the covariances rank-deficient and FID biased upward; "
                                         "compare FIDs only at equal n")
     metrics[kid_name(n)] = _entry(kid.mean, n, std=kid.std, subsets=kid.num_subsets, subset_size=kid.subset_size)
+    if baselines:
+        say("baselines colour-boxes and copy-nearest (fitted on the training split)")
+        from .baselines import baseline_images
+
+        for name, imgs in baseline_images(dataset_train, items).items():
+            f_b = fid_mod.inception_features(imgs, batch_size, device)
+            fid_b = fid_mod.fid_from_features(f_real, f_b)
+            kid_b = fid_mod.kid_from_features(f_real, f_b, seed=seed)
+            model_fid, model_kid = metrics[fid_name(n)]["value"], metrics[kid_name(n)]["value"]
+            metrics[baseline_name(fid_name(n), name)] = _entry(fid_b, n, model_minus_baseline=model_fid - fid_b,
+                                                                model_below=bool(model_fid < fid_b))
+            metrics[baseline_name(kid_name(n), name)] = _entry(kid_b.mean, n, std=kid_b.std,
+                                                                subsets=kid_b.num_subsets,
+                                                                model_minus_baseline=model_kid - kid_b.mean,
+                                                                model_below=bool(model_kid < kid_b.mean))
 
     say("diversity: ST-LPIPS-alex between runs A and B")
     d = lpips_mod.lpips_distances(gen_a, gen_b, batch_size, device)
@@ -223,10 +245,9 @@ def run_eval(model, dataset_train, dataset_eval, n: int, out_json=None, *, seed:
               "n": n, "seed": seed, "classifier": clf_info, "seconds": round(time.time() - t0, 1),
               "metrics": metrics}
     if out_json is not None:
-        path = Path(out_json)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(result, indent=1) + "\n")
-        tmp.replace(path)
+        from .report import write_json
+
+        write_json(result, out_json)
     return result
 
 
