@@ -145,3 +145,25 @@ def test_exported_file_loads_in_the_inference_api(trained_run, tmp_path):
     for cid, fb in zip(d.ids.tolist(), d.fallback.tolist()):
         got = model.directions(model.vocabulary.name_of(cid))
         assert got.fallback == fb and got.components.shape[1] == 8
+
+
+def test_card_lists_categories_by_count_and_trains_on_the_frequent_ones(tmp_path):
+    from layout2im_core.config import model_preset
+    from layout2im_core.training.config import TrainConfig
+    from layout2im_core.training.directions import DirectionSet
+    from layout2im_core.training.export import MIN_TRAINED_COUNT, build_card, card_markdown
+    from layout2im_core.vocab import Vocabulary
+
+    vocab = Vocabulary.builtin("coco")
+    ids = vocab.ids_of(["sky-other", "boat", "giraffe"])
+    k, z = 3, 4
+    dirs = DirectionSet(torch.tensor(ids), torch.zeros(k, z), torch.zeros(k, 2, z), torch.ones(k, 2),
+                        torch.zeros(k, 2), torch.tensor([False, False, True]),
+                        torch.tensor([40, MIN_TRAINED_COUNT - 1, 0]))
+    ckpt = {"train_config": TrainConfig().to_dict(), "model_config": model_preset("tiny", len(vocab)).to_dict(),
+            "vocabulary": list(vocab.names), "G": {"w": torch.zeros(3)}, "step": 7}
+    card = build_card(ckpt, tmp_path, "m", dirs, "fp32")
+    assert card["trained_categories"] == [ids[0]]  # boat: seen, but too rarely
+    assert card["category_counts"] == {"sky-other": 40, "boat": MIN_TRAINED_COUNT - 1}
+    md = card_markdown(card)
+    assert "sky-other (40)" in md and f"boat ({MIN_TRAINED_COUNT - 1})" in md and "giraffe" not in md

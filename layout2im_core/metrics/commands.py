@@ -1,5 +1,5 @@
 """``layout2im eval``: the paper's metrics, each named for exactly what it measures (issue 8);
-``layout2im check-scenes``: the quality bar of a procedural-scenes model (issue 4)."""
+``layout2im check-scenes``: what a user of a procedural-scenes model sees (issue 12)."""
 
 from __future__ import annotations
 

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 DTYPES = {"fp32": None, "bf16": torch.bfloat16}
 
 
+MIN_TRAINED_COUNT = 5  # objects of a category in the training crops for it to count as "trained on"
+
+
 def load_generator(ckpt: Dict[str, Any]) -> Generator:
     """The checkpoint's G (CPU, eval mode): its EMA copy when the run kept one (``ema_decay``)."""
     G = Generator(ModelConfig.from_dict(ckpt["model_config"]))
@@ -82,6 +85,7 @@ def build_card(ckpt: Dict[str, Any], run_dir: Path, name: str, dirs: Optional[Di
     metrics (``RUN/metrics.json`` when present)."""
     cfg = TrainConfig.from_dict(ckpt["train_config"])
     mcfg = ModelConfig.from_dict(ckpt["model_config"])
+    vocab = Vocabulary(tuple(ckpt["vocabulary"]))
     rec = _run_record(run_dir)
     params = sum(v.numel() for k, v in ckpt["G"].items() if "running_" not in k and "num_batches" not in k)
     metrics = None
@@ -101,9 +105,14 @@ def build_card(ckpt: Dict[str, Any], run_dir: Path, name: str, dirs: Optional[Di
         "metrics": metrics, "exported": time.strftime("%Y-%m-%dT%H:%M:%S"), "dtype": dtype,
         "trained_max_objects": int(dirs.max_objects) if dirs is not None and dirs.max_objects else mcfg.max_objects,
         "directions": dirs.summary() if dirs is not None else None,
-        # categories seen in the training crops: the app's palette lists these first
-        "trained_categories": ([int(i) for i, c in zip(dirs.ids.tolist(), dirs.counts.tolist()) if c > 0]
-                               if dirs is not None else None),
+        # categories seen at least MIN_TRAINED_COUNT times in the training crops: the app's palette lists
+        # these first, under "Trained on"; category_counts has every category seen, by name
+        "trained_categories": ([int(i) for i, c in zip(dirs.ids.tolist(), dirs.counts.tolist())
+                                if c >= MIN_TRAINED_COUNT] if dirs is not None else None),
+        "trained_min_count": MIN_TRAINED_COUNT,
+        "category_counts": ({vocab.name_of(int(i)): int(c) for i, c in
+                             sorted(zip(dirs.ids.tolist(), dirs.counts.tolist()), key=lambda t: -t[1]) if c > 0}
+                            if dirs is not None else None),
     }
     extra = run_dir / "card_extra.json"  # optional hand-written additions (e.g. reproduce commands)
     if extra.is_file():
@@ -133,6 +142,18 @@ def card_markdown(card: Dict[str, Any]) -> str:
         d = card["directions"]
         lines.append(f"| Directions | top {d['top_k']} of {d['categories']} categories, "
                      f"{len(d['fallback_ids'])} on unit axes (too few crops) |")
+    counts = card.get("category_counts")
+    if counts:
+        n_min = card.get("trained_min_count", 1)
+        seen = [f"{name} ({c})" for name, c in counts.items() if c >= n_min]
+        rare = [f"{name} ({c})" for name, c in counts.items() if c < n_min]
+        lines += ["", "## Categories it saw (objects in the training crops)", "",
+                  f"Trained on (at least {n_min} objects each; listed first in the app's palette): " + ", ".join(seen)
+                  + "."]
+        if rare:
+            lines.append(f"Seen fewer than {n_min} times (not listed as trained): " + ", ".join(rare) + ".")
+        lines.append("Every other category of the vocabulary was never seen: the model paints it from an "
+                     "untrained embedding, which looks like nothing in particular.")
     lines += ["", "## Command", "", f"```\n{card.get('command') or '(unknown)'}\n```", "", "## Metrics", ""]
     lines.append("```\n" + json.dumps(card["metrics"], indent=1) + "\n```" if card.get("metrics") else "Not measured.")
     for title, key in (("Reproduce", "reproduce"), ("Notes", "notes")):
