@@ -264,3 +264,40 @@ def test_missing_default_model_in_a_frozen_bundle_shows_a_window(make_window, di
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     w._on_model_failed("No model loaded: the default model x is missing.")
     assert len(dialogs.errors) == 1
+
+
+@pytest.fixture
+def named_model(tiny_model):
+    """The tiny model with directions for boat: named 'colour' and 'shade' (60 degrees apart) and two
+    principal ones orthogonal to them."""
+    from layout2im_core.checkpoint import Directions, ModelFile
+    from layout2im_core.inference import Layout2ImModel
+    z = tiny_model.z_dim
+    ids = torch.tensor(tiny_model.vocabulary.ids_of(["boat"]))
+    named = torch.tensor([[1.0, 1.0] + [0.0] * (z - 2), [0.0, 1.0, 1.0] + [0.0] * (z - 3)]) / 2 ** 0.5
+    principal = torch.eye(z)[4:6]
+    d = Directions(ids, torch.zeros(1, z), principal[None], torch.full((1, 2), 0.5), torch.tensor([[0.3, 0.2]]),
+                   names=("colour", "shade"), named_components=named[None], named_std=torch.tensor([[0.4, 0.2]]),
+                   named_r2=torch.tensor([[0.9, 0.7]]), named_valid=torch.tensor([[True, True]]))
+    mf = ModelFile(tiny_model.config, tiny_model.vocabulary, tiny_model.G.state_dict(), "named", {}, d)
+    return Layout2ImModel(mf, device="cpu", precision="fp32")
+
+
+def test_named_sliders_come_first_by_name_and_move_their_direction(make_window, named_model, qtbot):
+    w = make_window(named_model)
+    uids = scene(w)
+    ed, panel = w.editor, w.appearance
+    wait_idle(qtbot, w)
+    ed.selection.set([uids[2]])  # the boat
+    assert [panel.labels[i].text() for i in range(2)] == ["<b>colour</b>", "<b>shade</b>"]
+    assert "look 1" in panel.labels[2].text() and "look 2" in panel.labels[3].text()
+    assert [panel.sliders[i].isVisible() for i in range(5)] == [True, True, True, True, False]
+    assert "R² 0.90" in panel.labels[0].toolTip()
+    before = np.float64(ed.doc.get(uids[2]).z)
+    drag_slider(panel, 1, 2.0)  # shade +2 std
+    after = np.float64(ed.doc.get(uids[2]).z)
+    basis = w.model_info.basis("boat")
+    assert basis.names[:2] == ("colour", "shade")
+    assert np.allclose(after - before, 2.0 * 0.2 * basis.components[1], atol=1e-5)
+    assert w.looks.sliders_of(uids[2]) == pytest.approx([0, 2.0, 0, 0], abs=1e-4)  # colour still reads 0
+    assert panel.values[1].text() == "+2.00" and panel.values[0].text() == "+0.00"
