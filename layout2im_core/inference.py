@@ -230,6 +230,23 @@ class Layout2ImModel:
         """Most objects per image seen in training (model card), default 8 (COCO-Stuff filter)."""
         return int(self.card.get("trained_max_objects", 8))
 
+    @property
+    def object_order(self) -> str:
+        """How the training data ordered each image's objects (``TrainConfig.object_order`` in the model
+        card): ``shuffle`` (random, the paper), ``file`` (drawing order, back to front) or ``area``
+        (largest first). Later objects are stacked over earlier ones by models that learned an order."""
+        tc = self.card.get("train_config")
+        order = tc.get("object_order") if isinstance(tc, dict) else None
+        return order if order in ("shuffle", "file", "area") else "shuffle"
+
+    def in_training_order(self, layout: LayoutSpec) -> LayoutSpec:
+        """The layout with its objects in the order the model was trained with, for layouts that come
+        without a meaningful order of their own (evaluation data, imported annotations): largest box
+        first for an ``area`` model (a stable sort), unchanged otherwise."""
+        if self.object_order != "area":
+            return layout
+        return LayoutSpec(tuple(sorted(layout.objects, key=lambda o: -_area(o.bbox))))
+
     def set_device(self, device: Optional[str]) -> None:
         """Move the model to ``device`` (see class doc); clears the edit cache."""
         with self._lock:

@@ -4,8 +4,9 @@ Protocol (all deterministic for a given ``seed``):
 1. Checks, before any work: n >= 2; the eval split has at least n items; the training split is not
    empty; the model's vocabulary equals both splits' vocabularies; both optional packages are
    installed; the output folder exists.
-2. The first n items of the eval split give n real images and n layouts (their objects in item
-   order, ``ObjectSpec(name, bbox)``, z drawn by the model).
+2. The first n items of the eval split give n real images and n layouts (``ObjectSpec(name, bbox)``,
+   z drawn by the model), their objects in the order the model was trained with
+   (``Layout2ImModel.in_training_order``: largest box first for an ``area`` model, else item order).
 3. The model draws every layout twice (runs A and B, r = 0, 1): ``generate_batch`` in chunks, the
    chunk starting at layout s gets seed ``(2 * seed + r) * n + s``; Layout2ImModel draws the z of
    layout j of a call from its seed + j, so layout i of run r uses z seed (2 * seed + r) * n + i,
@@ -188,6 +189,9 @@ def run_eval(model, dataset_train, dataset_eval, n: int, out_json=None, *, seed:
     real = np.stack([_to_uint8(it["img"]) for it in items])  # [n, 64, 64, 3]
     layouts = [LayoutSpec(tuple(ObjectSpec(vocab.name_of(int(o)), tuple(float(v) for v in b))
                                 for o, b in zip(it["objs"].tolist(), it["bboxes"].tolist()))) for it in items]
+    order = getattr(model, "in_training_order", None)  # e.g. largest box first for an ``area`` model
+    if order is not None:
+        layouts = [order(lay) for lay in layouts]
 
     say(f"generating {n} layouts twice (runs A and B)")
     gen_a = _generate(model, layouts, seed, 0, batch_size)
