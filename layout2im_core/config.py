@@ -92,11 +92,6 @@ class ModelConfig:
         if self.num_classes < 2 or self.z_dim < 1 or self.embedding_dim < 1 or self.max_objects < 1:
             raise ValueError("num_classes >= 2, z_dim, embedding_dim and max_objects >= 1 required")
 
-    @property
-    def img_space(self) -> str:
-        """``"imagenet"`` (legacy: ImageNet-normalised, no tanh) or ``"tanh"`` ([-1, 1])."""
-        return "imagenet" if self.legacy_numerics else "tanh"
-
     def to_dict(self) -> Dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from ..config import ModelConfig
 from .layers import ConditionalBatchNorm2d
+from .shapes import assert_shape
 
 
 @dataclass
@@ -55,9 +56,8 @@ class CropEncoder(nn.Module):
         Returns:
             CropCode with z, mu, logvar, each [N, Z] float32.
         """
-        if crops.dim() != 4 or crops.shape[1] != 3 or objs.shape[0] != crops.shape[0]:
-            raise ValueError(f"crops must be [N, 3, S, S] with N == len(objs); got {tuple(crops.shape)}, "
-                             f"{tuple(objs.shape)}")
+        assert_shape(crops, [None, 3, None, None], "crops")
+        assert_shape(objs, [crops.shape[0]], "objs")
         x = crops
         for conv, bn in ((self.c1, self.bn1), (self.c2, self.bn2), (self.c3, self.bn3),
                          (self.c4, self.bn4), (self.conv5, self.bn5)):

@@ -9,6 +9,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..config import ModelConfig
+from .shapes import assert_shape
 
 
 class Decoder(nn.Module):
@@ -27,6 +28,7 @@ class Decoder(nn.Module):
         cin = cfg.clstm_hidden[-1]
         e = cfg.embedding_dim if cfg.decoder_layout else 0
         self.uses_layout = cfg.decoder_layout
+        self.h_channels = cin
         self.c0 = nn.Conv2d(cin + e, w[0], 3, 1, 1, bias=False)
         self.bn0 = nn.BatchNorm2d(w[0])
         self.dc1 = nn.ConvTranspose2d(w[0] + e, w[1], 4, 2, 1, bias=False)
@@ -44,6 +46,7 @@ class Decoder(nn.Module):
         layout_map: [B, E, 64, 64] (``LayoutEncoder.layout_map``), required with ``decoder_layout``
         and ignored without. Raises ValueError when it is required and missing.
         """
+        assert_shape(h, [None, self.h_channels, 8, 8], "h")
         if not self.uses_layout:
             with_map = lambda x: x  # noqa: E731
         elif layout_map is None:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ..config import ModelConfig
+from .shapes import assert_shape
 
 
 def _sn_conv(cin: int, cout: int, k: int) -> nn.Module:
@@ -77,6 +78,7 @@ class ImageDiscriminator(nn.Module):
 
     def forward(self, imgs: torch.Tensor) -> torch.Tensor:
         """imgs: [B, 3, 64, 64] in the model's image space -> logits [B] float32."""
+        assert_shape(imgs, [None, 3, 64, 64], "imgs")
         x = F.relu(self.blocks(imgs)).sum(dim=(2, 3))  # [B, C]
         return self.l_out(x).float().squeeze(1)
 
@@ -101,5 +103,6 @@ class ObjectDiscriminator(nn.Module):
 
     def forward(self, crops: torch.Tensor) -> ObjectLogits:
         """crops: [N, 3, S, S] in the model's image space -> ObjectLogits."""
+        assert_shape(crops, [None, 3, None, None], "crops")
         x = F.relu(self.blocks(crops)).sum(dim=(2, 3))  # [N, C]
         return ObjectLogits(src=self.classifier_src(x).float().squeeze(1), cls=self.classifier_cls(x).float())

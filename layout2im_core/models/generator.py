@@ -15,6 +15,7 @@ from .crop_encoder import CropEncoder
 from .decoder import Decoder
 from .style_decoder import StyleDecoder
 from .layout_encoder import LayoutEncoder
+from .shapes import assert_shape
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -82,6 +83,15 @@ class Generator(nn.Module):
         """Packed [N, Z] -> padded [B, O, Z]."""
         return LayoutEncoder.scatter(z, obj_mask)
 
+    def _check_layout(self, objs, bboxes, z_obj, obj_mask) -> None:
+        """Raise ValueError unless objs [B, O], bboxes [B, O, 4], z_obj [B, O, Z] (if given), obj_mask [B, O]."""
+        assert_shape(objs, [None, None], "objs")
+        b, o = objs.shape
+        assert_shape(bboxes, [b, o, 4], "bboxes")
+        assert_shape(obj_mask, [b, o], "obj_mask")
+        if z_obj is not None:
+            assert_shape(z_obj, [b, o, self.cfg.z_dim], "z_obj")
+
     # --- forwards -------------------------------------------------------------------------------
     def generate(self, objs: torch.Tensor, bboxes: torch.Tensor, z_obj: torch.Tensor,
                  obj_mask: torch.Tensor) -> torch.Tensor:
@@ -92,7 +102,11 @@ class Generator(nn.Module):
 
         Returns:
             [B, 3, 64, 64] image in the model's space.
+
+        Raises:
+            ValueError: inputs of the wrong shape (naming the argument).
         """
+        self._check_layout(objs, bboxes, z_obj, obj_mask)
         return self.decode(self.layout_encoder(objs, bboxes, z_obj, obj_mask), objs, bboxes, z_obj, obj_mask)
 
     def decode(self, h: torch.Tensor, objs: torch.Tensor, bboxes: torch.Tensor, z_obj: torch.Tensor,
@@ -126,6 +140,9 @@ class Generator(nn.Module):
             GeneratorOutput.
         """
         b, o = objs.shape
+        assert_shape(imgs, [b, 3, self.cfg.image_size, self.cfg.image_size], "imgs")
+        assert_shape(z_rand, [int(obj_mask.sum()), self.cfg.z_dim], "z_rand")
+        self._check_layout(objs, bboxes, None, obj_mask)
         obj_to_img = torch.arange(b, device=objs.device)[:, None].expand(b, o)[obj_mask]  # [N]
         objs_p, bboxes_p = objs[obj_mask], bboxes[obj_mask]
         crops_real = self.crop(imgs, bboxes_p, obj_to_img)

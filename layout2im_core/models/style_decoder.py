@@ -85,7 +85,9 @@ class ObjectMasks(nn.Module):
         Returns:
             [B, O, H, W] float in [0, 1], zero outside each box (the spec §7.1 box mask) and for padding.
         """
+        assert_shape(style, [None, None, self.fc1.in_features], "style")
         b, o, _ = style.shape
+        assert_shape(bboxes, [b, o, 4], "bboxes")
         size = self.image_size
         shapes = self.shapes(style).flatten(0, 1)[:, None].float()  # [B*O, 1, M, M]
         box = bbox_to_mask(bboxes, size)[:, :, 0]  # [B, O, H, W]

@@ -127,10 +127,6 @@ class ResumableLoader:
         self.batch_size, self.seed, self.num_workers, self.pin_memory = batch_size, seed, num_workers, pin_memory
         self.position = DataPosition(position.epoch, position.batch)
 
-    @property
-    def batches_per_epoch(self) -> int:
-        return -(-len(self.sampler) // self.batch_size)
-
     def _epoch_indices(self, epoch: int) -> List[int]:
         self.sampler.set_epoch(epoch)
         return list(iter(self.sampler))
