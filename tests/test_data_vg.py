@@ -100,3 +100,30 @@ def test_build_dataset_vg_layout(tmp_path):
     (meta / "vocab.json").write_text(VOCAB.read_text())
     ds, vocab = build_dataset("vg", tmp_path, "test")
     assert len(ds) == 3 and len(vocab) == 179
+
+
+def test_attributes_become_named_factors_aligned_with_the_objects(tmp_path):
+    """Object slot s of image i carries attribute indices in row sum(counts[:i]) + s of
+    object_attributes; "white" (0) and "white " (21) are one attribute."""
+    h5 = write_vg(tmp_path)
+    counts = [12, 4, 2, 4, 4]
+    rows = np.full((sum(counts), 30), -1, np.int32)
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rows[offsets[1] + 0, :2] = [0, 9]  # image 1, slot 0: white, wooden
+    rows[offsets[1] + 3, :1] = [21]  # image 1, slot 3: "white " -> white
+    with h5py.File(h5, "a") as f:
+        f.create_dataset("object_attributes", data=rows)
+        f.create_dataset("attributes_per_object", data=(rows >= 0).sum(1).astype(np.int32))
+    ds = VisualGenomeDataset(h5, VOCAB, tmp_path / "images", shuffle_objects=False)
+    assert "white" in ds.attribute_names and "white " not in ds.attribute_names
+    item, attrs = ds[1], ds.object_attributes(1)  # kept images: 0, 1, 4
+    assert len(attrs) == len(item["objs"]) == 4
+    assert attrs[0]["white"] == 1.0 and attrs[0]["wooden"] == 1.0 and attrs[0]["red"] == 0.0
+    assert attrs[3]["white"] == 1.0 and attrs[1]["white"] == 0.0 and attrs[2]["wooden"] == 0.0
+    with h5py.File(h5, "a") as f:  # a broken attribute table is named
+        del f["object_attributes"]
+        f.create_dataset("object_attributes", data=rows[:5])
+    with pytest.raises(DataError, match="object_attributes"):
+        VisualGenomeDataset(h5, VOCAB, tmp_path / "images", shuffle_objects=False)
+    no_attr = VisualGenomeDataset(write_vg(tmp_path / "b"), VOCAB, tmp_path / "b" / "images", shuffle_objects=False)
+    assert no_attr.object_attributes(0) == [{}] * len(no_attr[0]["objs"])

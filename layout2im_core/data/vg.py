@@ -3,7 +3,11 @@
 Reads ``object_names`` (I x 30 vocabulary ids, -1 padding), ``object_boxes`` (I x 30 x 4, x, y, w, h
 in pixels of the original image), ``objects_per_image``, ``relationship_subjects`` /
 ``relationship_objects`` (I x R, object slots), ``relationships_per_image`` and ``image_paths``
-(strings, bytes with h5py >= 3). Other fields (attributes, predicates) are not needed. Boxes are
+(strings, bytes with h5py >= 3), and when both are present the attributes: ``attributes_per_object``
+(I x 30) and ``object_attributes`` (one row of 30 attribute indices, -1 padding, per object slot in
+use, flat over the split in image order: object slot s of image i is row sum(objects_per_image[:i]) +
+s), named by ``attribute_idx_to_name`` of ``vocab.json`` (names stripped, so "white " and "white"
+are one attribute). Predicates are not needed. Boxes are
 normalised by the size of the image file (the h5 does not store it), so the size is read at each
 ``__getitem__`` together with the pixels.
 
@@ -116,6 +120,7 @@ class VisualGenomeDataset(SkipUnreadable):
         self._rel_s = data["relationship_subjects"].astype(np.int64)
         self._rel_o = data["relationship_objects"].astype(np.int64)
         self._rel_n = data["relationships_per_image"].astype(np.int64)
+        self._attrs, self.attribute_names = self._read_attributes(h5_path, vocab_json, counts)
 
         keep: List[int] = []
         for i, p in enumerate(data["image_paths"]):
@@ -142,6 +147,68 @@ class VisualGenomeDataset(SkipUnreadable):
         if not keep:
             raise DataError(f"{self.h5_path}: no usable image ({self.stats.summary()})")
         log.info("%s: %s", self.h5_path.name, self.stats.summary())
+
+    def _read_attributes(self, h5_path, vocab_json, counts: np.ndarray):
+        """([I, 30, A] bool attribute flags per object slot, or None; attribute names (stripped, unique)).
+
+        Raises:
+            DataError: attribute fields of the wrong shape or holding indices outside the vocabulary.
+        """
+        import h5py
+
+        with h5py.File(h5_path, "r") as f:
+            if "object_attributes" not in f or "attributes_per_object" not in f:
+                return None, ()
+            flat = f["object_attributes"][()].astype(np.int64)
+        names_raw = json.loads(Path(vocab_json).read_text(encoding="utf-8")).get("attribute_idx_to_name") or []
+        if not isinstance(names_raw, list) or not all(isinstance(n, str) for n in names_raw):
+            raise DataError(f"{vocab_json}: field 'attribute_idx_to_name' must be a list of names")
+        names = sorted({n.strip() for n in names_raw if n.strip()})
+        col = {n: i for i, n in enumerate(names)}
+        index_to_col = np.array([col.get(n.strip(), -1) for n in names_raw] + [-1], np.int64)  # -1 -> no column
+        total = int(counts.sum())
+        if flat.ndim != 2 or flat.shape[0] != total:
+            raise DataError(f"{h5_path}: field 'object_attributes' has shape {flat.shape}, expected ({total}, K): "
+                            f"one row per object slot in use")
+        if flat.size and (flat.max() >= len(names_raw) or flat.min() < -1):
+            raise DataError(f"{h5_path}: field 'object_attributes' holds indices outside the {len(names_raw)} "
+                            f"attributes of {Path(vocab_json).name}")
+        slots = self._names.shape[1]
+        out = np.zeros((len(counts), slots, len(names)), bool)
+        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        for i, (start, n) in enumerate(zip(offsets, counts)):
+            rows = flat[start:start + min(int(n), slots)]  # [n, K]
+            cols = index_to_col[np.where(rows >= 0, rows, len(names_raw))]  # [n, K]
+            r, k = np.nonzero(cols >= 0)
+            out[i, r, cols[r, k]] = True
+        return out, tuple(names)
+
+    def object_attributes(self, index: int) -> List[dict]:
+        """Named attributes of item ``index``'s objects as read without shuffling (``shuffle_objects``
+        False: objects in slot order, the selection seeded by the index): per object, every attribute
+        name of the vocabulary -> 1.0 (the object has it) or 0.0. Empty dicts when the file has no
+        attributes. The image file's header is read for its size (boxes empty after clipping are
+        dropped, as in ``__getitem__``)."""
+        from PIL import Image
+
+        row = int(self._rows[index])
+        chosen = self.select_objects(index, random.Random(index))
+        if self._attrs is None:
+            flags = None
+        else:
+            flags = self._attrs[row]
+        try:
+            with Image.open(self.image_paths[index]) as im:
+                w_px, h_px = im.size
+        except (OSError, ValueError):
+            return [{} for _ in chosen]
+        out = []
+        for s in chosen:
+            x, y, w, h = self._boxes[row, s]
+            box = np.clip([x / w_px, y / h_px, (x + w) / w_px, (y + h) / h_px], 0.0, 1.0)
+            if box[2] > box[0] and box[3] > box[1]:
+                out.append({} if flags is None else {n: float(flags[s, a]) for a, n in enumerate(self.attribute_names)})
+        return out
 
     def _check_shapes(self, data) -> None:
         i = data["object_names"].shape[0] if data["object_names"].ndim == 2 else -1
