@@ -31,7 +31,6 @@ epoch for the classifier (``classifier_max_images`` caps its data for the full C
 
 from __future__ import annotations
 
-import textwrap
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -46,7 +45,7 @@ from ..vocab import Vocabulary
 from . import classifier as clf_mod
 from . import fid as fid_mod
 from . import lpips as lpips_mod
-from . import package_file
+from . import package_file, report
 
 RESULT_FORMAT = "layout2im-eval"
 RESULT_VERSION = 1
@@ -144,7 +143,7 @@ def _plain(d: Dict) -> Dict:
 
 
 def _entry(value: float, n: int, **extra) -> Dict:
-    return {"value": float(value), "n": int(n), **extra}
+    return report.entry(value, n, **extra)
 
 
 def run_eval(model, dataset_train, dataset_eval, n: int, out_json=None, *, seed: int = 0, batch_size: int = 25,
@@ -279,31 +278,11 @@ def _classifier(vocab: Vocabulary, dataset_train, path, epochs: int, max_images:
 
 
 def format_table(result: Dict) -> str:
-    """A plain-text table of ``result["metrics"]``: name, value (± std), n."""
-    rows: List[tuple] = []
-    for name, e in result["metrics"].items():
-        if not isinstance(e, dict):  # a sentence, e.g. why a figure is not computed
-            rows.append((name, "\n".join(textwrap.wrap(str(e), 96)), ""))
-            continue
-        v = e["value"]
-        if e.get("unit") == "%":
-            txt = f"{v:.2f} %"
-        elif abs(v) >= 1 or v == 0:
-            txt = f"{v:.2f}"
-        else:
-            txt = f"{v:.4f}"
-        if e.get("std") is not None and e.get("subsets", 2) > 1:  # KID from one subset has no spread
-            txt += f" ± {e['std']:.4f}" if abs(v) < 1 else f" ± {e['std']:.2f}"
-        unit = "crops" if e.get("unit") == "%" else ("pairs" if "pairs" in e else "images")
-        rows.append((name, txt, f"{e['n']} {unit}"))
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows if r[2]) if any(r[2] for r in rows) else 0
+    """A plain-text table of ``result["metrics"]`` (``report.format_table``): name, value (± std), n."""
     head = f"{result.get('model', '?')}: n = {result.get('n')} images, seed {result.get('seed')}"
-    lines = [head, f"{'metric':<{w0}}  {'value':<{w1}}  n"]
-    for name, txt, cnt in rows:
-        if cnt:
-            lines.append(f"{name:<{w0}}  {txt:<{w1}}  {cnt}")
-        else:
-            lines.append(name)
-            lines += ["    " + line for line in txt.splitlines()]
-    return "\n".join(lines)
+    metrics = {}
+    for name, e in result["metrics"].items():
+        if isinstance(e, dict):
+            e = dict(e, count_of="crops" if e.get("unit") == "%" else ("pairs" if "pairs" in e else "images"))
+        metrics[name] = e
+    return report.format_table(head, metrics)

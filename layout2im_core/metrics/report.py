@@ -58,34 +58,49 @@ def write_json(result: Dict, path) -> None:
 
 def passed(figures: Dict[str, Dict]) -> bool:
     """True when every figure with a target passes."""
-    return all(e["pass"] for e in figures.values() if e.get("pass") is not None)
+    return all(e["pass"] for e in figures.values() if isinstance(e, dict) and e.get("pass") is not None)
 
 
 def format_value(e: Dict) -> str:
-    """A figure's value as text ("n/a" for none; "%" unit shown)."""
+    """A figure's value as text ("n/a" for none; "%" unit shown; "± std" when the entry has a spread
+    over more than one subset)."""
     v = e.get("value")
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
     if e.get("unit") == "%":
-        return f"{v:.1f} %"
-    return f"{v:.4f}" if abs(v) < 100 else f"{v:.1f}"
+        txt = f"{v:.2f} %"
+    else:
+        txt = f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
+    std = e.get("std")
+    if std is not None and e.get("subsets", 2) > 1 and isinstance(std, (int, float)) and math.isfinite(std):
+        txt += f" ± {std:.4f}" if abs(v) < 10 else f" ± {std:.2f}"
+    return txt
 
 
 def format_table(head: str, figures: Dict[str, Dict], extra_columns: Tuple[str, ...] = ()) -> str:
     """Plain-text table: figure, value, target, result, n (and ``extra_columns`` read from each entry),
     under ``head``, ending with the overall pass/fail line when any figure has a target."""
+    import textwrap
+
     rows = [("figure", "value", "target", "result", "n") + tuple(extra_columns)]
+    notes = []
     for name, e in figures.items():
+        if not isinstance(e, dict):  # a sentence, e.g. why a figure is not computed
+            notes.append(name)
+            notes += ["    " + line for line in textwrap.wrap(str(e), 96)]
+            continue
         t = e.get("target")
         tgt = "" if not t else f"{t['op']} {t['value']:g}{' %' if e.get('unit') == '%' else ''}"
         ok = "" if e.get("pass") is None else ("pass" if e["pass"] else "FAIL")
         count = f"{e['n']} {e.get('count_of', 'crops' if e.get('unit') == '%' else 'layouts')}"
+        if not tgt and not ok and not extra_columns:
+            tgt = ok = ""
         more = tuple("" if e.get(c) is None else (format_value({"value": e[c], "unit": e.get("unit")})
                                                   if isinstance(e[c], (int, float)) else str(e[c]))
                      for c in extra_columns)
         rows.append((name, format_value(e), tgt, ok, count) + more)
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    lines = [head] + ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    if any(e.get("pass") is not None for e in figures.values()):
+    lines = [head] + ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows] + notes
+    if any(isinstance(e, dict) and e.get("pass") is not None for e in figures.values()):
         lines.append("overall: " + ("pass" if passed(figures) else "FAIL"))
     return "\n".join(lines)
