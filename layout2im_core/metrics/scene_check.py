@@ -58,13 +58,15 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 
-from ..errors import Layout2ImError, ModelFileError, UnknownCategoryError
+from ..errors import Layout2ImError
 from ..types import LayoutSpec
-from ..vocab import Vocabulary
 from . import classifier as clf_mod
 from .report import entry as _entry
+from .scene_classifier import (CLASSIFIER_BATCH, CLASSIFIER_EPOCHS, CLASSIFIER_LR, CLASSIFIER_SEED_BASE,  # noqa: F401
+                               CLASSIFIER_WIDTHS,
+                               _classifier, check_scene_categories, real_training_crops, scene_crops,
+                               scene_vocabulary)
 from .report import format_table as _format_table
 from .report import passed, write_json
 from .scene_figures import (LOCALITY_DILATE_PX, ColourMeter, box_change, box_mean_rgb, box_region,  # noqa: F401
@@ -74,19 +76,12 @@ RESULT_FORMAT = "layout2im-check-scenes"
 RESULT_VERSION = 2
 
 EVAL_SEED_BASE = 10_000_000         # evaluated layout i: sample_scene(EVAL_SEED_BASE + i)
-CLASSIFIER_SEED_BASE = 20_000_000   # classifier training scene j: sample_scene(CLASSIFIER_SEED_BASE + j)
 REDRAW_SEED_BASE = 30_000_000       # re-drawn appearance of the real references
 COLOUR_SEED_BASE = 40_000_000       # colour-meter scenes
 REAL_SIZE = 128                     # real scenes are rendered like make-scenes, then resized to 64
 SLIDER_STD = 2.0                    # slider move, in std of the direction, each way
 SWEEP = (-2.0, -1.0, 0.0, 1.0, 2.0)  # colour slider positions (std)
 COLOUR_SCENES = 600
-# The scene classifier: 5 epochs on the ~11k crops of 2000 scenes reach ~98-99 % top-1 on held-out
-# real crops (8 epochs: 99.3 %); ~4.5 ms per crop and epoch on 2 busy cores.
-CLASSIFIER_WIDTHS = (16, 32, 64)
-CLASSIFIER_EPOCHS = 5
-CLASSIFIER_BATCH = 128
-CLASSIFIER_LR = 3e-3
 
 SLIDER = "first slider -2 -> +2 std: mean abs change inside the object's box (median)"
 REDRAW = "one object's z re-drawn: mean abs change inside its box"
@@ -116,24 +111,6 @@ class Targets:
     checkerboard_ratio: float = 1.5
 
 
-def scene_vocabulary() -> Vocabulary:
-    """The classifier's classes: ``__image__`` then the scene categories (ids 1..18)."""
-    from ..data.scenes import SCENE_CATEGORIES
-
-    return Vocabulary.from_names(SCENE_CATEGORIES)
-
-
-def check_scene_categories(vocabulary: Vocabulary, model_name: str = "the model") -> None:
-    """Raises UnknownCategoryError (a Layout2ImError) naming every scene category the vocabulary lacks."""
-    from ..data.scenes import SCENE_CATEGORIES
-
-    missing = [c for c in SCENE_CATEGORIES if c not in vocabulary]
-    if missing:
-        raise UnknownCategoryError(f"{model_name}'s vocabulary lacks the scene categories {missing}; "
-                                   f"check-scenes needs a model with every procedural-scene category "
-                                   f"(e.g. one trained on make-scenes data, COCO-Stuff vocabulary)", missing)
-
-
 def render_real(layout, render_seed: int) -> np.ndarray:
     """A scene rendered like the training data: REAL_SIZE PNG pixels -> PIL bilinear 64x64.
     Returns uint8 [64, 64, 3]."""
@@ -143,21 +120,6 @@ def render_real(layout, render_seed: int) -> np.ndarray:
 
     img = render_scene(layout, render_seed, REAL_SIZE)
     return np.asarray(img.resize((64, 64), Image.BILINEAR), dtype=np.uint8)
-
-
-def scene_crops(images: np.ndarray, layouts: Sequence) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Crops of every object at its layout box (as is, occluded or not) and scene-vocabulary labels.
-
-    Args:
-        images: uint8 [N, 64, 64, 3]; layouts: N SceneLayout or LayoutSpec, objects with ``category``
-            and ``bbox``.
-    Returns:
-        crops float [sum n_i, 3, 32, 32] in [0, 1]; labels int64 [sum n_i] (ids of scene_vocabulary()).
-    """
-    vocab = scene_vocabulary()
-    boxes = [torch.tensor([o.bbox for o in lay.objects], dtype=torch.float32) for lay in layouts]
-    labels = torch.tensor([vocab.id_of(o.category) for lay in layouts for o in lay.objects], dtype=torch.long)
-    return clf_mod.object_crops(clf_mod.uint8_to_float(images), boxes), labels
 
 
 def _with_z(spec: LayoutSpec, zs: np.ndarray) -> LayoutSpec:
@@ -486,60 +448,6 @@ def _fid_entry(generated: np.ndarray, real_a: np.ndarray, real_b: np.ndarray, ta
                   fid_real_vs_real=fid_real, real=1.0,
                   note="TF-Inception pool3; generated sample 0 and real re-drawn renders, each against the "
                        "real renders of the same layouts")
-
-
-def real_training_crops(train_scenes: int, progress: Optional[Callable[[str], None]] = None
-                        ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Crops and scene-vocabulary labels of ``train_scenes`` real scenes
-    ``sample_scene(CLASSIFIER_SEED_BASE + j)`` rendered like the training data."""
-    from ..data.scenes import sample_scene
-
-    crops, labels = [], []
-    chunk = 100
-    for s in range(0, train_scenes, chunk):
-        lays = [sample_scene(CLASSIFIER_SEED_BASE + j) for j in range(s, min(train_scenes, s + chunk))]
-        imgs = np.stack([render_real(lay, CLASSIFIER_SEED_BASE + s + j) for j, lay in enumerate(lays)])
-        c, lab = scene_crops(imgs, lays)
-        crops.append(c)
-        labels.append(lab)
-        if progress is not None and (s // chunk) % 5 == 4:
-            progress(f"  rendered {min(train_scenes, s + chunk)}/{train_scenes} real scenes")
-    return torch.cat(crops), torch.cat(labels)
-
-
-def _classifier(path, train_scenes: int, epochs: int, seed: int,
-                say: Callable[[str], None]) -> Tuple[clf_mod.ObjectClassifier, Dict]:
-    """The scene classifier (loaded or trained) and a description of it for the result."""
-    vocab = scene_vocabulary()
-    if path is not None and Path(path).is_file():
-        clf, file_vocab = clf_mod.load_classifier(path)
-        if file_vocab != vocab:
-            raise ModelFileError(f"classifier file {path} does not classify the scene categories "
-                                 f"(its classes: {file_vocab.categories[:6]}...); delete it or pass another "
-                                 f"--classifier path to train one")
-        say(f"scene classifier loaded from {path}")
-        return clf, {"loaded_from": str(path), "config": _plain(asdict(clf.config)),
-                     "classes": vocab.categories}
-    say(f"rendering {train_scenes} real scenes for the scene classifier")
-    crops, labels = real_training_crops(train_scenes, say)
-    say(f"training the scene classifier from scratch on {len(crops)} real crops, {epochs} epochs")
-    config = clf_mod.ClassifierConfig(len(vocab), widths=CLASSIFIER_WIDTHS)
-    clf = clf_mod.train_classifier(crops, labels, vocab, epochs=epochs, batch_size=CLASSIFIER_BATCH, lr=CLASSIFIER_LR,
-                                   seed=seed, config=config)
-    info = {"trained_on": {"scenes": int(train_scenes), "crops": len(crops),
-                           "layouts": f"sample_scene({CLASSIFIER_SEED_BASE} + j), j < {train_scenes}"},
-            "epochs": int(epochs), "batch_size": CLASSIFIER_BATCH, "lr": CLASSIFIER_LR, "seed": int(seed),
-            "config": _plain(asdict(clf.config)),
-            "classes": vocab.categories}
-    if path is not None:
-        clf_mod.save_classifier(clf, vocab, path)
-        info["saved_to"] = str(path)
-        say(f"scene classifier saved to {path}")
-    return clf, info
-
-
-def _plain(d: Dict) -> Dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
 def format_table(result: Dict) -> str:
