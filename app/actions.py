@@ -30,6 +30,9 @@ SPECS = {
     "duplicate": ("&Duplicate", "fa5s.clone", ["Ctrl+D"], "Duplicate the selected boxes"),
     "delete": ("De&lete", "fa5s.trash-alt", ["Delete", "Backspace"], "Delete the selected boxes"),
     "select_all": ("Select &All", None, ["Ctrl+A"], "Select every box"),
+    "draw_tool": ("&Draw Boxes", "fa5s.vector-square", ["B"],
+                  "Draw tool: every drag on the canvas draws a box of the current category, also over "
+                  "other boxes (B or Esc: back to selecting)"),
     "change_category": ("Change Category to Current", "fa5s.tag", ["C"],
                         "Give the selected boxes the category picked in the palette"),
     "toggle_lock": ("&Lock Look", "fa5s.lock", ["L"], "Lock or unlock the selected objects' look (z)"),
@@ -55,22 +58,27 @@ SPECS = {
     "shortcuts": ("&Keyboard Shortcuts", "fa5s.info-circle", ["F1"], "List the keyboard shortcuts"),
     "about": ("&About", None, [], "About Layout2Im Studio"),
 }
-CHECKABLE = {"overlay", "smooth"}
+CHECKABLE = {"overlay", "smooth", "draw_tool"}
 ICON_TEXT = {"reroll": "Re-roll", "look_reset": "Reset", "look_typical": "Typical", "copy_look": "Copy",
              "paste_look": "Paste", "look_from_photo": "Photo…", "variations": "Variations…"}  # panel buttons
+
+FIXED_NAMES = {"undo": "Undo", "redo": "Redo"}  # their text follows the stack ("Undo Move")
+SPECIAL_KEYS = {"F13", "F14", "F15", "F16", "F17", "F18", "F19", "F20", "Undo", "Redo", "Copy", "Paste",
+                "Cut", "Find", "Open", "Help"}  # platform extras in QKeySequence.keyBindings
 
 MENUS = {
     "&File": ["new", "open", "@recent", "import_annotation", "save", "save_as", None, "export_png", "copy_image",
               None, "quit"],
     "&Edit": ["undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", "select_all", None,
-              "change_category", "toggle_lock", "fuse_earlier", "fuse_later"],
+              "draw_tool", "change_category", "toggle_lock", "fuse_earlier", "fuse_later"],
     "&Look": ["reroll", "reroll_all", None, "look_reset", "look_typical", None, "copy_look", "paste_look", None,
               "toggle_lock", None, "variations", "look_from_photo"],
     "&View": ["zoom_in", "zoom_out", "zoom_fit", None, "overlay", "smooth", None, "@theme"],
     "&Model": ["open_model", "import_official", "@device"],
     "&Help": ["shortcuts", "about"],
 }
-TOOLBAR = ["new", "open", "save", None, "undo", "redo", None, "duplicate", "delete", None, "toggle_lock", "reroll",
+TOOLBAR = ["new", "open", "save", None, "undo", "redo", None, "draw_tool", "duplicate", "delete", None, "toggle_lock",
+           "reroll",
            "variations", None,
            "zoom_in", "zoom_out", "zoom_fit", None, "overlay", "smooth", None, "export_png", "copy_image"]
 
@@ -82,8 +90,10 @@ class ActionSet:
         self.window = window
         self.by_name: Dict[str, QAction] = {}
         self._icons: Dict[str, str] = {"undo": "fa5s.undo", "redo": "fa5s.redo"}
-        undo.setShortcuts(QKeySequence.keyBindings(QKeySequence.Undo))
+        undo.setShortcuts(QKeySequence.keyBindings(QKeySequence.Undo))  # Ctrl+Z, plus e.g. F14 / Undo keys
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        undo.setStatusTip("Undo the last change")
+        redo.setStatusTip("Redo the change undone last")
         self.by_name.update(undo=undo, redo=redo)
         for name, (text, icon_name, keys, tip) in SPECS.items():
             a = QAction(text, window)
@@ -164,12 +174,19 @@ class ActionSet:
         self.recent_menu.setEnabled(bool(paths))
 
     def shortcut_text(self) -> str:
-        """A plain list of all shortcuts (Help > Keyboard Shortcuts)."""
-        lines = [f"{a.text().replace('&', '')}: {', '.join(k.toString() for k in a.shortcuts())}"
-                 for a in self.by_name.values() if a.shortcuts()]
+        """A plain list of all shortcuts (Help > Keyboard Shortcuts): each command by its own name
+        (not "Undo Look from photo", the undo action's current text) with the keys people type
+        (special keys such as F14 or a keyboard's Undo key are left out)."""
+        lines = []
+        for name, a in self.by_name.items():
+            keys = [k.toString() for k in a.shortcuts()]
+            keys = [k for k in keys if k and k not in SPECIAL_KEYS]
+            if keys:
+                label = FIXED_NAMES.get(name) or a.text()
+                lines.append(f"{label.replace('&', '')}: {', '.join(keys)}")
         lines += ["Arrows: nudge the selection (Shift: x10)", "Tab: select the next box",
-                  "Esc: cancel a drag / clear the selection", "1-9: pick a recent category",
+                  "Esc: cancel a drag / leave the draw tool / clear the selection", "1-9: pick a recent category",
                   "Wheel: zoom under the mouse; middle drag or Space+drag: pan",
-                  "Drag on empty canvas: draw a box of the current category",
+                  "Drag on empty canvas: draw a box of the current category (B: draw over boxes too)",
                   "Ctrl/Shift+click: add to the selection; Ctrl/Shift+drag on empty canvas: select inside"]
         return "\n".join(lines)

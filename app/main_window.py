@@ -111,8 +111,10 @@ class MainWindow(QMainWindow):
         self.busy_bar.setToolTip("Rendering…")
         self.busy_bar.setVisible(False)
         self.model_label, self.device_label, self.render_label = QLabel(), QLabel(), QLabel("—")
-        for w in (self.busy_bar, self.render_label, self.device_label, self.model_label):
+        self.tool_label = QLabel()
+        for w in (self.tool_label, self.busy_bar, self.render_label, self.device_label, self.model_label):
             sb.addPermanentWidget(w)
+        self._show_tool(self.canvas.tool)
 
     def _build_actions(self) -> None:
         ed, files = self.editor, self.files
@@ -132,6 +134,7 @@ class MainWindow(QMainWindow):
             "fuse_later": lambda: ed.shift_selected(1), "fuse_earlier": lambda: ed.shift_selected(-1),
             "zoom_in": self.canvas.zoom_in, "zoom_out": self.canvas.zoom_out, "zoom_fit": self.canvas.fit,
             "overlay": self._set_overlay, "smooth": self._set_smooth,
+            "draw_tool": lambda on: self.canvas.set_tool("draw" if on else "select"),
             "shortcuts": lambda: self.dialogs.info("Keyboard shortcuts", self.actions.shortcut_text()),
             "about": lambda: self.dialogs.info("About", f"{APP_NAME}: sketch labelled boxes and watch a "
                                                         "Layout2Im model paint them, live on a CPU."),
@@ -163,6 +166,8 @@ class MainWindow(QMainWindow):
         ed.recent_changed.connect(self.palette_panel.set_recent)
         self.palette_panel.category_picked.connect(ed.set_current_category)
         self.palette_panel.category_activated.connect(lambda n: ed.add_object(n, NEW_BOX))
+        self.canvas.tool_changed.connect(self._show_tool)
+        ed.current_category_changed.connect(lambda _: self._show_tool(self.canvas.tool))
         self.files.path_changed.connect(self._update_title)
         self.files.message.connect(self.show_message)
         self.files.recent_changed.connect(lambda paths: self.actions.set_recent(paths, self.open_recent))
@@ -334,6 +339,21 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.canvas.resetCachedContent()  # the background is cached in the old colours
         self.canvas.viewport().update()
+
+    def _show_tool(self, tool: str) -> None:
+        """The status bar's tool indicator (and the Draw Boxes action's check mark)."""
+        if tool == "draw":
+            cat = self.editor.current_category or "the current category"
+            self.tool_label.setText(f"<b>Draw tool</b>: drag to add a '{cat}' box, over others too "
+                                    "(B or Esc: select)")
+            self.tool_label.setStyleSheet("QLabel { background: #d8ecff; color: #0b3d6b; border-radius: 3px;"
+                                          " padding: 0 6px; }")
+        else:
+            self.tool_label.setText("Select tool (B: draw boxes)")
+            self.tool_label.setStyleSheet("")
+        actions = getattr(self, "actions", None)  # QMainWindow.actions() until _build_actions ran
+        if isinstance(actions, ActionSet) and actions["draw_tool"].isChecked() != (tool == "draw"):
+            actions["draw_tool"].setChecked(tool == "draw")
 
     def show_message(self, text: str, timeout_ms: int = 4000) -> None:
         """A status bar message."""

@@ -198,3 +198,18 @@ def test_device_menu_and_bad_official_checkpoint(make_window, tiny_model, qtbot,
     w.actions["import_official"].trigger()
     qtbot.waitUntil(lambda: len(dialogs.errors) == 1, timeout=30000)
     assert "netG_coco.pkl" in dialogs.errors[0][1] and w.model_info.name == "random"
+
+
+def test_shortcut_list_names_commands_not_the_undo_text(make_window, tiny_model, dialogs):
+    w = make_window(tiny_model)
+    w.editor.add_object("sea", (0.1, 0.1, 0.5, 0.5))
+    w.editor.stack.undo()
+    w.editor.stack.redo()  # the undo action now reads "Undo Add sea"
+    assert w.actions["undo"].text() != "&Undo"
+    w.actions["shortcuts"].trigger()
+    text = dialogs.infos[-1][1]
+    lines = text.splitlines()
+    undo = [line for line in lines if line.startswith("Undo")]
+    assert len(undo) == 1 and undo[0].startswith("Undo: Ctrl+Z") and "Redo: Ctrl+Shift+Z, Ctrl+Y" in lines
+    assert "Draw Boxes: B" in lines
+    assert "F14" not in text and "Add sea" not in text and ", Undo" not in text
