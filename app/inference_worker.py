@@ -29,6 +29,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Qt, Signal
 from layout2im_core.types import LayoutSpec
 
 from .appearance import DEFAULT_K, LookBasis
+from .layout_checks import MIN_BOX_AREA, ModelLimits
 
 Z_POOL = 64  # z codes sampled ahead for new objects (the GUI never calls the model)
 SEED_MAX = 2 ** 31 - 1
@@ -49,6 +50,16 @@ class ModelInfo:
     trained: Tuple[str, ...] = ()          # categories seen in training (palette lists them first)
     has_directions: bool = False           # the model file holds appearance directions
     looks: Dict[str, LookBasis] = field(default_factory=dict, compare=False)  # category -> basis
+    max_objects: int = 0                   # most objects one render takes (0: no limit known)
+    trained_max_objects: int = 8           # most objects per image in training
+    min_box_area: float = MIN_BOX_AREA     # smallest trained box, share of the image
+
+    @property
+    def limits(self) -> ModelLimits:
+        """What the layout checks compare a document with."""
+        trained = frozenset(self.trained) if 0 < len(self.trained) < len(self.categories) else frozenset()
+        return ModelLimits(frozenset(self.categories), trained, self.max_objects, self.trained_max_objects,
+                           self.z_dim, self.min_box_area)
 
     def basis(self, category: str) -> LookBasis:
         """The look basis of ``category`` (unit axes of z for a category the model lacks)."""
@@ -67,13 +78,13 @@ class RenderRequest:
 
 @dataclass(frozen=True)
 class RenderResult:
-    """A rendered image: uint8 [64, 64, 3], time spent in the model, trained-range warnings."""
+    """A rendered image: uint8 [64, 64, 3] and the time spent in the model (the app checks the
+    layout against the model's trained range itself: ``layout_checks.py``)."""
 
     request_id: int
     epoch: int
     image: np.ndarray
     elapsed_ms: float
-    warnings: Tuple[str, ...] = ()
 
 
 def _message(e: BaseException) -> str:
@@ -183,12 +194,11 @@ class InferenceWorker(QObject):
             t0 = time.perf_counter()
             img = np.asarray(self._model.generate(req.layout, seed=req.seed), dtype=np.uint8)
             ms = (time.perf_counter() - t0) * 1000.0
-            warnings = tuple(self._model.layout_warnings(req.layout))
         except Exception as e:  # noqa: BLE001 - any failure becomes a message, never a crash
             self.render_failed.emit(req.request_id, req.epoch, _message(e))
             return
         self.renders_done += 1
-        self.rendered.emit(RenderResult(req.request_id, req.epoch, img, ms, warnings))
+        self.rendered.emit(RenderResult(req.request_id, req.epoch, img, ms))
 
     def _do_load(self, path: Optional[str], official_vocabulary: Optional[str]) -> None:
         try:
@@ -221,10 +231,16 @@ class InferenceWorker(QObject):
             directions = getattr(model, "directions", None)  # duck-typed test models may lack it
             looks = {} if directions is None else {c: LookBasis.from_directions(directions(c, DEFAULT_K))
                                                    for c in model.categories}
+            try:
+                from layout2im_core.inference import MIN_BOX_AREA as min_area
+            except ImportError:
+                min_area = MIN_BOX_AREA
             info = ModelInfo(str(model.name), str(path), tuple(model.categories),
                              str(model.vocabulary.digest()), int(model.z_dim), str(model.device), devices,
                              tuple(getattr(model, "trained_categories", model.categories)),
-                             bool(getattr(model, "has_directions", False)), looks)
+                             bool(getattr(model, "has_directions", False)), looks,
+                             int(getattr(getattr(model, "config", None), "max_objects", 0) or 0),
+                             int(getattr(model, "trained_max_objects", 8) or 0), float(min_area))
             pool = seeded_looks(model, Z_POOL)
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()

@@ -19,6 +19,7 @@ from .editor import Editor
 from .files import FileController
 from .image_view import ImageView
 from .inference_worker import InferenceClient, ModelInfo, RenderResult
+from .layout_checks import check_layout
 from .look_editor import LookEditor
 from .panels import AppearancePanel, ObjectList, Palette
 from .photo_tools import PhotoTools
@@ -30,6 +31,11 @@ from .variation_grid import VariationDialog, VariationPlan, plan_variations, ran
 APP_NAME = "Layout2Im Studio"
 RENDER_SEED = 0   # seed for objects without a z (a project written by hand)
 NEW_BOX = (0.375, 0.375, 0.625, 0.625)  # where a double-clicked palette category lands
+
+
+def format_ms(ms: float) -> str:
+    """A render time for the status bar: "12 ms", "0.4 ms", "<0.1 ms" (never a bare "0 ms")."""
+    return "<0.1 ms" if ms < 0.05 else f"{ms:.1f} ms" if ms < 9.95 else f"{ms:.0f} ms"
 
 
 class MainWindow(QMainWindow):
@@ -50,7 +56,8 @@ class MainWindow(QMainWindow):
         self.model_info: Optional[ModelInfo] = None
         self.last_result: Optional[RenderResult] = None
         self._notes: List[str] = []
-        self._last_error = ""
+        self._render_error = ""       # the last render's failure, shown in the banner until one succeeds
+        self._requested = None        # (layout, seed) of the newest render request of this epoch
         self._user_model_load = False
         self.setWindowIcon(app_icon())
         self._build_widgets()
@@ -237,6 +244,8 @@ class MainWindow(QMainWindow):
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.model_info = info
         self.editor.known = set(info.categories)
+        self.editor.trained = set(info.limits.trained) or None
+        self._requested = None
         self.editor.z_source = self.client.take_z
         self.editor.look_source = self.client.take_looks
         self.palette_panel.set_categories(info.categories, trained=info.trained)
@@ -272,47 +281,61 @@ class MainWindow(QMainWindow):
         self._render_timer.start()
 
     def request_render(self) -> Optional[int]:
-        """Send the document's renderable layout to the worker; returns the request id (or None)."""
+        """Send the document's renderable layout to the worker; returns the request id, or None when
+        nothing is sent: no model, an empty layout, one the model cannot take (too many objects: the
+        banner says so and the last good image stays), or the layout asked for last (its image is
+        shown or on its way)."""
         ed = self.editor
         self.image_view.set_boxes([(o.bbox, o.category, ed.is_unknown(o.category)) for o in ed.doc.objects])
         info = self.model_info
         if info is None:
             return None
+        check = check_layout(ed.doc.objects, info.limits)
+        self._notes = check.lines
         build = ed.doc.to_layout(ed.known, info.z_dim)
-        notes = []
-        if build.unknown:
-            names = sorted({ed.doc.get(u).category for u in build.unknown})
-            notes.append(f"{len(build.unknown)} object(s) with labels unknown to this model (kept, not "
-                         f"rendered): {', '.join(names)}")
-        if build.z_mismatch:
-            notes.append(f"{len(build.z_mismatch)} object(s) have a look (z) made for another model; "
-                         "drawn with a random look")
-        self._notes = notes
         if not build.layout.objects:
+            self._requested = None
             self.last_result = None
             self.image_view.set_image(None)
             self.image_view.set_placeholder("Drag a category from the palette onto the canvas,\n"
                                             "or draw a box on it")
-            self._set_banner(notes)
+            self._render_error = ""
+            self._update_banner()
             return None
+        if check.blocking:
+            self._update_banner()
+            return None
+        key = (build.layout, RENDER_SEED)
+        if key == self._requested:  # same layout as the newest request (e.g. a lock toggled): no render
+            self._update_banner()
+            return None
+        self._requested = key
+        self._update_banner()
         return self.client.request(build.layout, RENDER_SEED)
 
     def _on_image(self, result: RenderResult) -> None:
         self.last_result = result
-        self._last_error = ""
+        self._render_error = ""
         self.image_view.set_image(result.image)
-        self.render_label.setText(f"Render: {result.elapsed_ms:.0f} ms")
-        self._set_banner(list(result.warnings) + self._notes)
+        self.render_label.setText(f"Render: {format_ms(result.elapsed_ms)}")
+        self._update_banner()
 
     def _on_busy(self, busy: bool) -> None:
         self.busy_bar.setVisible(busy)
         self.image_view.set_busy(busy)
 
     def _on_render_error(self, message: str) -> None:
-        self._set_banner([f"Rendering failed: {message}"] + self._notes)
-        if message != self._last_error:  # one box per distinct failure, not one per mouse move
-            self._last_error = message
-            self.dialogs.error("Rendering failed", message)
+        """A render failed: said once in the banner (non-modal) while the last good image stays."""
+        self._render_error = message
+        self._requested = None  # the same layout may be asked again (e.g. after a model change)
+        self._update_banner()
+
+    def _update_banner(self) -> None:
+        lines = list(self._notes)
+        if self._render_error:
+            lines.insert(0, f"Rendering failed: {self._render_error}" +
+                         (" (showing the last image that rendered)" if self.last_result is not None else ""))
+        self._set_banner(lines)
 
     def _set_banner(self, lines: List[str]) -> None:
         self.banner.setText("\n".join(f"⚠ {line}" for line in lines))
@@ -366,6 +389,7 @@ class MainWindow(QMainWindow):
     # ---- document ------------------------------------------------------------------------------
     def _on_document_replaced(self) -> None:
         self.client.new_epoch()  # images of the old document are stale
+        self._requested = None
         self.looks.fill_missing()
         self.canvas.refresh()
         self.schedule_render()

@@ -41,9 +41,6 @@ class SlowModel:
             raise RuntimeError("boom")
         return np.full((64, 64, 3), len(layout), np.uint8)
 
-    def layout_warnings(self, layout):
-        return ["too many"] if len(layout) > 3 else []
-
 
 def lay(n):
     return LayoutSpec(tuple(ObjectSpec("sky", (0, 0, 1, 1)) for _ in range(n)))
@@ -118,13 +115,6 @@ def test_render_failure_becomes_a_message(qtbot, client):
         client.request(lay(1))
     assert "boom" in sig.args[0]
     qtbot.waitUntil(lambda: not client.busy, timeout=5000)
-
-
-def test_warnings_travel_with_the_image(qtbot, client):
-    load(qtbot, client, SlowModel(delay=0.0))
-    with qtbot.waitSignal(client.image_ready, timeout=10000) as sig:
-        client.request(lay(4))
-    assert sig.args[0].warnings == ("too many",)
 
 
 def test_corrupt_model_file_reports_failure(qtbot, client, tmp_path):
