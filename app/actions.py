@@ -5,11 +5,12 @@ of a long list of QAction constructions and lets tests trigger any command the u
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Sequence
+from typing import Callable, Dict, Sequence, Tuple
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
+from .examples_menu import ExamplesMenu
 from .theme import THEMES, icon
 
 # name: (text, icon, shortcuts, tip)
@@ -20,7 +21,7 @@ SPECS = {
     "save_as": ("Save &As…", None, ["Ctrl+Shift+S"], "Save the project under a new name"),
     "export_png": ("&Export PNG…", "fa5s.file-export", ["Ctrl+E"], "Save the generated image at a chosen scale"),
     "copy_image": ("Copy &Image", "fa5s.clipboard", ["Ctrl+Shift+C"], "Copy the generated image to the clipboard"),
-    "open_model": ("Open &Model…", "fa5s.cube", ["Ctrl+M"], "Load another model file (.safetensors)"),
+    "open_model": ("Open Model &File…", "fa5s.cube", ["Ctrl+M"], "Load a model file (.safetensors) from anywhere"),
     "import_official": ("&Import Official Checkpoint…", "fa5s.file-import", [],
                         "Load an official Layout2Im checkpoint (.pkl / .pt)"),
     "quit": ("&Quit", "fa5s.sign-out-alt", ["Ctrl+Q"], "Close Layout2Im Studio"),
@@ -67,14 +68,14 @@ SPECIAL_KEYS = {"F13", "F14", "F15", "F16", "F17", "F18", "F19", "F20", "Undo", 
                 "Cut", "Find", "Open", "Help"}  # platform extras in QKeySequence.keyBindings
 
 MENUS = {
-    "&File": ["new", "open", "@recent", "import_annotation", "save", "save_as", None, "export_png", "copy_image",
-              None, "quit"],
+    "&File": ["new", "open", "@recent", "@examples", "import_annotation", "save", "save_as", None, "export_png",
+              "copy_image", None, "quit"],
     "&Edit": ["undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", "select_all", None,
               "draw_tool", "change_category", "toggle_lock", "fuse_earlier", "fuse_later"],
     "&Look": ["reroll", "reroll_all", None, "look_reset", "look_typical", None, "copy_look", "paste_look", None,
               "toggle_lock", None, "variations", "look_from_photo"],
     "&View": ["zoom_in", "zoom_out", "zoom_fit", None, "overlay", "smooth", None, "@theme"],
-    "&Model": ["open_model", "import_official", "@device"],
+    "&Model": ["@models", "open_model", "import_official", None, "@device"],
     "&Help": ["shortcuts", "about"],
 }
 TOOLBAR = ["new", "open", "save", None, "undo", "redo", None, "draw_tool", "duplicate", "delete", None, "toggle_lock",
@@ -111,6 +112,10 @@ class ActionSet:
                 self._icons[name] = icon_name
             self.by_name[name] = a
         self.recent_menu = QMenu("Open &Recent", window)
+        self.examples_menu = ExamplesMenu(window)
+        self.model_group = QActionGroup(window)
+        self.model_actions: Dict[str, QAction] = {}
+        self.menus: Dict[str, QMenu] = {}
         self.device_menu = QMenu("&Device", window)
         self.device_group = QActionGroup(window)
         self.theme_menu = QMenu("&Theme", window)
@@ -135,12 +140,16 @@ class ActionSet:
     def build_menus(self) -> None:
         """Fill the window's menu bar and toolbar."""
         bar = self.window.menuBar()
-        special = {"@recent": self.recent_menu, "@device": self.device_menu, "@theme": self.theme_menu}
+        special = {"@recent": self.recent_menu, "@device": self.device_menu, "@theme": self.theme_menu,
+                   "@examples": self.examples_menu}
         for title, names in MENUS.items():
             menu = bar.addMenu(title)
+            self.menus[title.replace("&", "")] = menu
             for n in names:
                 if n is None:
                     menu.addSeparator()
+                elif n == "@models":
+                    self._models_end = menu.addSeparator()  # shipped models go above it
                 elif n in special:
                     menu.addMenu(special[n])
                 else:
@@ -164,6 +173,33 @@ class ActionSet:
             a.setChecked(d == current or current.startswith(d + ":"))
             a.triggered.connect(lambda _=False, d=d: on_pick(d))
             self.device_group.addAction(a)
+
+    def set_models(self, models: Sequence[Tuple[str, str]], on_pick: Callable[[str], None]) -> None:
+        """List the shipped models ((name, tip) pairs) at the top of the Model menu, one click each."""
+        menu = self.menus["Model"]
+        for a in self.model_actions.values():
+            menu.removeAction(a)
+            self.model_group.removeAction(a)
+        self.model_actions = {}
+        for name, tip in models:
+            a = QAction(name, self.window)
+            a.setCheckable(True)
+            a.setStatusTip(tip)
+            a.setToolTip(tip)
+            a.triggered.connect(lambda _=False, n=name: on_pick(n))
+            menu.insertAction(self._models_end, a)
+            self.model_group.addAction(a)
+            self.model_actions[name] = a
+        self._models_end.setVisible(bool(models))
+
+    def check_model(self, name: str) -> None:
+        """Tick the shipped model ``name`` in the Model menu (none for another model file)."""
+        for n, a in self.model_actions.items():
+            a.setChecked(n == name)
+        if name not in self.model_actions and self.model_group.checkedAction() is not None:
+            self.model_group.setExclusionPolicy(QActionGroup.ExclusionPolicy.None_)
+            self.model_group.checkedAction().setChecked(False)
+            self.model_group.setExclusionPolicy(QActionGroup.ExclusionPolicy.Exclusive)
 
     def set_recent(self, paths: Sequence[str], on_pick: Callable[[str], None]) -> None:
         """List recent project files in File > Open Recent."""

@@ -19,6 +19,7 @@ from .editor import Editor
 from .files import FileController
 from .image_view import ImageView
 from .inference_worker import InferenceClient, ModelInfo, RenderResult
+from .library import Library
 from .layout_checks import check_layout
 from .look_editor import LookEditor
 from .panels import AppearancePanel, ObjectList, Palette
@@ -66,6 +67,9 @@ class MainWindow(QMainWindow):
                                     recovery_path, self)
         self.photos = PhotoTools(self.looks, self.dialogs, self.settings, self.files, self)
         self._build_actions()
+        self.library = Library(self.settings, self.dialogs, self.files, self.client, self.actions,
+                               lambda path, user: self.load_model(path, user=user), lambda: self.model_info,
+                               parent=self)
         self._connect()
         self.set_theme(self.settings.theme)
         self.actions["overlay"].setChecked(self.settings.flag("view/overlay", False))
@@ -169,6 +173,7 @@ class MainWindow(QMainWindow):
         ed.message.connect(self.show_message)
         self.looks.message.connect(self.show_message)
         self.photos.message.connect(self.show_message)
+        self.library.message.connect(lambda text: self.show_message(text, 8000))
         ed.current_category_changed.connect(self.palette_panel.select)
         ed.recent_changed.connect(self.palette_panel.set_recent)
         self.palette_panel.category_picked.connect(ed.set_current_category)
@@ -193,13 +198,10 @@ class MainWindow(QMainWindow):
 
     # ---- start-up ------------------------------------------------------------------------------
     def start(self, model_path: Optional[str] = None, project: Optional[str] = None, recover: bool = True) -> None:
-        """After the window shows: load the model on the worker thread (torch is imported there),
-        offer a crash recovery, open ``project`` if given."""
-        self.load_model(model_path, user=model_path is not None)
-        if recover and self.files.offer_recovery():
-            return
-        if project:
-            self.files.open_path(project, ask=False)
+        """After the window shows: offer a crash recovery, else open ``project``, else the last
+        project, else an example of the model; load the model on the worker thread (torch is imported
+        there). See ``library.py``."""
+        self.library.start(model_path, project, recover)
 
     def load_model(self, path: Optional[str] = None, user: bool = True, official_vocabulary: Optional[str] = None):
         """Load a model file on the worker thread (None: the default model)."""
@@ -213,11 +215,12 @@ class MainWindow(QMainWindow):
         self.client.set_model(model)
 
     def open_model(self) -> None:
-        """Model > Open Model…"""
+        """Model > Open Model File…"""
         path = self.dialogs.open_file("Open model", "Layout2Im models (*.safetensors);;All files (*)",
                                       self.settings.last_dir("model"))
         if path:
             self.settings.set_last_dir("model", path)
+            self.library.remember_file(path)
             self.load_model(path)
 
     def import_official(self) -> None:
@@ -259,9 +262,11 @@ class MainWindow(QMainWindow):
         self.appearance.refresh()
         self._show_model_state()
         self.show_message(f"Model {info.name} loaded ({len(info.categories)} categories, {info.device})")
+        self.library.on_model_loaded(info)
         self.schedule_render()
 
     def _on_model_failed(self, message: str) -> None:
+        self.library.on_model_failed()
         self.show_message(message.splitlines()[0], 8000)
         # a frozen bundle without its default model is broken: say so in a window, not only the status bar
         if self._user_model_load or self.model_info is not None or getattr(sys, "frozen", False):
@@ -273,7 +278,7 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"Model: {info.name}" if info else "No model loaded")
         self.device_label.setText(f"Device: {info.device.upper()}" if info else "Device: —")
         if info is None:
-            self.image_view.set_placeholder("No model loaded\n(Model > Open Model…)")
+            self.image_view.set_placeholder("No model loaded\n(Model menu: pick a model)")
 
     # ---- rendering -----------------------------------------------------------------------------
     def schedule_render(self) -> None:

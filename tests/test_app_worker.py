@@ -124,3 +124,13 @@ def test_corrupt_model_file_reports_failure(qtbot, client, tmp_path):
         client.load(str(bad))
     assert "bad.safetensors" in sig.args[0]
     assert client.info is None
+
+
+def test_a_cached_repeat_reports_the_time_the_image_took(qtbot, client):
+    load(qtbot, client, SlowModel(delay=0.05))
+    times = []
+    for layout in (lay(2), lay(2), lay(3)):
+        with qtbot.waitSignal(client.image_ready, timeout=10000) as sig:
+            client.request(layout)
+        times.append(sig.args[0].elapsed_ms)
+    assert times[0] >= 50 and times[1] == times[0] and times[2] >= 50 and times[2] != times[0]
