@@ -401,26 +401,27 @@ class MainWindow(QMainWindow):
 
     # ---- variation grid ------------------------------------------------------------------------
     def show_variations(self) -> VariationDialog:
-        """Look > Variations…: the grid (non-modal), with fresh samples."""
+        """Look > Variations…: the grid (non-modal), with fresh samples: objects x samples of the
+        selected objects (all unlocked ones when none is selected), or the whole layout."""
         if self.variations is None:
             self.variations = VariationDialog(self.request_variations, self._adopt_variation, self)
-            if len(self.editor.selection) == 1:
-                self.variations.mode.setCurrentIndex(1)  # the selected object only
         self.variations.show()
         self.variations.raise_()
         self.variations.resample()
         return self.variations
 
-    def request_variations(self, mode: str, n: int) -> Optional[str]:
-        """Render ``n`` variations on the worker (one batch); returns why not, or None."""
+    def request_variations(self, mode: str, rows: int, cols: int) -> Optional[str]:
+        """Render the grid on the worker (one batch); returns why not, or None."""
         info = self.model_info
         if info is None:
             return "Load a model first."
-        sel = self.editor.selection.uids
-        plan = plan_variations(self.editor.doc, self.editor.known, info.z_dim, mode, sel[0] if len(sel) == 1 else None)
+        blocking = check_layout(self.editor.doc.objects, info.limits).blocking
+        if blocking:
+            return blocking.split(". ")[0] + "."
+        plan = plan_variations(self.editor.doc, self.editor.known, info.z_dim, mode, self.editor.selection.uids, rows)
         if not isinstance(plan, VariationPlan):
             return plan
-        seeds = random_seeds(n, len(plan.vary))
+        seeds = random_seeds(plan.rows, cols)
         self._variation_job += 1
         job, dlg = self._variation_job, self.variations
 
@@ -428,12 +429,12 @@ class MainWindow(QMainWindow):
             if job == self._variation_job:  # a newer request replaces this one
                 dlg.show_result(result)
 
-        self.client.run_job(lambda m: render_variations(m, plan.layout, plan.uids, plan.vary, seeds), done,
-                            dlg.show_error)
+        self.client.run_job(lambda m: render_variations(m, plan, seeds), done, dlg.show_error)
         return None
 
     def _adopt_variation(self, uids: Sequence[int], looks: Sequence) -> None:
-        self.looks.apply_looks({u: (z, None, seed) for u, (z, seed) in zip(uids, looks)}, "Use variation")
+        text = "Use sample" if len(uids) == 1 else "Use variation"
+        self.looks.apply_looks({u: (z, None, seed) for u, (z, seed) in zip(uids, looks)}, text)
 
     def _update_title(self, *_) -> None:
         modified = self.files.modified
