@@ -49,7 +49,8 @@ SPECS = {
     "look_from_photo": ("Look from &Photo…", "fa5s.image", ["Ctrl+Shift+P"],
                         "Take the selected object's look from a box on a photo"),
     "import_annotation": ("&Import Annotation…", "fa5s.file-image", ["Ctrl+I"],
-                          "Open a COCO or labelme annotation of a photo as a layout, looks from the photo"),
+                          "Open COCO or labelme annotations of a photo as a layout, looks from the photo "
+                          "(pick COCO-Stuff's instances and stuff files together)"),
     "fuse_later": ("Fuse &Later", "fa5s.arrow-down", ["Ctrl+]"], "Move the selection later in fusion order"),
     "fuse_earlier": ("Fuse &Earlier", "fa5s.arrow-up", ["Ctrl+["], "Move the selection earlier in fusion order"),
     "zoom_in": ("Zoom &In", "fa5s.search-plus", ["Ctrl+=", "Ctrl++"], "Zoom into the canvas"),

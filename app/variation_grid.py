@@ -160,7 +160,8 @@ class VariationDialog(QDialog):
         for w in (self.rows_label, self.rows, self.cols_label, self.cols, self.again):
             top.addWidget(w)
         self.grid_host = QWidget()
-        self.grid_host.setStyleSheet("QToolButton:checked { border: 3px solid palette(highlight); border-radius: 3px; }")
+        self.grid_host.setStyleSheet("QToolButton:checked { border: 3px solid palette(highlight); "
+                                     "border-radius: 3px; }")
         self.grid = QGridLayout(self.grid_host)
         self.grid.setSpacing(4)
         self.grid.setAlignment(Qt.AlignTop | Qt.AlignLeft)
@@ -241,7 +242,8 @@ class VariationDialog(QDialog):
                 b.setAutoRaise(True)
                 b.setIconSize(QSize(side, side))
                 qimg = array_to_qimage(result.images[i])
-                b.setIcon(QIcon(QPixmap.fromImage(qimg.scaled(side, side, Qt.IgnoreAspectRatio, Qt.FastTransformation))))
+                big = qimg.scaled(side, side, Qt.IgnoreAspectRatio, Qt.FastTransformation)  # crisp pixels
+                b.setIcon(QIcon(QPixmap.fromImage(big)))
                 what = f"this look for {result.labels[r]}" if labelled else "these looks"
                 b.setToolTip(f"Sample {c + 1}: click to use {what} (Ctrl+Z undoes)")
                 b.clicked.connect(lambda _=False, i=i: self.pick(i))

@@ -1,5 +1,7 @@
 """Per-object appearance in the window (tiny random model): sliders move only the selected object's z
-and read back what was set, re-roll and lock, copy/paste of looks across categories, seeds, undo and save -> load bit-exact, the fallback without directions, missing z filled."""
+and read back what was set, re-roll and lock, copy/paste of looks across categories, seeds, undo and
+save -> load bit-exact, the fallback without directions, missing z filled (the variation grid:
+test_app_variations.py)."""
 
 import numpy as np
 import pytest
