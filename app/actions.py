@@ -134,6 +134,7 @@ class ActionSet:
         for name, icon_name in self._icons.items():
             self.by_name[name].setIcon(icon(icon_name))
         self.device_menu.setIcon(icon("fa5s.microchip"))
+        self.examples_menu.setIcon(icon("fa5s.images"))
         self.theme_menu.setIcon(icon("fa5s.adjust"))
 
     def __getitem__(self, name: str) -> QAction:

@@ -5,7 +5,7 @@ calls live here: it routes signals."""
 from __future__ import annotations
 
 import sys
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
@@ -27,7 +27,7 @@ from .photo_tools import PhotoTools
 from .qt_compat import protect_none
 from .settings import AppSettings
 from .theme import app_icon, apply_theme
-from .variation_grid import VariationDialog, VariationPlan, plan_variations, random_seeds, render_variations
+from .variation_grid import VariationDialog, Variations
 
 APP_NAME = "Layout2Im Studio"
 RENDER_SEED = 0   # seed for objects without a z (a project written by hand)
@@ -52,8 +52,7 @@ class MainWindow(QMainWindow):
         self.editor = Editor(parent=self)
         self.client = InferenceClient(self)
         self.looks = LookEditor(self.editor, self.client, self)
-        self.variations: Optional[VariationDialog] = None
-        self._variation_job = 0
+        self.variations = Variations(self.looks, self.client, lambda: self.model_info, self)
         self.model_info: Optional[ModelInfo] = None
         self.last_result: Optional[RenderResult] = None
         self._notes: List[str] = []
@@ -401,40 +400,8 @@ class MainWindow(QMainWindow):
 
     # ---- variation grid ------------------------------------------------------------------------
     def show_variations(self) -> VariationDialog:
-        """Look > Variations…: the grid (non-modal), with fresh samples: objects x samples of the
-        selected objects (all unlocked ones when none is selected), or the whole layout."""
-        if self.variations is None:
-            self.variations = VariationDialog(self.request_variations, self._adopt_variation, self)
-        self.variations.show()
-        self.variations.raise_()
-        self.variations.resample()
-        return self.variations
-
-    def request_variations(self, mode: str, rows: int, cols: int) -> Optional[str]:
-        """Render the grid on the worker (one batch); returns why not, or None."""
-        info = self.model_info
-        if info is None:
-            return "Load a model first."
-        blocking = check_layout(self.editor.doc.objects, info.limits).blocking
-        if blocking:
-            return blocking.split(". ")[0] + "."
-        plan = plan_variations(self.editor.doc, self.editor.known, info.z_dim, mode, self.editor.selection.uids, rows)
-        if not isinstance(plan, VariationPlan):
-            return plan
-        seeds = random_seeds(plan.rows, cols)
-        self._variation_job += 1
-        job, dlg = self._variation_job, self.variations
-
-        def done(result) -> None:
-            if job == self._variation_job:  # a newer request replaces this one
-                dlg.show_result(result)
-
-        self.client.run_job(lambda m: render_variations(m, plan, seeds), done, dlg.show_error)
-        return None
-
-    def _adopt_variation(self, uids: Sequence[int], looks: Sequence) -> None:
-        text = "Use sample" if len(uids) == 1 else "Use variation"
-        self.looks.apply_looks({u: (z, None, seed) for u, (z, seed) in zip(uids, looks)}, text)
+        """Look > Variations…: the grid (non-modal), with fresh samples (``variation_grid.py``)."""
+        return self.variations.show()
 
     def _update_title(self, *_) -> None:
         modified = self.files.modified

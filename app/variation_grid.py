@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QGridLayout, QHBoxLayout, QLa
 from layout2im_core.types import LayoutSpec
 
 from .colors import category_rgb
+from .layout_checks import check_layout
 from .image_view import array_to_qimage
 from .inference_worker import SEED_MAX
 from .panels.palette import swatch_icon
@@ -281,3 +282,51 @@ class VariationDialog(QDialog):
         where = f" for {self.result.labels[row]}" if any(self.result.labels) else ""
         self.status.setText(f"Using sample {i % cols + 1}{where}. Click another to compare, or New samples "
                             "(other rows show the looks from before).")
+
+
+class Variations:
+    """The window's variation grid: the dialog (made on first use), the plan from the document and
+    selection, the render on the worker (a newer request replaces an older one), a tile applied as
+    one undo step. ``info()``: the loaded ModelInfo or None."""
+
+    def __init__(self, looks, client, info: Callable[[], object], parent=None):
+        self.looks, self.client, self._info, self._parent = looks, client, info, parent
+        self.editor = looks.editor
+        self.dialog: Optional[VariationDialog] = None
+        self._job = 0
+
+    def show(self) -> VariationDialog:
+        """Open (or raise) the grid with fresh samples."""
+        if self.dialog is None:
+            self.dialog = VariationDialog(self.request, self.adopt, self._parent)
+        self.dialog.show()
+        self.dialog.raise_()
+        self.dialog.resample()
+        return self.dialog
+
+    def request(self, mode: str, rows: int, cols: int) -> Optional[str]:
+        """Render the grid on the worker (one batch); returns why not, or None."""
+        info = self._info()
+        if info is None:
+            return "Load a model first."
+        blocking = check_layout(self.editor.doc.objects, info.limits).blocking
+        if blocking:
+            return blocking.split(". ")[0] + "."
+        plan = plan_variations(self.editor.doc, self.editor.known, info.z_dim, mode, self.editor.selection.uids, rows)
+        if not isinstance(plan, VariationPlan):
+            return plan
+        seeds = random_seeds(plan.rows, cols)
+        self._job += 1
+        job, dlg = self._job, self.dialog
+
+        def done(result) -> None:
+            if job == self._job:  # a newer request replaces this one
+                dlg.show_result(result)
+
+        self.client.run_job(lambda m: render_variations(m, plan, seeds), done, dlg.show_error)
+        return None
+
+    def adopt(self, uids: Sequence[int], looks: Sequence[Look]) -> None:
+        """Give the tile's objects its looks (locked ones are skipped by the look editor)."""
+        text = "Use sample" if len(uids) == 1 else "Use variation"
+        self.looks.apply_looks({u: (z, None, seed) for u, (z, seed) in zip(uids, looks)}, text)

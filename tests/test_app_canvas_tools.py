@@ -9,7 +9,6 @@ from PySide6.QtTest import QTest
 
 from app.canvas.box_item import BoxItem
 from app.canvas.view import SIDE
-from app.document import Document
 from layout2im_core.project import load_project
 from layout2im_core.resources_path import resources_dir
 
