@@ -41,6 +41,7 @@ class Library(QObject):
         self._load, self._info = load, info
         self._remember: Optional[str] = None    # model choice to store once its load succeeds
         self._example_pending = False           # open the loaded model's first example when it arrives
+        self._fallback = False                  # a failed launch model -> load the default instead
         self._starting = False
         self.set_catalog(catalog if catalog is not None else load_catalog())
         files.project_opened.connect(self.offer_project_model)
@@ -85,6 +86,7 @@ class Library(QObject):
         else:
             recorded = self.catalog.model_path(self.files.doc.model_name) if opened else None
             path, user = (str(recorded) if recorded else self.remembered_model()), False
+            self._fallback = path is not None
         if not opened:
             name = self.catalog.model_name_of(path) if path else DEFAULT_MODEL
             examples = self.catalog.examples_for(name) if name else []
@@ -117,6 +119,7 @@ class Library(QObject):
 
     def on_model_loaded(self, info) -> None:
         """Tick the model in the menu, store a pending choice, open a pending first example."""
+        self._fallback = False
         shipped = self.catalog.model_name_of(info.path) or ""
         self.actions.check_model(shipped)
         self.actions.examples_menu.set_current_model(info.name)
@@ -131,8 +134,15 @@ class Library(QObject):
                 self.files.open_example(examples[0])
 
     def on_model_failed(self) -> None:
-        """A load failed: nothing to remember, and the menu ticks the model still loaded."""
+        """A load failed: nothing to remember, and the menu ticks the model still loaded. At launch,
+        a chosen model that fails (a damaged file) gives way to the default model."""
         self._remember = None
+        if self._fallback and self._info() is None:
+            self._fallback = False
+            self.settings.model_choice = ""
+            self.message.emit("The model chosen last cannot be loaded; loading the default model")
+            self._load(None, False)
+            return
         self._example_pending = False
         self.actions.check_model(self.current_name())
 

@@ -88,7 +88,10 @@ def test_examples_menu_lists_every_model_with_thumbnails(launch, shipped, app_se
     menu.aboutToShow.emit()  # the first opening renders the thumbnails, each with its own model
     qtbot.waitUntil(lambda: len(menu.rendered) == 3, timeout=30000)
     coco = menu.entry(shipped / "layouts" / "coco_1.json")
-    assert coco.icon().pixmap(48, 48).toImage().pixelColor(24, 24).isValid()
+    shown = coco.icon().pixmap(64, 64).toImage()
+    painted = menu.rendered[str(shipped / "layouts" / "coco_1.json")]
+    assert shown.width() == 64 and all(shown.pixelColor(x, y).getRgb()[:3] == tuple(painted[y, x])
+                                       for x, y in ((5, 5), (32, 32), (60, 50)))  # the rendered picture
     beach_img = menu.rendered[str(shipped / "layouts" / "beach.json")]
     assert beach_img.shape == (64, 64, 3) and beach_img.std() > 0
     with qtbot.waitSignal(w.client.model_loaded, timeout=30000):
@@ -157,3 +160,13 @@ def test_the_shipped_catalog_groups_examples_by_model():
     assert [n for n, _ in catalog.groups()][:2] == ["scenes64", "cocostuff-mini64"]
     assert catalog.model_name_of(catalog.model_path("scenes64")) == "scenes64"
     assert catalog.model_name_of("/elsewhere/scenes64.safetensors") is None
+
+
+def test_a_remembered_model_that_no_longer_loads_gives_way_to_the_default(launch, app_settings, tmp_path, qtbot,
+                                                                         dialogs):
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a model" * 100)
+    app_settings.model_choice = str(broken)
+    w = launch()  # waits for the (default) model that did load
+    assert w.model_info.name == "scenes64" and app_settings.model_choice == ""
+    assert categories(w) == [c for c, _ in SCENE] and dialogs.errors == []
