@@ -27,6 +27,38 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def create_application(qt_argv: List[str]):
+    """The QApplication, or None after printing one line when Qt cannot open a window (no display,
+    missing system libraries): Qt's own plugin dump and abort are replaced by that line."""
+    import os
+
+    from .platform_check import display_problem, startup_failure
+
+    problem = display_problem(os.environ, qt_argv)
+    if problem:
+        print(problem, file=sys.stderr)
+        return None
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+    from PySide6.QtWidgets import QApplication
+
+    said: List[str] = []
+
+    def hold(kind, context, message) -> None:
+        said.append(message)
+        if kind == QtMsgType.QtFatalMsg:  # Qt aborts after this returns: say it in one line and leave
+            print(startup_failure(said, os.environ), file=sys.stderr, flush=True)
+            os._exit(2)
+
+    qInstallMessageHandler(hold)
+    try:
+        app = QApplication(qt_argv)
+    finally:
+        qInstallMessageHandler(None)
+    for message in said:  # start-up went fine: pass on what Qt said meanwhile
+        print(message, file=sys.stderr)
+    return app
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the app; returns the exit code."""
     if getattr(sys, "frozen", False):
@@ -34,7 +66,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance() or create_application(sys.argv[:1])
+    if app is None:
+        return 2
     from .qt_compat import protect_none
     protect_none()  # PySide6 6.12 on Python < 3.12 loses references to None (see qt_compat)
     app.setOrganizationName("Layout2Im")

@@ -5,11 +5,12 @@ of a long list of QAction constructions and lets tests trigger any command the u
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Sequence
+from typing import Callable, Dict, Sequence, Tuple
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
+from .examples_menu import ExamplesMenu
 from .theme import THEMES, icon
 
 # name: (text, icon, shortcuts, tip)
@@ -20,7 +21,7 @@ SPECS = {
     "save_as": ("Save &As…", None, ["Ctrl+Shift+S"], "Save the project under a new name"),
     "export_png": ("&Export PNG…", "fa5s.file-export", ["Ctrl+E"], "Save the generated image at a chosen scale"),
     "copy_image": ("Copy &Image", "fa5s.clipboard", ["Ctrl+Shift+C"], "Copy the generated image to the clipboard"),
-    "open_model": ("Open &Model…", "fa5s.cube", ["Ctrl+M"], "Load another model file (.safetensors)"),
+    "open_model": ("Open Model &File…", "fa5s.cube", ["Ctrl+M"], "Load a model file (.safetensors) from anywhere"),
     "import_official": ("&Import Official Checkpoint…", "fa5s.file-import", [],
                         "Load an official Layout2Im checkpoint (.pkl / .pt)"),
     "quit": ("&Quit", "fa5s.sign-out-alt", ["Ctrl+Q"], "Close Layout2Im Studio"),
@@ -30,6 +31,9 @@ SPECS = {
     "duplicate": ("&Duplicate", "fa5s.clone", ["Ctrl+D"], "Duplicate the selected boxes"),
     "delete": ("De&lete", "fa5s.trash-alt", ["Delete", "Backspace"], "Delete the selected boxes"),
     "select_all": ("Select &All", None, ["Ctrl+A"], "Select every box"),
+    "draw_tool": ("&Draw Boxes", "fa5s.vector-square", ["B"],
+                  "Draw tool: every drag on the canvas draws a box of the current category, also over "
+                  "other boxes (B or Esc: back to selecting)"),
     "change_category": ("Change Category to Current", "fa5s.tag", ["C"],
                         "Give the selected boxes the category picked in the palette"),
     "toggle_lock": ("&Lock Look", "fa5s.lock", ["L"], "Lock or unlock the selected objects' look (z)"),
@@ -40,11 +44,13 @@ SPECS = {
     "copy_look": ("Cop&y Look", "fa5s.eye-dropper", ["Ctrl+Alt+C"], "Copy the selected object's look (its z)"),
     "paste_look": ("Paste Loo&k", "fa5s.fill-drip", ["Ctrl+Alt+V"],
                    "Give the selected objects the copied look; each keeps its category"),
-    "variations": ("&Variations…", "fa5s.th", ["Ctrl+G"], "A grid of new looks for the layout or the selected object"),
+    "variations": ("&Variations…", "fa5s.th", ["Ctrl+G"],
+                   "A grid of new looks: samples of each selected (or unlocked) object, or of the whole layout"),
     "look_from_photo": ("Look from &Photo…", "fa5s.image", ["Ctrl+Shift+P"],
                         "Take the selected object's look from a box on a photo"),
     "import_annotation": ("&Import Annotation…", "fa5s.file-image", ["Ctrl+I"],
-                          "Open a COCO or labelme annotation of a photo as a layout, looks from the photo"),
+                          "Open COCO or labelme annotations of a photo as a layout, looks from the photo "
+                          "(pick COCO-Stuff's instances and stuff files together)"),
     "fuse_later": ("Fuse &Later", "fa5s.arrow-down", ["Ctrl+]"], "Move the selection later in fusion order"),
     "fuse_earlier": ("Fuse &Earlier", "fa5s.arrow-up", ["Ctrl+["], "Move the selection earlier in fusion order"),
     "zoom_in": ("Zoom &In", "fa5s.search-plus", ["Ctrl+=", "Ctrl++"], "Zoom into the canvas"),
@@ -55,22 +61,27 @@ SPECS = {
     "shortcuts": ("&Keyboard Shortcuts", "fa5s.info-circle", ["F1"], "List the keyboard shortcuts"),
     "about": ("&About", None, [], "About Layout2Im Studio"),
 }
-CHECKABLE = {"overlay", "smooth"}
+CHECKABLE = {"overlay", "smooth", "draw_tool"}
 ICON_TEXT = {"reroll": "Re-roll", "look_reset": "Reset", "look_typical": "Typical", "copy_look": "Copy",
              "paste_look": "Paste", "look_from_photo": "Photo…", "variations": "Variations…"}  # panel buttons
 
+FIXED_NAMES = {"undo": "Undo", "redo": "Redo"}  # their text follows the stack ("Undo Move")
+SPECIAL_KEYS = {"F13", "F14", "F15", "F16", "F17", "F18", "F19", "F20", "Undo", "Redo", "Copy", "Paste",
+                "Cut", "Find", "Open", "Help"}  # platform extras in QKeySequence.keyBindings
+
 MENUS = {
-    "&File": ["new", "open", "@recent", "import_annotation", "save", "save_as", None, "export_png", "copy_image",
-              None, "quit"],
+    "&File": ["new", "open", "@recent", "@examples", "import_annotation", "save", "save_as", None, "export_png",
+              "copy_image", None, "quit"],
     "&Edit": ["undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", "select_all", None,
-              "change_category", "toggle_lock", "fuse_earlier", "fuse_later"],
+              "draw_tool", "change_category", "toggle_lock", "fuse_earlier", "fuse_later"],
     "&Look": ["reroll", "reroll_all", None, "look_reset", "look_typical", None, "copy_look", "paste_look", None,
               "toggle_lock", None, "variations", "look_from_photo"],
     "&View": ["zoom_in", "zoom_out", "zoom_fit", None, "overlay", "smooth", None, "@theme"],
-    "&Model": ["open_model", "import_official", "@device"],
+    "&Model": ["@models", "open_model", "import_official", None, "@device"],
     "&Help": ["shortcuts", "about"],
 }
-TOOLBAR = ["new", "open", "save", None, "undo", "redo", None, "duplicate", "delete", None, "toggle_lock", "reroll",
+TOOLBAR = ["new", "open", "save", None, "undo", "redo", None, "draw_tool", "duplicate", "delete", None, "toggle_lock",
+           "reroll",
            "variations", None,
            "zoom_in", "zoom_out", "zoom_fit", None, "overlay", "smooth", None, "export_png", "copy_image"]
 
@@ -82,8 +93,10 @@ class ActionSet:
         self.window = window
         self.by_name: Dict[str, QAction] = {}
         self._icons: Dict[str, str] = {"undo": "fa5s.undo", "redo": "fa5s.redo"}
-        undo.setShortcuts(QKeySequence.keyBindings(QKeySequence.Undo))
+        undo.setShortcuts(QKeySequence.keyBindings(QKeySequence.Undo))  # Ctrl+Z, plus e.g. F14 / Undo keys
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        undo.setStatusTip("Undo the last change")
+        redo.setStatusTip("Redo the change undone last")
         self.by_name.update(undo=undo, redo=redo)
         for name, (text, icon_name, keys, tip) in SPECS.items():
             a = QAction(text, window)
@@ -101,6 +114,10 @@ class ActionSet:
                 self._icons[name] = icon_name
             self.by_name[name] = a
         self.recent_menu = QMenu("Open &Recent", window)
+        self.examples_menu = ExamplesMenu(window)
+        self.model_group = QActionGroup(window)
+        self.model_actions: Dict[str, QAction] = {}
+        self.menus: Dict[str, QMenu] = {}
         self.device_menu = QMenu("&Device", window)
         self.device_group = QActionGroup(window)
         self.theme_menu = QMenu("&Theme", window)
@@ -117,6 +134,7 @@ class ActionSet:
         for name, icon_name in self._icons.items():
             self.by_name[name].setIcon(icon(icon_name))
         self.device_menu.setIcon(icon("fa5s.microchip"))
+        self.examples_menu.setIcon(icon("fa5s.images"))
         self.theme_menu.setIcon(icon("fa5s.adjust"))
 
     def __getitem__(self, name: str) -> QAction:
@@ -125,12 +143,16 @@ class ActionSet:
     def build_menus(self) -> None:
         """Fill the window's menu bar and toolbar."""
         bar = self.window.menuBar()
-        special = {"@recent": self.recent_menu, "@device": self.device_menu, "@theme": self.theme_menu}
+        special = {"@recent": self.recent_menu, "@device": self.device_menu, "@theme": self.theme_menu,
+                   "@examples": self.examples_menu}
         for title, names in MENUS.items():
             menu = bar.addMenu(title)
+            self.menus[title.replace("&", "")] = menu
             for n in names:
                 if n is None:
                     menu.addSeparator()
+                elif n == "@models":
+                    self._models_end = menu.addSeparator()  # shipped models go above it
                 elif n in special:
                     menu.addMenu(special[n])
                 else:
@@ -155,6 +177,33 @@ class ActionSet:
             a.triggered.connect(lambda _=False, d=d: on_pick(d))
             self.device_group.addAction(a)
 
+    def set_models(self, models: Sequence[Tuple[str, str]], on_pick: Callable[[str], None]) -> None:
+        """List the shipped models ((name, tip) pairs) at the top of the Model menu, one click each."""
+        menu = self.menus["Model"]
+        for a in self.model_actions.values():
+            menu.removeAction(a)
+            self.model_group.removeAction(a)
+        self.model_actions = {}
+        for name, tip in models:
+            a = QAction(name, self.window)
+            a.setCheckable(True)
+            a.setStatusTip(tip)
+            a.setToolTip(tip)
+            a.triggered.connect(lambda _=False, n=name: on_pick(n))
+            menu.insertAction(self._models_end, a)
+            self.model_group.addAction(a)
+            self.model_actions[name] = a
+        self._models_end.setVisible(bool(models))
+
+    def check_model(self, name: str) -> None:
+        """Tick the shipped model ``name`` in the Model menu (none for another model file)."""
+        for n, a in self.model_actions.items():
+            a.setChecked(n == name)
+        if name not in self.model_actions and self.model_group.checkedAction() is not None:
+            self.model_group.setExclusionPolicy(QActionGroup.ExclusionPolicy.None_)
+            self.model_group.checkedAction().setChecked(False)
+            self.model_group.setExclusionPolicy(QActionGroup.ExclusionPolicy.Exclusive)
+
     def set_recent(self, paths: Sequence[str], on_pick: Callable[[str], None]) -> None:
         """List recent project files in File > Open Recent."""
         self.recent_menu.clear()
@@ -164,12 +213,19 @@ class ActionSet:
         self.recent_menu.setEnabled(bool(paths))
 
     def shortcut_text(self) -> str:
-        """A plain list of all shortcuts (Help > Keyboard Shortcuts)."""
-        lines = [f"{a.text().replace('&', '')}: {', '.join(k.toString() for k in a.shortcuts())}"
-                 for a in self.by_name.values() if a.shortcuts()]
+        """A plain list of all shortcuts (Help > Keyboard Shortcuts): each command by its own name
+        (not "Undo Look from photo", the undo action's current text) with the keys people type
+        (special keys such as F14 or a keyboard's Undo key are left out)."""
+        lines = []
+        for name, a in self.by_name.items():
+            keys = [k.toString() for k in a.shortcuts()]
+            keys = [k for k in keys if k and k not in SPECIAL_KEYS]
+            if keys:
+                label = FIXED_NAMES.get(name) or a.text()
+                lines.append(f"{label.replace('&', '')}: {', '.join(keys)}")
         lines += ["Arrows: nudge the selection (Shift: x10)", "Tab: select the next box",
-                  "Esc: cancel a drag / clear the selection", "1-9: pick a recent category",
+                  "Esc: cancel a drag / leave the draw tool / clear the selection", "1-9: pick a recent category",
                   "Wheel: zoom under the mouse; middle drag or Space+drag: pan",
-                  "Drag on empty canvas: draw a box of the current category",
+                  "Drag on empty canvas: draw a box of the current category (B: draw over boxes too)",
                   "Ctrl/Shift+click: add to the selection; Ctrl/Shift+drag on empty canvas: select inside"]
         return "\n".join(lines)

@@ -1,8 +1,12 @@
-"""Annotations of a photo as a layout, Qt-free: COCO instances JSON (one image of it) and labelme JSON.
+"""Annotations of a photo as a layout, Qt-free: COCO instances / stuff JSON (one image of it) and
+labelme JSON.
 
 Boxes become (x0, y0, x1, y1) in [0, 1] of the photo (COCO's [x, y, w, h] pixels and labelme's points
 exist only in here). Labels map to the model's vocabulary by name (:func:`match_label`); the caller
-keeps unknown ones, flagged.
+keeps unknown ones, flagged. Several files about one photo (COCO-Stuff's ``instances_*.json`` and
+``stuff_*.json``) merge into one layout (:func:`merge_photos`). The photo is looked for beside the
+annotation and in the usual COCO folders (:func:`image_candidates`: ``annotations/`` next to
+``val2017/``, ``images/``...).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 BBox = Tuple[float, float, float, float]
+COCO_STUFF_OTHER = "other"  # COCO-Stuff's "unlabeled region" class: not a category (left out, as in training)
 
 
 class AnnotationError(ValueError):
@@ -41,6 +46,13 @@ class AnnotatedPhoto:
     width: int
     height: int
     objects: Tuple[Tuple[str, BBox], ...]
+    sources: Tuple[Path, ...] = ()   # every file merged into this one (merge_photos)
+    dropped: int = 0                 # COCO-Stuff "other" regions left out (not a category)
+
+    @property
+    def image_name(self) -> str:
+        """The photo's file name as the annotation gives it ("" when none)."""
+        return self.image_path.name if self.image_path is not None else ""
 
 
 def load_json(path) -> Any:
@@ -60,14 +72,64 @@ def kind_of(data: Any) -> str:
     raise AnnotationError("not a COCO instances file (images, annotations, categories) nor a labelme file (shapes)")
 
 
+def natural_key(name: str) -> Tuple:
+    """Sort key that orders embedded numbers by value ("img2" before "img10")."""
+    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name))
+
+
 def annotated_images(data: Any) -> List[str]:
-    """File names of the photos a file annotates (COCO: images that have annotations, in file order;
-    labelme: its one ``imagePath``)."""
+    """File names of the photos a file annotates, sorted by name (numbers by value) (COCO: images
+    that have annotations; labelme: its one ``imagePath``)."""
     if kind_of(data) == "labelme":
         return [str(data.get("imagePath") or "")]
     used = {a.get("image_id") for a in data["annotations"] if isinstance(a, dict)}
-    return [str(im.get("file_name", im.get("id"))) for im in data["images"]
-            if isinstance(im, dict) and im.get("id") in used]
+    names = {str(im.get("file_name", im.get("id"))) for im in data["images"]
+             if isinstance(im, dict) and im.get("id") in used}
+    return sorted(names, key=natural_key)
+
+
+def image_candidates(source, image_name: str) -> List[Path]:
+    """Where the photo ``image_name`` of the annotation file ``source`` may be, most likely first:
+    beside the file; for ``annotations/instances_val2017.json`` in ``../val2017/`` and
+    ``../images/val2017/``; in ``images/`` folders; then in any folder next to the file's folder."""
+    source = Path(source)
+    name = Path(image_name).name if image_name else ""
+    if not name:
+        return []
+    here, up = source.parent, source.parent.parent
+    split = source.stem.rsplit("_", 1)[-1] if "_" in source.stem else ""
+    out = [here / image_name, here / name]
+    if split:
+        out += [up / split / name, up / "images" / split / name, here / split / name]
+    out += [up / "images" / name, here / "images" / name]
+    try:
+        out += [d / name for d in sorted(up.iterdir()) if d.is_dir() and d != here]
+    except OSError:
+        pass
+    return list(dict.fromkeys(out))
+
+
+def find_image(source, image_name: str) -> Optional[Path]:
+    """The first of :func:`image_candidates` that exists, or None."""
+    return next((p for p in image_candidates(source, image_name) if p.is_file()), None)
+
+
+def merge_photos(photos: Sequence[AnnotatedPhoto]) -> AnnotatedPhoto:
+    """One photo's annotations from several files (e.g. COCO-Stuff instances + stuff) as one: stuff
+    files first (backgrounds, fused first and drawn below), then the others, each in file order."""
+    if not photos:
+        raise AnnotationError("no annotation to merge")
+    ordered = sorted(photos, key=lambda p: 0 if "stuff" in p.source.name.lower() else 1)
+    first = photos[0]
+    sizes = {(p.width, p.height) for p in photos}
+    if len(sizes) > 1:
+        raise AnnotationError("the files give different sizes for the photo: " +
+                              ", ".join(f"{p.source.name} {p.width}x{p.height}" for p in photos))
+    data = next((p.image_data for p in photos if p.image_data), None)
+    return AnnotatedPhoto(first.source, first.kind, first.image_path, data, first.width, first.height,
+                          tuple(o for p in ordered for o in p.objects),
+                          tuple(s for p in photos for s in (p.sources or (p.source,))),
+                          sum(p.dropped for p in photos))
 
 
 def parse_annotation(data: Any, source, image_name: Optional[str] = None) -> AnnotatedPhoto:
@@ -110,19 +172,25 @@ def _coco(data: Dict, source: Path, image_name: Optional[str]) -> AnnotatedPhoto
     image = next(im for im in data["images"] if isinstance(im, dict) and str(im.get("file_name", im.get("id"))) == name)
     w, h = _size(image.get("width"), image.get("height"), f"{source}: image {name}")
     cats = {c.get("id"): str(c.get("name")) for c in data.get("categories", []) if isinstance(c, dict)}
-    objects = []
+    objects, dropped = [], 0
     for a in data["annotations"]:
         if not isinstance(a, dict) or a.get("image_id") != image.get("id"):
             continue
         bbox = a.get("bbox")
         if not isinstance(bbox, list) or len(bbox) != 4:
             continue
+        label = cats.get(a.get("category_id"), f"category {a.get('category_id')}")
+        if label == COCO_STUFF_OTHER:
+            dropped += 1
+            continue
         x, y, bw, bh = bbox
         box = _norm_box(x, y, x + bw, y + bh, w, h) if all(isinstance(v, (int, float)) for v in bbox) else None
         if box is not None:
-            objects.append((cats.get(a.get("category_id"), f"category {a.get('category_id')}"), box))
-    return AnnotatedPhoto(source, "coco", source.parent / str(image.get("file_name", "")), None, w, h,
-                          tuple(objects))
+            objects.append((label, box))
+    file_name = str(image.get("file_name", ""))
+    found = find_image(source, file_name)
+    return AnnotatedPhoto(source, "coco", found or source.parent / file_name, None, w, h,
+                          tuple(objects), (source,), dropped)
 
 
 def _labelme(data: Dict, source: Path) -> AnnotatedPhoto:
@@ -152,9 +220,10 @@ def _labelme(data: Dict, source: Path) -> AnnotatedPhoto:
             data_bytes = base64.b64decode(data["imageData"], validate=False)
         except (binascii.Error, ValueError):
             data_bytes = None
-    path = data.get("imagePath")
-    return AnnotatedPhoto(source, "labelme", source.parent / path if path else None, data_bytes, w, h,
-                          tuple(objects))
+    path = str(data.get("imagePath") or "").replace("\\", "/")
+    found = find_image(source, path) if path else None
+    return AnnotatedPhoto(source, "labelme", found or (source.parent / path if path else None), data_bytes, w, h,
+                          tuple(objects), (source,))
 
 
 def _norm(name: str) -> str:

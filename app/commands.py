@@ -8,7 +8,7 @@ re-applies the final state).
 from __future__ import annotations
 
 import time
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from PySide6.QtGui import QUndoCommand
 
@@ -16,12 +16,16 @@ from .document import DocObject, Document
 
 
 class AddObjectsCommand(QUndoCommand):
-    """Insert objects at given indices (add, paste, duplicate, drop from the palette)."""
+    """Insert objects at given indices (add, paste, duplicate, drop from the palette). With a
+    ``selection``, a redo selects the objects again (as the add itself did)."""
 
-    def __init__(self, doc: Document, items: Sequence[Tuple[int, DocObject]], text: str = "Add"):
+    def __init__(self, doc: Document, items: Sequence[Tuple[int, DocObject]], text: str = "Add",
+                 selection=None):
         super().__init__(text)
         self._doc = doc
         self._items = list(items)
+        self._selection = selection
+        self._done = False
 
     @property
     def uids(self) -> List[int]:
@@ -30,25 +34,32 @@ class AddObjectsCommand(QUndoCommand):
 
     def redo(self) -> None:
         self._doc.insert(self._items)
+        if self._done and self._selection is not None:
+            self._selection.set(self.uids)
+        self._done = True
 
     def undo(self) -> None:
         self._doc.remove(self.uids)
 
 
 class RemoveObjectsCommand(QUndoCommand):
-    """Remove objects; undo puts them back at their old positions."""
+    """Remove objects; undo puts them back at their old positions and, with a ``selection`` (an
+    object with ``set(uids)``), selects them again, as they were selected when deleted."""
 
-    def __init__(self, doc: Document, uids: Iterable[int], text: str = "Delete"):
+    def __init__(self, doc: Document, uids: Iterable[int], text: str = "Delete", selection: Optional[object] = None):
         super().__init__(text)
         self._doc = doc
         self._uids = list(uids)
         self._removed: List[Tuple[int, DocObject]] = []
+        self._selection = selection
 
     def redo(self) -> None:
         self._removed = self._doc.remove(self._uids)
 
     def undo(self) -> None:
         self._doc.insert(self._removed)
+        if self._selection is not None:
+            self._selection.set([o.uid for _, o in self._removed])
 
 
 class UpdateObjectsCommand(QUndoCommand):

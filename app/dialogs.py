@@ -41,6 +41,11 @@ class Dialogs:
         path, _ = QFileDialog.getOpenFileName(self.parent, title, directory, filters)
         return path or None
 
+    def open_files(self, title: str, filters: str, directory: str = "") -> list:
+        """Files to open (several may be picked), or an empty list."""
+        paths, _ = QFileDialog.getOpenFileNames(self.parent, title, directory, filters)
+        return list(paths)
+
     def save_file(self, title: str, filters: str, directory: str = "") -> Optional[str]:
         """A file to write, or None."""
         path, _ = QFileDialog.getSaveFileName(self.parent, title, directory, filters)

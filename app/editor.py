@@ -29,6 +29,7 @@ class Editor(QObject):
         look_source: ``look_source(n) -> list of n (z, seed)`` used for new objects (default: the
             z of ``z_source`` without a seed).
         known: category names the loaded model knows (None: no model; nothing is flagged).
+        trained: category names the loaded model was trained on (None: all it knows).
     """
 
     current_category_changed = Signal(str)
@@ -44,6 +45,7 @@ class Editor(QObject):
         self.z_source: Callable[[int], List] = lambda n: [None] * n
         self.look_source: Callable[[int], List] = lambda n: [(z, None) for z in self.z_source(n)]
         self.known: Optional[set] = None
+        self.trained: Optional[set] = None
         self._current = ""
         self._recent: List[str] = []
         self._paste_count = 0
@@ -83,13 +85,19 @@ class Editor(QObject):
         """True when a model is loaded and does not know ``category``."""
         return self.known is not None and category not in self.known
 
+    def is_untrained(self, category: str) -> bool:
+        """True when the loaded model knows ``category`` but was not trained on it (drawn poorly)."""
+        return (self.known is not None and self.trained is not None and category in self.known
+                and category not in self.trained)
+
     # ---- adding and removing -------------------------------------------------------------------
     def add_object(self, category: str, bbox, select: bool = True) -> int:
         """Add one box of ``category`` at the end of the fusion order; returns its uid."""
         bbox = clamp_bbox(bbox, MIN_SIZE)
         z, seed = self.look_source(1)[0]
         obj = DocObject(new_uid(), category, bbox, z, seed=seed)
-        self.stack.push(AddObjectsCommand(self.doc, [(len(self.doc), obj)], f"Add {category}"))
+        self.stack.push(AddObjectsCommand(self.doc, [(len(self.doc), obj)], f"Add {category}",
+                                          self.selection if select else None))
         self._touch_recent(category)
         if select:
             self.selection.set([obj.uid])
@@ -98,7 +106,7 @@ class Editor(QObject):
     def add_objects(self, objs: Sequence[DocObject], text: str) -> List[int]:
         """Append objects (already carrying uids) as one step and select them."""
         n = len(self.doc)
-        cmd = AddObjectsCommand(self.doc, [(n + i, o) for i, o in enumerate(objs)], text)
+        cmd = AddObjectsCommand(self.doc, [(n + i, o) for i, o in enumerate(objs)], text, self.selection)
         self.stack.push(cmd)
         self.selection.set(cmd.uids)
         return cmd.uids
@@ -107,7 +115,7 @@ class Editor(QObject):
         """Delete the selected objects."""
         uids = [u for u in self.doc.uids() if u in self.selection]
         if uids:
-            self.stack.push(RemoveObjectsCommand(self.doc, uids, f"Delete {len(uids)} object(s)"))
+            self.stack.push(RemoveObjectsCommand(self.doc, uids, f"Delete {len(uids)} object(s)", self.selection))
 
     def duplicate_selected(self) -> List[int]:
         """Copy the selected objects (same look) slightly offset; the copies get selected."""

@@ -52,6 +52,7 @@ class FileController(QObject):
 
     path_changed = Signal()
     document_replaced = Signal()
+    project_opened = Signal(str)  # a project file was opened: the model name it records ("" if none)
     recent_changed = Signal(list)
     message = Signal(str)
 
@@ -62,6 +63,7 @@ class FileController(QObject):
         self.editor, self.settings, self.dialogs = editor, settings, dialogs
         self._identity, self._image, self._smooth = identity, image, smooth
         self.path: Optional[Path] = None
+        self.example = None  # the shipped example the untitled document was opened from (catalog.Example)
         self.recovery_path = Path(recovery_path) if recovery_path else default_recovery_path()
         self._recovery_lock = _lock_for(self.recovery_path)  # taken at the first autosave
         self._autosave_pending = False
@@ -81,8 +83,11 @@ class FileController(QObject):
         return not self.editor.stack.isClean()
 
     def display_name(self) -> str:
-        """File name for the title ("Untitled" before the first save)."""
-        return self.path.name if self.path else "Untitled"
+        """File name for the title ("Untitled" before the first save, "Beach (example)" for an
+        example not saved yet)."""
+        if self.path:
+            return self.path.name
+        return f"{self.example.title} (example)" if self.example is not None else "Untitled"
 
     # ---- new / open ----------------------------------------------------------------------------
     def maybe_save(self) -> bool:
@@ -111,8 +116,9 @@ class FileController(QObject):
         path = self.dialogs.open_file("Open project", PROJECT_FILTER, self.settings.last_dir("project"))
         return bool(path) and self.open_path(path, ask=False)
 
-    def open_path(self, path, ask: bool = True) -> bool:
-        """Open a project file; a bad file shows a message and leaves the document as it was."""
+    def open_path(self, path, ask: bool = True, quiet: bool = False) -> bool:
+        """Open a project file; a bad file shows a message (none when ``quiet``: the last project
+        reopened at launch) and leaves the document as it was."""
         if ask and not self.maybe_save():
             return False
         try:
@@ -121,13 +127,28 @@ class FileController(QObject):
             if not Path(path).exists():
                 self.settings.remove_recent_file(str(path))
                 self.recent_changed.emit(self.settings.recent_files())
-            self.dialogs.error("Cannot open the project", str(e))
+            if not quiet:
+                self.dialogs.error("Cannot open the project", str(e))
             return False
         self.doc.load_project(project)
         self._after_replace(Path(path))
         self.settings.set_last_dir("project", str(path))
         self._add_recent(Path(path))
+        self.project_opened.emit(project.model_name)
         return True
+
+    def open_example(self, example) -> None:
+        """Open a shipped example (a ``catalog.Example``) as an untitled, unmodified document: Save
+        asks where, so the shipped file is never overwritten. The caller asked ``maybe_save``."""
+        self.doc.load_project(example.project)
+        self._after_replace(None)
+        self.example = example
+        self.path_changed.emit()
+
+    def last_project(self) -> Optional[Path]:
+        """The project opened or saved last, when it still exists."""
+        recent = self.settings.recent_files()
+        return Path(recent[0]) if recent and Path(recent[0]).is_file() else None
 
     def replace_document(self, objects, meta: Optional[dict] = None) -> None:
         """Make ``objects`` (DocObjects) a new, unsaved document (an imported annotation); the caller
@@ -143,6 +164,7 @@ class FileController(QObject):
         self.editor.stack.setClean()
         self.editor.selection.clear()
         self.path = path
+        self.example = None
         self._autosave_pending = False
         self.document_replaced.emit()
         self.path_changed.emit()
@@ -154,7 +176,8 @@ class FileController(QObject):
 
     def save_as(self) -> bool:
         """Ask for a file name and save there."""
-        start = str(self.path) if self.path else str(Path(self.settings.last_dir("project")) / f"layout{FILE_SUFFIX}")
+        stem = self.example.path.name.split(".")[0] if self.example is not None else "layout"
+        start = str(self.path) if self.path else str(Path(self.settings.last_dir("project")) / f"{stem}{FILE_SUFFIX}")
         path = self.dialogs.save_file("Save project", PROJECT_FILTER, start)
         if not path:
             return False
@@ -171,6 +194,7 @@ class FileController(QObject):
             return False
         self.editor.stack.setClean()
         self.path = path
+        self.example = None
         self.settings.set_last_dir("project", str(path))
         self._add_recent(path)
         self.discard_recovery()

@@ -29,6 +29,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Qt, Signal
 from layout2im_core.types import LayoutSpec
 
 from .appearance import DEFAULT_K, LookBasis
+from .layout_checks import MIN_BOX_AREA, ModelLimits
 
 Z_POOL = 64  # z codes sampled ahead for new objects (the GUI never calls the model)
 SEED_MAX = 2 ** 31 - 1
@@ -49,6 +50,16 @@ class ModelInfo:
     trained: Tuple[str, ...] = ()          # categories seen in training (palette lists them first)
     has_directions: bool = False           # the model file holds appearance directions
     looks: Dict[str, LookBasis] = field(default_factory=dict, compare=False)  # category -> basis
+    max_objects: int = 0                   # most objects one render takes (0: no limit known)
+    trained_max_objects: int = 8           # most objects per image in training
+    min_box_area: float = MIN_BOX_AREA     # smallest trained box, share of the image
+
+    @property
+    def limits(self) -> ModelLimits:
+        """What the layout checks compare a document with."""
+        trained = frozenset(self.trained) if 0 < len(self.trained) < len(self.categories) else frozenset()
+        return ModelLimits(frozenset(self.categories), trained, self.max_objects, self.trained_max_objects,
+                           self.z_dim, self.min_box_area)
 
     def basis(self, category: str) -> LookBasis:
         """The look basis of ``category`` (unit axes of z for a category the model lacks)."""
@@ -67,13 +78,15 @@ class RenderRequest:
 
 @dataclass(frozen=True)
 class RenderResult:
-    """A rendered image: uint8 [64, 64, 3], time spent in the model, trained-range warnings."""
+    """A rendered image: uint8 [64, 64, 3] and the milliseconds the model took to make it (when the
+    same model renders the same layout twice in a row, the model hands back its cached image: the
+    time is then that of the first render, never a meaningless ~0 ms). The app checks the layout
+    against the model's trained range itself (``layout_checks.py``)."""
 
     request_id: int
     epoch: int
     image: np.ndarray
     elapsed_ms: float
-    warnings: Tuple[str, ...] = ()
 
 
 def _message(e: BaseException) -> str:
@@ -101,6 +114,7 @@ class InferenceWorker(QObject):
         self._scheduled = False
         self._model = None
         self._path = ""
+        self._last: Optional[Tuple[tuple, float]] = None  # (model, layout, seed) rendered last, its ms
         self.renders_done = 0  # read by tests and benchmarks
         self._wake.connect(self._run, Qt.QueuedConnection)
 
@@ -179,16 +193,21 @@ class InferenceWorker(QObject):
         if self._model is None:
             self.render_failed.emit(req.request_id, req.epoch, "No model loaded")
             return
+        key = (self._model, req.layout, req.seed)
         try:
             t0 = time.perf_counter()
             img = np.asarray(self._model.generate(req.layout, seed=req.seed), dtype=np.uint8)
             ms = (time.perf_counter() - t0) * 1000.0
-            warnings = tuple(self._model.layout_warnings(req.layout))
         except Exception as e:  # noqa: BLE001 - any failure becomes a message, never a crash
+            self._last = None
             self.render_failed.emit(req.request_id, req.epoch, _message(e))
             return
+        if self._last is not None and self._last[0] == key:
+            ms = self._last[1]  # the model gave back its cached image: report what making it took
+        else:
+            self._last = (key, ms)
         self.renders_done += 1
-        self.rendered.emit(RenderResult(req.request_id, req.epoch, img, ms, warnings))
+        self.rendered.emit(RenderResult(req.request_id, req.epoch, img, ms))
 
     def _do_load(self, path: Optional[str], official_vocabulary: Optional[str]) -> None:
         try:
@@ -203,7 +222,7 @@ class InferenceWorker(QObject):
                     path = str(inference.default_model_path())
                     if not Path(path).exists():
                         self.model_failed.emit(f"No model loaded: the default model {path} is missing. "
-                                               "Open a model file (Model > Open Model…).")
+                                               "Open a model file (Model > Open Model File…).")
                         return
                 model = inference.Layout2ImModel.load(path)
         except Exception as e:  # noqa: BLE001 - corrupt files must never crash the app
@@ -221,16 +240,23 @@ class InferenceWorker(QObject):
             directions = getattr(model, "directions", None)  # duck-typed test models may lack it
             looks = {} if directions is None else {c: LookBasis.from_directions(directions(c, DEFAULT_K))
                                                    for c in model.categories}
+            try:
+                from layout2im_core.inference import MIN_BOX_AREA as min_area
+            except ImportError:
+                min_area = MIN_BOX_AREA
             info = ModelInfo(str(model.name), str(path), tuple(model.categories),
                              str(model.vocabulary.digest()), int(model.z_dim), str(model.device), devices,
                              tuple(getattr(model, "trained_categories", model.categories)),
-                             bool(getattr(model, "has_directions", False)), looks)
+                             bool(getattr(model, "has_directions", False)), looks,
+                             int(getattr(getattr(model, "config", None), "max_objects", 0) or 0),
+                             int(getattr(model, "trained_max_objects", 8) or 0), float(min_area))
             pool = seeded_looks(model, Z_POOL)
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
             self.model_failed.emit(f"The model cannot be used: {_message(e)}")
             return
         self._model, self._path = model, path
+        self._last = None
         self.model_loaded.emit(info, pool)
 
 
@@ -324,13 +350,14 @@ class InferenceClient(QObject):
         return out
 
     def run_job(self, fn: Callable[[Any], Any], on_done: Callable[[Any], None],
-                on_failed: Optional[Callable[[str], None]] = None) -> str:
+                on_failed: Optional[Callable[[str], None]] = None, any_model: bool = False) -> str:
         """Run ``fn(model)`` on the worker thread (before any pending render); ``on_done(result)`` or
-        ``on_failed(message)`` is called on the GUI thread, unless the model was replaced meanwhile.
+        ``on_failed(message)`` is called on the GUI thread, unless the model was replaced meanwhile
+        (``any_model``: answered all the same, for work that does not depend on the model).
         ``fn`` must return plain values / numpy arrays. Returns the job's tag."""
         self._job_count += 1
         tag = f"job{self._job_count}"
-        self._jobs[tag] = (self._model_gen, on_done, on_failed)
+        self._jobs[tag] = (None if any_model else self._model_gen, on_done, on_failed)
         self._set_busy(True)
         self.worker.run_job(tag, fn)
         return tag
@@ -359,13 +386,13 @@ class InferenceClient(QObject):
     def _on_job_done(self, tag: str, result) -> None:
         epoch, on_done, _ = self._jobs.pop(tag, (None, None, None))
         self._finish(self._finished_id)
-        if on_done is not None and epoch == self._model_gen:
+        if on_done is not None and epoch in (self._model_gen, None):
             on_done(result)
 
     def _on_job_failed(self, tag: str, message: str) -> None:
         epoch, _, on_failed = self._jobs.pop(tag, (None, None, None))
         self._finish(self._finished_id)
-        if on_failed is not None and epoch == self._model_gen:
+        if on_failed is not None and epoch in (self._model_gen, None):
             on_failed(message)
 
     def _on_rendered(self, result: RenderResult) -> None:

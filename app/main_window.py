@@ -5,7 +5,7 @@ calls live here: it routes signals."""
 from __future__ import annotations
 
 import sys
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
@@ -19,17 +19,24 @@ from .editor import Editor
 from .files import FileController
 from .image_view import ImageView
 from .inference_worker import InferenceClient, ModelInfo, RenderResult
+from .library import Library
+from .layout_checks import check_layout
 from .look_editor import LookEditor
 from .panels import AppearancePanel, ObjectList, Palette
 from .photo_tools import PhotoTools
 from .qt_compat import protect_none
 from .settings import AppSettings
 from .theme import app_icon, apply_theme
-from .variation_grid import VariationDialog, VariationPlan, plan_variations, random_seeds, render_variations
+from .variation_grid import VariationDialog, Variations
 
 APP_NAME = "Layout2Im Studio"
 RENDER_SEED = 0   # seed for objects without a z (a project written by hand)
 NEW_BOX = (0.375, 0.375, 0.625, 0.625)  # where a double-clicked palette category lands
+
+
+def format_ms(ms: float) -> str:
+    """A render time for the status bar: "12 ms", "0.4 ms", "<0.1 ms" (never a bare "0 ms")."""
+    return "<0.1 ms" if ms < 0.05 else f"{ms:.1f} ms" if ms < 9.95 else f"{ms:.0f} ms"
 
 
 class MainWindow(QMainWindow):
@@ -45,12 +52,12 @@ class MainWindow(QMainWindow):
         self.editor = Editor(parent=self)
         self.client = InferenceClient(self)
         self.looks = LookEditor(self.editor, self.client, self)
-        self.variations: Optional[VariationDialog] = None
-        self._variation_job = 0
+        self.variations = Variations(self.looks, self.client, lambda: self.model_info, self)
         self.model_info: Optional[ModelInfo] = None
         self.last_result: Optional[RenderResult] = None
         self._notes: List[str] = []
-        self._last_error = ""
+        self._render_error = ""       # the last render's failure, shown in the banner until one succeeds
+        self._requested = None        # (layout, seed) of the newest render request of this epoch
         self._user_model_load = False
         self.setWindowIcon(app_icon())
         self._build_widgets()
@@ -59,6 +66,9 @@ class MainWindow(QMainWindow):
                                     recovery_path, self)
         self.photos = PhotoTools(self.looks, self.dialogs, self.settings, self.files, self)
         self._build_actions()
+        self.library = Library(self.settings, self.dialogs, self.files, self.client, self.actions,
+                               lambda path, user: self.load_model(path, user=user), lambda: self.model_info,
+                               parent=self)
         self._connect()
         self.set_theme(self.settings.theme)
         self.actions["overlay"].setChecked(self.settings.flag("view/overlay", False))
@@ -111,8 +121,10 @@ class MainWindow(QMainWindow):
         self.busy_bar.setToolTip("Rendering…")
         self.busy_bar.setVisible(False)
         self.model_label, self.device_label, self.render_label = QLabel(), QLabel(), QLabel("—")
-        for w in (self.busy_bar, self.render_label, self.device_label, self.model_label):
+        self.tool_label = QLabel()
+        for w in (self.tool_label, self.busy_bar, self.render_label, self.device_label, self.model_label):
             sb.addPermanentWidget(w)
+        self._show_tool(self.canvas.tool)
 
     def _build_actions(self) -> None:
         ed, files = self.editor, self.files
@@ -132,6 +144,7 @@ class MainWindow(QMainWindow):
             "fuse_later": lambda: ed.shift_selected(1), "fuse_earlier": lambda: ed.shift_selected(-1),
             "zoom_in": self.canvas.zoom_in, "zoom_out": self.canvas.zoom_out, "zoom_fit": self.canvas.fit,
             "overlay": self._set_overlay, "smooth": self._set_smooth,
+            "draw_tool": lambda on: self.canvas.set_tool("draw" if on else "select"),
             "shortcuts": lambda: self.dialogs.info("Keyboard shortcuts", self.actions.shortcut_text()),
             "about": lambda: self.dialogs.info("About", f"{APP_NAME}: sketch labelled boxes and watch a "
                                                         "Layout2Im model paint them, live on a CPU."),
@@ -159,10 +172,13 @@ class MainWindow(QMainWindow):
         ed.message.connect(self.show_message)
         self.looks.message.connect(self.show_message)
         self.photos.message.connect(self.show_message)
+        self.library.message.connect(lambda text: self.show_message(text, 8000))
         ed.current_category_changed.connect(self.palette_panel.select)
         ed.recent_changed.connect(self.palette_panel.set_recent)
         self.palette_panel.category_picked.connect(ed.set_current_category)
         self.palette_panel.category_activated.connect(lambda n: ed.add_object(n, NEW_BOX))
+        self.canvas.tool_changed.connect(self._show_tool)
+        ed.current_category_changed.connect(lambda _: self._show_tool(self.canvas.tool))
         self.files.path_changed.connect(self._update_title)
         self.files.message.connect(self.show_message)
         self.files.recent_changed.connect(lambda paths: self.actions.set_recent(paths, self.open_recent))
@@ -181,13 +197,10 @@ class MainWindow(QMainWindow):
 
     # ---- start-up ------------------------------------------------------------------------------
     def start(self, model_path: Optional[str] = None, project: Optional[str] = None, recover: bool = True) -> None:
-        """After the window shows: load the model on the worker thread (torch is imported there),
-        offer a crash recovery, open ``project`` if given."""
-        self.load_model(model_path, user=model_path is not None)
-        if recover and self.files.offer_recovery():
-            return
-        if project:
-            self.files.open_path(project, ask=False)
+        """After the window shows: offer a crash recovery, else open ``project``, else the last
+        project, else an example of the model; load the model on the worker thread (torch is imported
+        there). See ``library.py``."""
+        self.library.start(model_path, project, recover)
 
     def load_model(self, path: Optional[str] = None, user: bool = True, official_vocabulary: Optional[str] = None):
         """Load a model file on the worker thread (None: the default model)."""
@@ -201,11 +214,12 @@ class MainWindow(QMainWindow):
         self.client.set_model(model)
 
     def open_model(self) -> None:
-        """Model > Open Model…"""
+        """Model > Open Model File…"""
         path = self.dialogs.open_file("Open model", "Layout2Im models (*.safetensors);;All files (*)",
                                       self.settings.last_dir("model"))
         if path:
             self.settings.set_last_dir("model", path)
+            self.library.remember_file(path)
             self.load_model(path)
 
     def import_official(self) -> None:
@@ -232,6 +246,8 @@ class MainWindow(QMainWindow):
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.model_info = info
         self.editor.known = set(info.categories)
+        self.editor.trained = set(info.limits.trained) or None
+        self._requested = None
         self.editor.z_source = self.client.take_z
         self.editor.look_source = self.client.take_looks
         self.palette_panel.set_categories(info.categories, trained=info.trained)
@@ -245,9 +261,11 @@ class MainWindow(QMainWindow):
         self.appearance.refresh()
         self._show_model_state()
         self.show_message(f"Model {info.name} loaded ({len(info.categories)} categories, {info.device})")
+        self.library.on_model_loaded(info)
         self.schedule_render()
 
     def _on_model_failed(self, message: str) -> None:
+        self.library.on_model_failed()
         self.show_message(message.splitlines()[0], 8000)
         # a frozen bundle without its default model is broken: say so in a window, not only the status bar
         if self._user_model_load or self.model_info is not None or getattr(sys, "frozen", False):
@@ -259,7 +277,7 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"Model: {info.name}" if info else "No model loaded")
         self.device_label.setText(f"Device: {info.device.upper()}" if info else "Device: —")
         if info is None:
-            self.image_view.set_placeholder("No model loaded\n(Model > Open Model…)")
+            self.image_view.set_placeholder("No model loaded\n(Model menu: pick a model)")
 
     # ---- rendering -----------------------------------------------------------------------------
     def schedule_render(self) -> None:
@@ -267,47 +285,61 @@ class MainWindow(QMainWindow):
         self._render_timer.start()
 
     def request_render(self) -> Optional[int]:
-        """Send the document's renderable layout to the worker; returns the request id (or None)."""
+        """Send the document's renderable layout to the worker; returns the request id, or None when
+        nothing is sent: no model, an empty layout, one the model cannot take (too many objects: the
+        banner says so and the last good image stays), or the layout asked for last (its image is
+        shown or on its way)."""
         ed = self.editor
         self.image_view.set_boxes([(o.bbox, o.category, ed.is_unknown(o.category)) for o in ed.doc.objects])
         info = self.model_info
         if info is None:
             return None
+        check = check_layout(ed.doc.objects, info.limits)
+        self._notes = check.lines
         build = ed.doc.to_layout(ed.known, info.z_dim)
-        notes = []
-        if build.unknown:
-            names = sorted({ed.doc.get(u).category for u in build.unknown})
-            notes.append(f"{len(build.unknown)} object(s) with labels unknown to this model (kept, not "
-                         f"rendered): {', '.join(names)}")
-        if build.z_mismatch:
-            notes.append(f"{len(build.z_mismatch)} object(s) have a look (z) made for another model; "
-                         "drawn with a random look")
-        self._notes = notes
         if not build.layout.objects:
+            self._requested = None
             self.last_result = None
             self.image_view.set_image(None)
             self.image_view.set_placeholder("Drag a category from the palette onto the canvas,\n"
                                             "or draw a box on it")
-            self._set_banner(notes)
+            self._render_error = ""
+            self._update_banner()
             return None
+        if check.blocking:
+            self._update_banner()
+            return None
+        key = (build.layout, RENDER_SEED)
+        if key == self._requested:  # same layout as the newest request (e.g. a lock toggled): no render
+            self._update_banner()
+            return None
+        self._requested = key
+        self._update_banner()
         return self.client.request(build.layout, RENDER_SEED)
 
     def _on_image(self, result: RenderResult) -> None:
         self.last_result = result
-        self._last_error = ""
+        self._render_error = ""
         self.image_view.set_image(result.image)
-        self.render_label.setText(f"Render: {result.elapsed_ms:.0f} ms")
-        self._set_banner(list(result.warnings) + self._notes)
+        self.render_label.setText(f"Render: {format_ms(result.elapsed_ms)}")
+        self._update_banner()
 
     def _on_busy(self, busy: bool) -> None:
         self.busy_bar.setVisible(busy)
         self.image_view.set_busy(busy)
 
     def _on_render_error(self, message: str) -> None:
-        self._set_banner([f"Rendering failed: {message}"] + self._notes)
-        if message != self._last_error:  # one box per distinct failure, not one per mouse move
-            self._last_error = message
-            self.dialogs.error("Rendering failed", message)
+        """A render failed: said once in the banner (non-modal) while the last good image stays."""
+        self._render_error = message
+        self._requested = None  # the same layout may be asked again (e.g. after a model change)
+        self._update_banner()
+
+    def _update_banner(self) -> None:
+        lines = list(self._notes)
+        if self._render_error:
+            lines.insert(0, f"Rendering failed: {self._render_error}" +
+                         (" (showing the last image that rendered)" if self.last_result is not None else ""))
+        self._set_banner(lines)
 
     def _set_banner(self, lines: List[str]) -> None:
         self.banner.setText("\n".join(f"⚠ {line}" for line in lines))
@@ -335,6 +367,21 @@ class MainWindow(QMainWindow):
         self.canvas.resetCachedContent()  # the background is cached in the old colours
         self.canvas.viewport().update()
 
+    def _show_tool(self, tool: str) -> None:
+        """The status bar's tool indicator (and the Draw Boxes action's check mark)."""
+        if tool == "draw":
+            cat = self.editor.current_category or "the current category"
+            self.tool_label.setText(f"<b>Draw tool</b>: drag to add a '{cat}' box, over others too "
+                                    "(B or Esc: select)")
+            self.tool_label.setStyleSheet("QLabel { background: #d8ecff; color: #0b3d6b; border-radius: 3px;"
+                                          " padding: 0 6px; }")
+        else:
+            self.tool_label.setText("Select tool (B: draw boxes)")
+            self.tool_label.setStyleSheet("")
+        actions = getattr(self, "actions", None)  # QMainWindow.actions() until _build_actions ran
+        if isinstance(actions, ActionSet) and actions["draw_tool"].isChecked() != (tool == "draw"):
+            actions["draw_tool"].setChecked(tool == "draw")
+
     def show_message(self, text: str, timeout_ms: int = 4000) -> None:
         """A status bar message."""
         self.statusBar().showMessage(text, timeout_ms)
@@ -346,45 +393,15 @@ class MainWindow(QMainWindow):
     # ---- document ------------------------------------------------------------------------------
     def _on_document_replaced(self) -> None:
         self.client.new_epoch()  # images of the old document are stale
+        self._requested = None
         self.looks.fill_missing()
         self.canvas.refresh()
         self.schedule_render()
 
     # ---- variation grid ------------------------------------------------------------------------
     def show_variations(self) -> VariationDialog:
-        """Look > Variations…: the grid (non-modal), with fresh samples."""
-        if self.variations is None:
-            self.variations = VariationDialog(self.request_variations, self._adopt_variation, self)
-            if len(self.editor.selection) == 1:
-                self.variations.mode.setCurrentIndex(1)  # the selected object only
-        self.variations.show()
-        self.variations.raise_()
-        self.variations.resample()
-        return self.variations
-
-    def request_variations(self, mode: str, n: int) -> Optional[str]:
-        """Render ``n`` variations on the worker (one batch); returns why not, or None."""
-        info = self.model_info
-        if info is None:
-            return "Load a model first."
-        sel = self.editor.selection.uids
-        plan = plan_variations(self.editor.doc, self.editor.known, info.z_dim, mode, sel[0] if len(sel) == 1 else None)
-        if not isinstance(plan, VariationPlan):
-            return plan
-        seeds = random_seeds(n, len(plan.vary))
-        self._variation_job += 1
-        job, dlg = self._variation_job, self.variations
-
-        def done(result) -> None:
-            if job == self._variation_job:  # a newer request replaces this one
-                dlg.show_result(result)
-
-        self.client.run_job(lambda m: render_variations(m, plan.layout, plan.uids, plan.vary, seeds), done,
-                            dlg.show_error)
-        return None
-
-    def _adopt_variation(self, uids: Sequence[int], looks: Sequence) -> None:
-        self.looks.apply_looks({u: (z, None, seed) for u, (z, seed) in zip(uids, looks)}, "Use variation")
+        """Look > Variations…: the grid (non-modal), with fresh samples (``variation_grid.py``)."""
+        return self.variations.show()
 
     def _update_title(self, *_) -> None:
         modified = self.files.modified

@@ -11,7 +11,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from .annotations import AnnotationError, annotated_images, kind_of, load_json, map_labels, parse_annotation
+from .annotations import (AnnotatedPhoto, AnnotationError, annotated_images, load_json, map_labels, merge_photos,
+                          natural_key, parse_annotation)
 from .canvas.handles import MIN_SIZE
 from .document import DocObject, clamp_bbox, new_uid
 from .look_editor import LookEditor
@@ -80,31 +81,33 @@ class PhotoTools(QObject):
                                    done, lambda msg: self.dialogs.error("Look from a photo", msg))
 
     # ---- import an annotation ------------------------------------------------------------------
-    def import_annotation(self, path: Optional[str] = None) -> bool:
-        """File > Import Annotation…: a COCO or labelme JSON of a photo as a new layout."""
+    def import_annotation(self, paths=None) -> bool:
+        """File > Import Annotation…: COCO or labelme JSON file(s) of a photo as a new layout. Several
+        files about the same photos (COCO-Stuff's instances + stuff) come together: pick both."""
         info = getattr(self.client, "info", None)
         if info is None:
             self.message.emit("Load a model first")
             return False
-        path = path or self.dialogs.open_file("Import annotation of a photo", ANNOTATION_FILTER,
-                                              self.settings.last_dir("annotation"))
-        if not path:
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        paths = list(paths or self.dialogs.open_files("Import annotations of a photo (COCO instances and "
+                                                      "stuff files together)", ANNOTATION_FILTER,
+                                                      self.settings.last_dir("annotation")) or [])
+        if not paths:
             return False
         try:
-            data = load_json(path)
-            name = None
-            if kind_of(data) == "coco" and len(annotated_images(data)) > 1:
-                name = self.dialogs.choose("Import COCO annotation", "Photo:", annotated_images(data))
-                if name is None:
-                    return False
-            photo = parse_annotation(data, path, name)
+            photo = self._read_photo(paths)
         except AnnotationError as e:
             self.dialogs.error("Cannot import the annotation", str(e))
             return False
-        if not photo.objects:
-            self.dialogs.error("Cannot import the annotation", f"{path}: no boxes in it.")
+        if photo is None:
             return False
-        self.settings.set_last_dir("annotation", path)
+        names = ", ".join(Path(p).name for p in (photo.sources or (photo.source,)))
+        if not photo.objects:
+            what = photo.image_name or "the photo"
+            self.dialogs.error("Cannot import the annotation", f"{names}: no boxes for {what}.")
+            return False
+        self.settings.set_last_dir("annotation", str(paths[0]))
         image = self._photo_of(photo)
         if not self.files.maybe_save():
             return False
@@ -112,7 +115,9 @@ class PhotoTools(QObject):
         boxes = [b for _, b in photo.objects]
         vocab = set(info.categories)
         known = [i for i, c in enumerate(cats) if c in vocab]
-        notes = [f"Imported {len(cats)} object(s) from {Path(path).name}"]
+        notes = [f"Imported {len(cats)} object(s) of {photo.image_name or 'the photo'} from {names}"]
+        if photo.dropped:
+            notes.append(f"{photo.dropped} unlabeled ('other') region(s) left out")
         if unknown:
             notes.append(f"labels unknown to this model, kept and flagged: {', '.join(unknown)}")
         if image is None:
@@ -125,18 +130,35 @@ class PhotoTools(QObject):
 
         self.client.run_job(encode, lambda zs: self._adopt(cats, boxes, dict(zip(known, zs)), notes),
                             lambda msg: self.dialogs.error("Cannot import the annotation", msg))
-        self.message.emit(f"Importing {Path(path).name}: reading the looks from the photo…")
+        self.message.emit(f"Importing {names}: reading the looks from the photo…")
         return True
 
+    def _read_photo(self, paths: Sequence) -> Optional[AnnotatedPhoto]:
+        """The annotations of one photo from ``paths`` merged (asks which photo when they annotate
+        several; None when the user cancels). Raises AnnotationError."""
+        datas = [(Path(p), load_json(p)) for p in paths]
+        images = {str(path): annotated_images(data) for path, data in datas}
+        names = sorted({n for ns in images.values() for n in ns}, key=natural_key)
+        if not names:
+            raise AnnotationError(f"{', '.join(p.name for p, _ in datas)}: no annotated photo in it")
+        name = names[0]
+        if len(names) > 1:
+            name = self.dialogs.choose("Import annotation", f"Photo ({len(names)} annotated):", names)
+            if name is None:
+                return None
+        photos = [parse_annotation(data, path, name) for path, data in datas if name in images[str(path)]]
+        return merge_photos(photos)
+
     def _photo_of(self, photo) -> Optional[np.ndarray]:
-        """The annotated photo as uint8 [H, W, 3] (embedded, beside the file, or asked for)."""
+        """The annotated photo as uint8 [H, W, 3] (embedded, beside the file or in the usual COCO
+        folders, or asked for)."""
         image = QImage()
         if photo.image_data:
             image = QImage.fromData(photo.image_data)
         if image.isNull() and photo.image_path is not None and photo.image_path.is_file():
             image = QImage(str(photo.image_path))
         if image.isNull():
-            name = photo.image_path.name if photo.image_path else "the photo"
+            name = photo.image_name or "the photo"
             where = self.dialogs.open_file(f"Where is {name}?", IMAGE_FILTER, str(photo.source.parent))
             image = QImage(where) if where else QImage()
         return None if image.isNull() else qimage_to_array(image)

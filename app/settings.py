@@ -1,4 +1,4 @@
-"""Persistent preferences (QSettings): recent files, theme, view toggles, window state.
+"""Persistent preferences (QSettings): recent files, theme, the chosen model, view toggles, window state.
 Tests point QSettings at a temporary folder (see tests/conftest.py)."""
 
 from __future__ import annotations
@@ -55,6 +55,16 @@ class AppSettings:
     @theme.setter
     def theme(self, v: str) -> None:
         self.q.setValue("theme", v)
+
+    @property
+    def model_choice(self) -> str:
+        """The model picked last in the Model menu: a shipped model's name or a model file's path
+        ("" when none: the default model)."""
+        return self._get("model/choice", "", str)
+
+    @model_choice.setter
+    def model_choice(self, v: str) -> None:
+        self.q.setValue("model/choice", str(v or ""))
 
     def flag(self, key: str, default: bool = False) -> bool:
         """A boolean preference (e.g. "view/smooth", "view/overlay")."""

@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("generate", help="render a project/layout file to PNGs")
-    p.add_argument("--model", default="scenes64", help="shipped model name or model file path")
+    p.add_argument("--model", default=None, help="shipped model name or model file path (default: the "
+                   "shipped model the project was made with, else scenes64)")
     p.add_argument("--layout", required=True, help="project file (JSON) with the layout")
     p.add_argument("--samples", type=int, default=1, help="images with re-drawn z for unlocked objects")
     p.add_argument("--seed", type=int, default=0)
@@ -74,6 +75,23 @@ def ensure_writable_dir(path: Path) -> Path:
     return path
 
 
+def model_for_project(requested, recorded: str) -> str:
+    """The model ``generate`` uses: ``--model`` when given, else the shipped model the project records,
+    else the default (saying so on stderr when the recorded one is not installed)."""
+    import sys
+
+    from .inference import DEFAULT_MODEL, available_models
+
+    if requested:
+        return requested
+    if recorded and recorded in available_models():
+        return recorded
+    if recorded:
+        print(f"note: the project was made with the model {recorded!r}, which is not installed; using "
+              f"{DEFAULT_MODEL} (choose one with --model)", file=sys.stderr)
+    return DEFAULT_MODEL
+
+
 def cmd_generate(args) -> int:
     import numpy as np
     from PIL import Image
@@ -84,7 +102,7 @@ def cmd_generate(args) -> int:
 
     out = ensure_writable_dir(Path(args.out))  # before any work
     project = load_project(args.layout)
-    model = Layout2ImModel.load(args.model, device=args.device)
+    model = Layout2ImModel.load(model_for_project(args.model, project.model_name), device=args.device)
     layout = project.to_layout()
     unknown = sorted({o.category for o in layout.objects if o.category not in model.vocabulary})
     if unknown:

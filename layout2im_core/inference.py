@@ -322,7 +322,7 @@ class Layout2ImModel:
         n = len(layout.objects)
         if n > self.trained_max_objects:
             out.append(f"{n} objects: this model was trained with at most {self.trained_max_objects}")
-        small = [f"{i} ({o.category})" for i, o in enumerate(layout.objects)
+        small = [f"{i} ({o.category})" for i, o in enumerate(layout.objects, 1)  # numbered from 1, as files list them
                  if _area(o.bbox) < MIN_BOX_AREA]
         if small:
             out.append(f"boxes under 2% of the image (outside the trained range): objects {', '.join(small)}")

@@ -206,8 +206,30 @@ def dumps_project(project: Project) -> str:
     return json.dumps(project.to_dict(), indent=1, allow_nan=False) + "\n"
 
 
+def file_mode_for(path: PathLike) -> int:
+    """Permission bits for (re)writing ``path``: those of the existing file, else ``0o666`` less the
+    process umask (what ``open(path, "w")`` gives a new file)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    try:  # Linux: read it without changing it (os.umask can only be read by setting it)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def save_project(project: Project, path: PathLike) -> None:
     """Write a project file atomically: a temporary file in the same folder, fsync, then os.replace.
+    The file keeps the mode of the file it replaces; a new one gets the user's usual mode (umask).
 
     Raises:
         ProjectFileError: the folder is not writable or the disk is full; the previous file, if any,
@@ -218,6 +240,8 @@ def save_project(project: Project, path: PathLike) -> None:
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent or Path(".")))
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600; the file gets the mode a plain write would give
+            os.fchmod(fd, file_mode_for(p))
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()

@@ -48,6 +48,7 @@ class RecordingDialogs:
         self.save_answer = "discard"       # ask_save
         self.yes_no_answer = False         # ask_yes_no
         self.open_answer = None            # open_file
+        self.open_files_answer = None      # open_files (None: [open_answer] when that is set)
         self.save_file_answer = None       # save_file
         self.int_answer = 4                # get_int
         self.choose_answer = None          # choose
@@ -68,6 +69,11 @@ class RecordingDialogs:
 
     def open_file(self, title, filters, directory=""):
         return self.open_answer
+
+    def open_files(self, title, filters, directory=""):
+        if self.open_files_answer is not None:
+            return list(self.open_files_answer)
+        return [self.open_answer] if self.open_answer else []
 
     def save_file(self, title, filters, directory=""):
         return self.save_file_answer

@@ -1,6 +1,7 @@
 """Per-object appearance in the window (tiny random model): sliders move only the selected object's z
-and read back what was set, re-roll and lock, copy/paste of looks across categories, the variation
-grid, seeds, undo and save -> load bit-exact, the fallback without directions, missing z filled."""
+and read back what was set, re-roll and lock, copy/paste of looks across categories, seeds, undo and
+save -> load bit-exact, the fallback without directions, missing z filled (the variation grid:
+test_app_variations.py)."""
 
 import numpy as np
 import pytest
@@ -167,40 +168,6 @@ def test_copy_paste_look_across_categories(make_window, tiny_model, qtbot):
         assert o.z == boat.z and o.base_z == boat.base_z and o.category == cat
     ed.stack.undo()
     assert ed.doc.get(uids[0]).z != boat.z
-
-
-def test_variation_grid_adopts_the_clicked_sample(make_window, tiny_model, qtbot):
-    w = make_window(tiny_model)
-    uids = scene(w)
-    ed = w.editor
-    ed.selection.set([uids[0]])
-    ed.toggle_lock_selected()
-    ed.selection.clear()
-    before = {u: ed.doc.get(u).z for u in uids}
-    dlg = w.show_variations()
-    assert dlg.mode_key == "layout" and dlg.n == 9
-    qtbot.waitUntil(lambda: dlg.ready, timeout=20000)
-    res = dlg.result
-    assert res.images.shape == (9, 64, 64, 3) and res.uids == (uids[1], uids[2]), "the locked sky is fixed"
-    assert not np.array_equal(res.images[0], res.images[1])
-    depth = ed.stack.count()
-    qtbot.mouseClick(dlg.cells[4], __import__("PySide6.QtCore", fromlist=["Qt"]).Qt.LeftButton)
-    assert ed.stack.count() == depth + 1
-    for u, (z, seed) in zip(res.uids, res.looks[4]):
-        o = ed.doc.get(u)
-        assert o.z == z and o.seed == seed and np.array_equal(bits(z), bits(tiny_model.sample_z(1, seed)[0]))
-    assert ed.doc.get(uids[0]).z == before[uids[0]]
-    # only the selected object
-    ed.selection.set([uids[2]])
-    dlg.mode.setCurrentIndex(1)
-    qtbot.waitUntil(lambda: dlg.ready, timeout=20000)
-    assert dlg.result.uids == (uids[2],)
-    dlg.pick(7)
-    assert ed.doc.get(uids[2]).z == dlg.result.looks[7][0][0]
-    ed.stack.undo()
-    ed.stack.undo()
-    assert all(ed.doc.get(u).z == z for u, z in before.items())
-    dlg.close()
 
 
 def test_save_load_keeps_every_z_base_and_seed_bit_exact(make_window, dir_model, dialogs, tmp_path, qtbot):

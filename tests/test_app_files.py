@@ -172,3 +172,39 @@ def test_project_argument_opens_and_bad_one_says_so(make_window, tiny_model, dia
         w.start(str(model_path), str(tmp_path / "missing.l2i.json"), recover=False)
     assert len(dialogs.errors) == 1 and "missing.l2i.json" in dialogs.errors[0][1]
     assert len(w.editor.doc) == 0 and w.model_info.name == "random"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_saved_projects_and_exports_get_the_usual_mode(make_window, tiny_model, dialogs, tmp_path, qtbot, umask):
+    w = make_window(tiny_model)
+    fill(w)
+    qtbot.waitUntil(lambda: w.last_result is not None and not w.client.busy, timeout=20000)
+    old = os.umask(umask)
+    try:
+        dialogs.save_file_answer = str(tmp_path / "scene")
+        w.actions["save"].trigger()
+        dialogs.int_answer, dialogs.save_file_answer = 2, str(tmp_path / "scene.png")
+        w.actions["export_png"].trigger()
+    finally:
+        os.umask(old)
+    for name in ("scene.l2i.json", "scene.png"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
+def test_resaving_keeps_the_mode_of_the_existing_file(make_window, tiny_model, dialogs, tmp_path, qtbot):
+    w = make_window(tiny_model)
+    fill(w)
+    qtbot.waitUntil(lambda: w.last_result is not None and not w.client.busy, timeout=20000)
+    dialogs.save_file_answer = str(tmp_path / "scene")
+    w.actions["save"].trigger()
+    path = tmp_path / "scene.l2i.json"
+    path.chmod(0o664)
+    w.editor.add_object("tree", (0.1, 0.1, 0.3, 0.3))
+    w.actions["save"].trigger()
+    assert path.stat().st_mode & 0o777 == 0o664 and len(load_project(path).objects) == 4
+    png = tmp_path / "scene.png"
+    dialogs.int_answer, dialogs.save_file_answer = 2, str(png)
+    w.actions["export_png"].trigger()
+    png.chmod(0o640)
+    w.actions["export_png"].trigger()
+    assert png.stat().st_mode & 0o777 == 0o640

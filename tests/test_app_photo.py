@@ -5,6 +5,7 @@ unknown ones flagged and kept, each z from its crop. Plus the Qt-free annotation
 import base64
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,3 +146,88 @@ def test_annotation_readers_and_label_matching(tmp_path):
     p.write_text("{not json")
     with pytest.raises(AnnotationError):
         read_annotation(p)
+
+
+MINI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "coco-stuff-mini"
+
+
+def coco_folder(root, photo):
+    """A COCO-style tree: annotations/instances_val2017.json + stuff_val2017.json, the photos in
+    val2017/ (a sibling folder, as COCO ships them). Photos img10.png and img2.png."""
+    (root / "annotations").mkdir(parents=True)
+    (root / "val2017").mkdir()
+    for name in ("img10.png", "img2.png"):
+        (root / "val2017" / name).write_bytes(png_bytes(photo))
+    images = [{"id": 10, "file_name": "img10.png", "width": W, "height": H},
+              {"id": 2, "file_name": "img2.png", "width": W, "height": H}]
+    things = {"images": images, "categories": [{"id": 9, "name": "boat"}],
+              "annotations": [{"image_id": 2, "category_id": 9, "bbox": [40, 30, 50, 30]},
+                              {"image_id": 10, "category_id": 9, "bbox": [0, 0, 10, 10]}]}
+    stuff = {"images": images, "categories": [{"id": 149, "name": "sky-other"}, {"id": 155, "name": "sea"},
+                                              {"id": 183, "name": "other"}],
+             "annotations": [{"image_id": 2, "category_id": 149, "bbox": [0, 0, 128, 40]},
+                             {"image_id": 2, "category_id": 155, "bbox": [0, 40, 128, 56]},
+                             {"image_id": 2, "category_id": 183, "bbox": [100, 70, 28, 26]}]}
+    paths = []
+    for name, data in (("instances_val2017.json", things), ("stuff_val2017.json", stuff)):
+        paths.append(root / "annotations" / name)
+        paths[-1].write_text(json.dumps(data))
+    return paths
+
+
+def test_coco_instances_and_stuff_import_together_with_the_photo_from_the_sibling_folder(
+        make_window, tiny_model, dialogs, tmp_path, qtbot, photo):
+    instances, stuff = coco_folder(tmp_path / "coco", photo)
+    offered = []
+
+    def choose(title, label, items):
+        offered.append(list(items))
+        return "img2.png"
+
+    dialogs.choose = choose
+    dialogs.open_files_answer = [str(instances), str(stuff)]
+    w = make_window(tiny_model)
+    w.actions["import_annotation"].trigger()
+    wait_idle(qtbot, w)
+    assert offered == [["img2.png", "img10.png"]]  # sorted by name, numbers by value
+    objs = w.editor.doc.objects
+    assert [o.category for o in objs] == ["sky-other", "sea", "boat"]  # stuff first, COCO-Stuff's "other" left out
+    boxes = [(0, 0, 1, 40 / H), (0, 40 / H, 1, 1), (40 / W, 30 / H, 90 / W, 60 / H)]
+    for o, box in zip(objs, boxes):
+        assert o.bbox == pytest.approx(box)
+        assert np.array_equal(bits(o.z), bits(tiny_model.encode_appearance(photo, box, o.category)))
+    assert dialogs.errors == [] and "'other'" in w.statusBar().currentMessage()
+
+
+def test_image_candidates_cover_the_usual_coco_folders(tmp_path):
+    from app.annotations import find_image, image_candidates
+    ann = tmp_path / "coco" / "annotations" / "instances_val2017.json"
+    cands = image_candidates(ann, "a.jpg")
+    assert cands[0] == ann.parent / "a.jpg"
+    assert tmp_path / "coco" / "val2017" / "a.jpg" in cands
+    assert tmp_path / "coco" / "images" / "val2017" / "a.jpg" in cands
+    (tmp_path / "coco" / "annotations").mkdir(parents=True)
+    (tmp_path / "coco" / "pictures").mkdir()
+    (tmp_path / "coco" / "pictures" / "a.jpg").write_bytes(b"x")
+    assert find_image(ann, "a.jpg") == tmp_path / "coco" / "pictures" / "a.jpg"  # any sibling folder
+    assert find_image(ann, "b.jpg") is None and image_candidates(ann, "") == []
+
+
+@pytest.mark.skipif(not (MINI / "annotations" / "stuff_val2017.json").exists(),
+                    reason="the COCO-Stuff mini set (../shared/data/coco-stuff-mini) is absent")
+def test_real_coco_stuff_files_of_one_image_import_together(make_window, tiny_model, dialogs, qtbot):
+    from layout2im_core.project import load_project
+    dialogs.open_files_answer = [str(MINI / "annotations" / n)
+                                 for n in ("instances_val2017.json", "stuff_val2017.json")]
+    asked = []
+    dialogs.choose = lambda title, label, items: asked.append(list(items)) or "000000011197.jpg"
+    dialogs.open_answer = None  # "Where is the photo?" must not be needed
+    w = make_window(tiny_model)
+    w.actions["import_annotation"].trigger()
+    wait_idle(qtbot, w)
+    assert asked[0] == sorted(asked[0]) and len(asked[0]) >= 90
+    cats = [o.category for o in w.editor.doc.objects]
+    example = load_project(Path(__file__).resolve().parents[1] / "resources" / "layouts"
+                           / "coco_val_11197.json")
+    assert {o.category for o in example.objects} <= set(cats)
+    assert "not found" not in w.statusBar().currentMessage() and dialogs.errors == []

@@ -41,9 +41,6 @@ class SlowModel:
             raise RuntimeError("boom")
         return np.full((64, 64, 3), len(layout), np.uint8)
 
-    def layout_warnings(self, layout):
-        return ["too many"] if len(layout) > 3 else []
-
 
 def lay(n):
     return LayoutSpec(tuple(ObjectSpec("sky", (0, 0, 1, 1)) for _ in range(n)))
@@ -120,13 +117,6 @@ def test_render_failure_becomes_a_message(qtbot, client):
     qtbot.waitUntil(lambda: not client.busy, timeout=5000)
 
 
-def test_warnings_travel_with_the_image(qtbot, client):
-    load(qtbot, client, SlowModel(delay=0.0))
-    with qtbot.waitSignal(client.image_ready, timeout=10000) as sig:
-        client.request(lay(4))
-    assert sig.args[0].warnings == ("too many",)
-
-
 def test_corrupt_model_file_reports_failure(qtbot, client, tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00garbage" * 100)
@@ -134,3 +124,13 @@ def test_corrupt_model_file_reports_failure(qtbot, client, tmp_path):
         client.load(str(bad))
     assert "bad.safetensors" in sig.args[0]
     assert client.info is None
+
+
+def test_a_cached_repeat_reports_the_time_the_image_took(qtbot, client):
+    load(qtbot, client, SlowModel(delay=0.05))
+    times = []
+    for layout in (lay(2), lay(2), lay(3)):
+        with qtbot.waitSignal(client.image_ready, timeout=10000) as sig:
+            client.request(layout)
+        times.append(sig.args[0].elapsed_ms)
+    assert times[0] >= 50 and times[1] == times[0] and times[2] >= 50 and times[2] != times[0]

@@ -75,3 +75,26 @@ def test_make_scenes(tmp_path):
     assert main(["make-scenes", "--n", "3", "--out", str(tmp_path / "s"), "--seed", "4", "--size", "64"]) == 0
     ann = json.loads((tmp_path / "s" / "annotations.json").read_text())
     assert len(ann["images"]) == 3 and len(list((tmp_path / "s" / "images").glob("*.png"))) == 3
+
+
+def test_generate_without_model_uses_the_projects_model(tmp_path, monkeypatch, capsys):
+    models = tmp_path / "res" / "models"
+    models.mkdir(parents=True)
+    for seed, name in ((1, "scenes64"), (2, "other")):
+        Layout2ImModel.random("tiny", seed=seed, name=name).save(models / f"{name}.safetensors")
+    monkeypatch.setenv("LAYOUT2IM_RESOURCES", str(tmp_path / "res"))
+    objs = (ProjectObject("sky-other", (0, 0, 1, 0.5), (0.5,) * 8), ProjectObject("sea", (0, 0.5, 1, 1), (-0.5,) * 8))
+
+    def render(recorded, *model):
+        lay = tmp_path / f"{recorded or 'none'}.l2i.json"
+        save_project(Project(objs, recorded), lay)
+        out = tmp_path / f"out_{recorded}_{len(model)}"
+        assert main(["generate", *model, "--layout", str(lay), "--out", str(out)]) == 0
+        (png,) = out.glob("*.png")
+        return Image.open(png).tobytes()
+
+    assert render("other") == render("other", "--model", "other") != render("other", "--model", "scenes64")
+    capsys.readouterr()
+    assert render("gone") == render("gone", "--model", "scenes64")
+    assert "made with the model 'gone', which is not installed; using scenes64" in capsys.readouterr().err
+    assert render("") == render("", "--model", "scenes64")

@@ -178,6 +178,10 @@ def test_layout_warnings(model):
     lay = LayoutSpec(tuple(ObjectSpec(model.categories[0], (0, 0, 0.1, 0.1)) for _ in range(9)))
     w = " ".join(model.layout_warnings(lay))
     assert "at most 8" in w and "2%" in w
+    big = ObjectSpec(model.categories[0], (0, 0, 1, 1))
+    small = ObjectSpec(model.categories[1], (0, 0, 0.1, 0.1))
+    (w,) = model.layout_warnings(LayoutSpec((big, small)))
+    assert w.endswith(f"objects 2 ({model.categories[1]})")  # counted from 1, as the objects are listed
 
 
 # --- bad model files ---------------------------------------------------------------------------

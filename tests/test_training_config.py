@@ -85,3 +85,10 @@ def test_auto_precision_resolves_per_device():
     cpu = torch.device("cpu")
     assert resolve_precision("auto", cpu) == ("bf16" if native_bf16(cpu) else "fp32")
     assert resolve_precision("bf16", cpu) == "bf16" and resolve_precision("fp32", cpu) == "fp32"
+
+
+@pytest.mark.parametrize("precision", ["auto", "fp32", "bf16"])
+def test_precision_flag_takes_every_documented_value(capsys, precision):
+    rc = cli.main(["train", "--preset", "tiny-test", "--precision", precision, "--dry-run"])
+    out = capsys.readouterr().out
+    assert rc == 0 and f"precision = {precision}\n" in out

@@ -51,16 +51,29 @@ class LabelChip(QGraphicsItem):
         painter.drawText(self._rect, Qt.AlignCenter, self._text)
 
 
+def chip_position(box: QRectF, chip_w: float, chip_h: float, side: float) -> QPointF:
+    """Top-left of a label chip of ``chip_w`` x ``chip_h`` (scene units) for ``box``: just inside its
+    top-left corner, shifted left / up where it would cross the canvas border (0..side), so the chip
+    never spills outside the canvas, even on a small box in a corner."""
+    inset = min(1.0, box.width() / 4, box.height() / 4)
+    x = min(box.left() + inset, side - chip_w)
+    y = min(box.top() + inset, side - chip_h)
+    return QPointF(max(0.0, x), max(0.0, y))
+
+
 class BoxItem(QGraphicsItem):
     """One object's box in scene coordinates (the canvas spans 0..side in both axes)."""
 
-    def __init__(self, uid: int):
+    def __init__(self, uid: int, side: float = 512.0):
         super().__init__()
         self.uid = uid
+        self.side = side
+        self._scale = 1.0  # view pixels per scene unit (the chip keeps its screen size)
         self.setAcceptedMouseButtons(Qt.NoButton)
         self._rect = QRectF()
         self._category = ""
         self._unknown = False
+        self._untrained = False
         self._locked = False
         self._selected = False
         self._color = QColor(Qt.gray)
@@ -73,22 +86,31 @@ class BoxItem(QGraphicsItem):
         if rect != self._rect:
             self.prepareGeometryChange()
             self._rect = QRectF(rect)
-            self.chip.setPos(self._rect.topLeft() + QPointF(1, 1))
+            self._place_chip()
+
+    def _place_chip(self) -> None:
+        size = self.chip.boundingRect()
+        self.chip.setPos(chip_position(self._rect, size.width() / self._scale, size.height() / self._scale,
+                                       self.side))
 
     def rect(self) -> QRectF:
         """The box rectangle in scene coordinates."""
         return QRectF(self._rect)
 
-    def set_object(self, category: str, unknown: bool, locked: bool) -> None:
-        """Set the category (and whether the model knows it) and the lock flag."""
-        if (category, unknown, locked) == (self._category, self._unknown, self._locked):
+    def set_object(self, category: str, unknown: bool, locked: bool, untrained: bool = False) -> None:
+        """Set the category (whether the model knows it, whether it was trained on it) and the lock
+        flag."""
+        state = (category, unknown, locked, untrained and not unknown)
+        if state == (self._category, self._unknown, self._locked, self._untrained):
             return
-        self._category, self._unknown, self._locked = category, unknown, locked
+        self._category, self._unknown, self._locked, self._untrained = state
         self._color = QColor(*(UNKNOWN_RGB if unknown else category_rgb(category)))
-        text = category + ("  ?" if unknown else "") + ("  [locked]" if locked else "")
+        text = category + ("  ?" if unknown else "  !" if self._untrained else "") + ("  [locked]" if locked else "")
         self.chip.set_label(text, self._color)
-        self.setToolTip(f"{category} — not in this model's vocabulary; kept but not rendered"
-                        if unknown else category)
+        self._place_chip()
+        self.setToolTip(f"{category} — not in this model's vocabulary; kept but not rendered" if unknown else
+                        f"{category} — this model was not trained on it: drawn poorly" if self._untrained
+                        else category)
         self.update()
 
     def set_selected(self, selected: bool) -> None:
@@ -103,12 +125,16 @@ class BoxItem(QGraphicsItem):
         return QColor(self._color)
 
     # ---- drawing -------------------------------------------------------------------------------
-    def set_pad(self, pad: float) -> None:
-        """Margin (scene units) around the box that repaints with it: covers the outline and the
-        screen-sized handles the view draws, so only changed regions need repainting."""
+    def set_scale(self, scale: float, pad: float) -> None:
+        """The view's zoom (pixels per scene unit: where the screen-sized chip fits) and the margin
+        (scene units) around the box that repaints with it: covers the outline and the screen-sized
+        handles the view draws, so only changed regions need repainting."""
         if pad != self._pad:
             self.prepareGeometryChange()
             self._pad = pad
+        if scale > 0 and scale != self._scale:
+            self._scale = scale
+            self._place_chip()
 
     def boundingRect(self) -> QRectF:
         return self._rect.adjusted(-self._pad, -self._pad, self._pad, self._pad)

@@ -1,6 +1,12 @@
 """The layout canvas: a QGraphicsView showing one box item per object, and the mouse and keyboard
 editing of boxes (draw, move, resize by 8 handles, select, drop from the palette, zoom, pan).
 
+Stacking follows the object list: the item of object ``i`` (fusion order) has z value ``i``, so later
+objects are drawn on top, and a click picks the topmost box under the mouse (``box_at``), after any
+edit, undo or redo. Two tools: **select** (drag a box to move it, drag on empty canvas to draw one)
+and **draw** (every drag draws a box of the current category, also over other boxes: the way to add a
+box on a fully covered canvas); ``tool_changed`` tells the status bar.
+
 The view never edits objects itself: it translates events into :class:`app.editor.Editor` calls. A
 drag previews through ``Editor.preview_bboxes`` and becomes one undo step at release. Hit-testing of
 handles is done here in screen pixels, so the hit zone is the same at any zoom.
@@ -18,8 +24,7 @@ from ..colors import category_rgb
 from ..document import DocEvent, clamp_bbox
 from .box_item import BoxItem
 from .painting import paint_background, paint_handles
-from .handles import (HANDLE_DRAW_PX, MIN_SIZE, area, contains, drawn_bbox, hit_handle, move_bboxes,
-                      resize_bbox)
+from .handles import HANDLE_DRAW_PX, MIN_SIZE, contains, drawn_bbox, hit_handle, move_bboxes, resize_bbox
 
 if TYPE_CHECKING:
     from ..editor import Editor
@@ -39,6 +44,7 @@ class CanvasView(QGraphicsView):
     """Editable view of the document's boxes. ``context_actions`` fill the right-click menu."""
 
     zoom_changed = Signal(float)
+    tool_changed = Signal(str)  # "select" or "draw"
 
     def __init__(self, editor: "Editor", parent=None):
         super().__init__(parent)
@@ -48,6 +54,7 @@ class CanvasView(QGraphicsView):
         self._drag: Optional[dict] = None
         self._auto_fit = True
         self._space = False
+        self._tool = "select"
         scene = QGraphicsScene(self)
         m = SIDE * 0.08
         scene.setSceneRect(QRectF(-m, -m, SIDE + 2 * m, SIDE + 2 * m))
@@ -93,12 +100,13 @@ class CanvasView(QGraphicsView):
         for i, o in enumerate(objs):
             item = self._items.get(o.uid)
             if item is None:
-                item = self._items[o.uid] = BoxItem(o.uid)
-                item.set_pad(self._pad())
+                item = self._items[o.uid] = BoxItem(o.uid, SIDE)
+                item.set_scale(self.transform().m11(), self._pad())
                 self.scene().addItem(item)
             x0, y0, x1, y1 = o.bbox
             item.set_rect(QRectF(x0 * SIDE, y0 * SIDE, (x1 - x0) * SIDE, (y1 - y0) * SIDE))
-            item.set_object(o.category, self.editor.is_unknown(o.category), o.locked)
+            item.set_object(o.category, self.editor.is_unknown(o.category), o.locked,
+                            self.editor.is_untrained(o.category))
             item.setZValue(i)
             item.set_selected(o.uid in self.editor.selection)
 
@@ -106,9 +114,9 @@ class CanvasView(QGraphicsView):
         return (HANDLE_DRAW_PX + 4) / max(self.transform().m11(), 1e-6)
 
     def _zoomed(self) -> None:
-        pad = self._pad()
+        pad, scale = self._pad(), self.transform().m11()
         for item in self._items.values():
-            item.set_pad(pad)
+            item.set_scale(scale, pad)
         self.viewport().update()
         self.zoom_changed.emit(self.transform().m11())
 
@@ -137,13 +145,29 @@ class CanvasView(QGraphicsView):
         return None
 
     def box_at(self, pos) -> Optional[int]:
-        """The object under a viewport position: a selected one if any, else the smallest box."""
+        """The object under a viewport position: the topmost one, i.e. the last in fusion order (the
+        order the canvas stacks the boxes in), or None."""
         x, y = self.to_norm(pos)
-        hits = [o for o in self.editor.doc.objects if contains(o.bbox, x, y)]
-        if not hits:
-            return None
-        selected = [o for o in hits if o.uid in self.editor.selection]
-        return (selected or sorted(hits, key=lambda o: area(o.bbox)))[-1 if selected else 0].uid
+        for o in reversed(self.editor.doc.objects):
+            if contains(o.bbox, x, y):
+                return o.uid
+        return None
+
+    # ---- tools ---------------------------------------------------------------------------------
+    @property
+    def tool(self) -> str:
+        """"select" or "draw"."""
+        return self._tool
+
+    def set_tool(self, tool: str) -> None:
+        """Switch between the select tool and the draw tool (B); ends a drag in progress."""
+        tool = "draw" if tool == "draw" else "select"
+        if tool == self._tool:
+            return
+        self.cancel_drag()
+        self._tool = tool
+        self.viewport().setCursor(QCursor(Qt.CrossCursor))
+        self.tool_changed.emit(tool)
 
     # ---- mouse ---------------------------------------------------------------------------------
     def mousePressEvent(self, event) -> None:
@@ -161,6 +185,9 @@ class CanvasView(QGraphicsView):
             return
         self.setFocus(Qt.MouseFocusReason)
         start = self.to_norm(pos)
+        if self._tool == "draw":
+            self._start_draw(start)
+            return
         hit = self.handle_at(pos)
         if hit:
             uid, handle = hit
@@ -185,6 +212,9 @@ class CanvasView(QGraphicsView):
             self._drag = {"mode": "band", "start": start, "now": start, "base": sel.uids}
             return
         sel.clear()
+        self._start_draw(start)
+
+    def _start_draw(self, start: Tuple[float, float]) -> None:
         if self.editor.current_category:
             self._drag = {"mode": "draw", "start": start, "now": start}
         else:
@@ -262,9 +292,11 @@ class CanvasView(QGraphicsView):
         return True
 
     def _update_cursor(self, pos) -> None:
-        hit = self.handle_at(pos)
+        hit = None if self._tool == "draw" else self.handle_at(pos)
         if self._space:
             cursor = Qt.OpenHandCursor
+        elif self._tool == "draw":
+            cursor = Qt.CrossCursor
         elif hit:
             cursor = _CURSORS[hit[1]]
         elif self.box_at(pos) is not None:
@@ -289,7 +321,11 @@ class CanvasView(QGraphicsView):
         elif key in (Qt.Key_Tab, Qt.Key_Backtab):
             self.editor.cycle_selection(-1 if key == Qt.Key_Backtab or mods & Qt.ShiftModifier else 1)
         elif key == Qt.Key_Escape:
-            if not self.cancel_drag():
+            if self.cancel_drag():
+                pass
+            elif self._tool == "draw":
+                self.set_tool("select")
+            else:
                 self.editor.selection.clear()
         elif key == Qt.Key_Space and not event.isAutoRepeat():
             self._space = True

@@ -98,6 +98,12 @@ class ObjectList(QListWidget):
                     item.setForeground(QBrush(QColor(*UNKNOWN_RGB)))
                     item.setToolTip(f"'{o.category}' is not in the loaded model's vocabulary: kept in the "
                                     "project, not rendered")
+                elif self.editor.is_untrained(o.category):
+                    item.setText(text + "   — not trained on")
+                    font = item.font()
+                    font.setItalic(True)
+                    item.setFont(font)
+                    item.setToolTip(f"The loaded model was not trained on '{o.category}': it draws it poorly")
                 self.addItem(item)
                 item.setSelected(o.uid in self.editor.selection)
         finally:

@@ -3,21 +3,24 @@ categories (keys 1-9), and drag-and-drop of a category onto the canvas.
 
 When the model was trained on only part of its vocabulary (the default model: 17 scene categories of
 COCO-Stuff's 184), those come first under a "Trained on" heading, and the rest only with "Show all
-categories" ticked (under "Other categories").
+categories" ticked or while searching (under "Other categories"), each marked as not trained on: in
+italics, greyed, with a warning sign and a tooltip (the model draws them poorly).
 """
 
 from __future__ import annotations
 
 from typing import List, Optional, Sequence
 
-from PySide6.QtCore import QMimeData, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QMimeData, QPointF, QRectF, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import (QBrush, QColor, QFont, QIcon, QPainter, QPalette, QPixmap, QPolygonF, QStandardItem,
+                           QStandardItemModel)
 from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
 
 from ..canvas.view import CATEGORY_MIME
 from ..colors import category_rgb
 
 HEADER_ROLE = Qt.UserRole + 1  # True on the section headings (not categories)
+UNTRAINED_ROLE = Qt.UserRole + 2  # True on categories the model was not trained on
 
 
 def swatch_icon(rgb, size: int = 14) -> QIcon:
@@ -31,6 +34,25 @@ def swatch_icon(rgb, size: int = 14) -> QIcon:
     p.drawRoundedRect(0.5, 0.5, size - 1, size - 1, 3, 3)
     p.end()
     return QIcon(pm)
+
+
+def untrained_icon(rgb, size: int = 14) -> QIcon:
+    """The category's swatch, faded, with a small warning triangle: "not trained on"."""
+    pm = swatch_icon(rgb, size).pixmap(size, size)
+    faded = QPixmap(pm.size())
+    faded.fill(Qt.transparent)
+    p = QPainter(faded)
+    p.setOpacity(0.45)
+    p.drawPixmap(0, 0, pm)
+    p.setOpacity(1.0)
+    p.setRenderHint(QPainter.Antialiasing)
+    p.setPen(QColor(120, 70, 0))
+    p.setBrush(QColor(255, 190, 40))
+    p.drawPolygon(QPolygonF([QPointF(size / 2, 1), QPointF(size - 1, size - 1), QPointF(1, size - 1)]))
+    p.setPen(QColor(60, 30, 0))
+    p.drawText(QRectF(0, 3, size, size - 3), Qt.AlignCenter, "!")
+    p.end()
+    return QIcon(faded)
 
 
 class CategoryModel(QStandardItemModel):
@@ -81,12 +103,13 @@ class Palette(QWidget):
         self.show_all.toggled.connect(lambda _: self._fill())
         self._names: List[str] = []
         self._trained: List[str] = []
+        self._rest_shown = False
         self._empty_text = "No model loaded"
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         for w in (self.search, self.show_all, self.recent_label, self.list, self.empty_label):
             lay.addWidget(w)
-        self.search.textChanged.connect(self.proxy.setFilterFixedString)
+        self.search.textChanged.connect(self._on_search)
         self.search.returnPressed.connect(self._activate_first)
         self.list.selectionModel().currentChanged.connect(self._on_current)
         self.list.activated.connect(lambda idx: None if idx.data(HEADER_ROLE) else
@@ -118,22 +141,47 @@ class Palette(QWidget):
         else:
             self._add_header(f"Trained on ({len(self._trained)})")
             self._add(self._trained)
-            if self.show_all.isChecked():
+            self._rest_shown = self._want_rest()
+            if self._rest_shown:
                 trained = set(self._trained)
                 rest = [n for n in self._names if n not in trained]
                 self._add_header(f"Other categories ({len(rest)}): not trained on")
-                self._add(rest)
+                self._add(rest, untrained=True)
         names = self._names
         self.empty_label.setText(self._empty_text)
         self.empty_label.setVisible(not names)
         self.list.setVisible(bool(names))
 
-    def _add(self, names: Sequence[str]) -> None:
+    def _add(self, names: Sequence[str], untrained: bool = False) -> None:
         for name in names:
-            item = QStandardItem(swatch_icon(category_rgb(name)), name)
+            item = QStandardItem(untrained_icon(category_rgb(name)) if untrained else swatch_icon(category_rgb(name)),
+                                 name)
             item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled)
-            item.setToolTip(f"{name} — drag onto the canvas, or pick it and draw a box")
+            if untrained:
+                item.setData(True, UNTRAINED_ROLE)
+                font = QFont(self.font())
+                font.setItalic(True)
+                item.setFont(font)
+                item.setForeground(QBrush(self.palette().color(QPalette.Disabled, QPalette.Text)))
+                item.setToolTip(f"{name} — not trained on: this model draws it poorly (a warning shows "
+                                "when the layout uses it)")
+            else:
+                item.setToolTip(f"{name} — drag onto the canvas, or pick it and draw a box")
             self.model.appendRow(item)
+
+    def _want_rest(self) -> bool:
+        return self.show_all.isChecked() or bool(self.search.text().strip())
+
+    def _on_search(self, text: str) -> None:
+        # typing looks in every category (the untrained ones marked), not only the trained ones
+        if self._trained and self._rest_shown != self._want_rest():
+            self._fill()
+        self.proxy.setFilterFixedString(text)
+
+    def is_marked_untrained(self, name: str) -> bool:
+        """The palette marks ``name`` as not trained on (False when it is not listed)."""
+        items = self.model.findItems(name, Qt.MatchExactly)
+        return bool(items) and bool(items[0].data(UNTRAINED_ROLE))
 
     def _add_header(self, text: str) -> None:
         item = QStandardItem(text)

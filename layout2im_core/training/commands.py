@@ -1,7 +1,7 @@
 """``layout2im train | directions | export`` (registered by ``cli.py``).
 
     layout2im train --preset scenes64 --data DIR --run-dir RUN [--iterations N] [--batch-size B]
-                    [--precision bf16] [--device cpu] [--resume RUN] [--dry-run] [--set key=value ...]
+                    [--precision fp32|bf16|auto] [--device cpu] [--resume RUN] [--dry-run] [--set key=value ...]
     layout2im directions CKPT_OR_RUN [--top-k 8] [--max-images N] [--data DIR] [--out FILE]
     layout2im export RUN --out FILE [--dtype bf16|fp32] [--name NAME]
 
@@ -14,7 +14,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Dict
 
-from .config import TRAIN_PRESETS
+from .config import PRECISIONS, TRAIN_PRESETS
 
 
 def register(subparsers) -> None:
@@ -29,7 +29,8 @@ def register(subparsers) -> None:
     p.add_argument("--run-dir", type=Path, help="run directory (logs, samples, checkpoints)")
     p.add_argument("--iterations", type=int, help="total iterations")
     p.add_argument("--batch-size", type=int, help="images per iteration and process")
-    p.add_argument("--precision", choices=("fp32", "bf16"))
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="fp32, bf16, or auto: bf16 where the hardware runs it natively, else fp32")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:<i>")
     p.add_argument("--seed", type=int)
     p.add_argument("--num-workers", type=int, help="DataLoader workers")
