@@ -415,4 +415,9 @@ class MainWindow(QMainWindow):
         self.files.autosave_timer.stop()
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         self.client.shutdown()
+        # Delete the undo commands now, while everything they refer to is alive. Left to the garbage
+        # collector, the stack's C++ destructor (via the window's) could run after the collector had
+        # already cleared the commands' Python wrappers, and QUndoStack::clear() then crashed (seen
+        # in the test suite and at interpreter exit; docs/architecture.md, "Qt object lifetimes").
+        self.editor.stack.clear()
         event.accept()

@@ -112,10 +112,14 @@ def make_window(qtbot, app_settings, dialogs, tmp_path):
         return w
 
     yield make
+    from PySide6.QtCore import QCoreApplication, QEvent
+
     for w in windows:
         w.editor.stack.setClean()
         w.close()
         w.client.shutdown()
+        w.deleteLater()  # destroy the C++ side now, while the Python side is intact, not in a later GC pass
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
 
 
 class Mouse:
