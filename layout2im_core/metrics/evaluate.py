@@ -38,6 +38,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from ..atomic import atomic_write
 from ..errors import DataError, Layout2ImError, ModelFileError
 from ..types import LayoutSpec, ObjectSpec
 from ..vocab import Vocabulary
@@ -223,10 +224,7 @@ def run_eval(model, dataset_train, dataset_eval, n: int, out_json=None, *, seed:
               "n": n, "seed": seed, "classifier": clf_info, "seconds": round(time.time() - t0, 1),
               "metrics": metrics}
     if out_json is not None:
-        path = Path(out_json)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(result, indent=1) + "\n")
-        tmp.replace(path)
+        atomic_write(Path(out_json), json.dumps(result, indent=1) + "\n")
     return result
 
 

@@ -54,6 +54,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..atomic import atomic_write
 from ..errors import Layout2ImError, ModelFileError, UnknownCategoryError
 from ..geometry import bbox_to_mask
 from ..types import LayoutSpec
@@ -296,10 +297,7 @@ def run_scene_check(model, n: int = 500, out_json=None, *, seed: int = 0, sample
               "figures": figures,
               "passed": all(e["pass"] for e in figures.values() if e["pass"] is not None)}
     if out_json is not None:
-        path = Path(out_json)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(_finite(result), indent=1) + "\n")
-        tmp.replace(path)
+        atomic_write(Path(out_json), json.dumps(_finite(result), indent=1) + "\n")
     return result
 
 
