@@ -3,20 +3,28 @@
 Boxes become (x0, y0, x1, y1) in [0, 1] of the photo (COCO's [x, y, w, h] pixels and labelme's points
 exist only in here). Labels map to the model's vocabulary by name (:func:`match_label`); the caller
 keeps unknown ones, flagged.
+
+Hostile files get an AnnotationError, never another exception: a file that is not a regular file or
+over ``MAX_ANNOTATION_BYTES``, JSON nested too deeply, ``"categories"`` that is not a list, ids that
+are lists or objects (such entries are skipped), non-numeric boxes (skipped).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from layout2im_core.errors import clip
+from layout2im_core.input_files import InputFileError, read_json
+
 BBox = Tuple[float, float, float, float]
+MAX_ANNOTATION_BYTES = 512 * 2 ** 20
+MAX_LABEL_CHARS = 256  # = layout2im_core.project.MAX_NAME_CHARS
 
 
 class AnnotationError(ValueError):
@@ -44,11 +52,18 @@ class AnnotatedPhoto:
 
 
 def load_json(path) -> Any:
-    """Read a JSON file (AnnotationError when unreadable)."""
+    """Read a JSON file (AnnotationError when missing, not a regular file, over
+    ``MAX_ANNOTATION_BYTES``, not UTF-8 JSON or nested too deeply; NaN/Infinity become marks that the
+    box checks skip)."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise AnnotationError(f"{path}: cannot read the annotation ({e})") from None
+        return read_json(path, MAX_ANNOTATION_BYTES, "annotation file", nonfinite="mark")
+    except InputFileError as e:
+        raise AnnotationError(f"cannot read the annotation: {e}") from None
+
+
+def _key(v: Any) -> Any:
+    """An id usable as a dict key (int or str; None for lists, objects, floats, booleans)."""
+    return v if isinstance(v, (int, str)) and not isinstance(v, bool) else None
 
 
 def kind_of(data: Any) -> str:
@@ -64,10 +79,15 @@ def annotated_images(data: Any) -> List[str]:
     """File names of the photos a file annotates (COCO: images that have annotations, in file order;
     labelme: its one ``imagePath``)."""
     if kind_of(data) == "labelme":
-        return [str(data.get("imagePath") or "")]
-    used = {a.get("image_id") for a in data["annotations"] if isinstance(a, dict)}
-    return [str(im.get("file_name", im.get("id"))) for im in data["images"]
-            if isinstance(im, dict) and im.get("id") in used]
+        path = data.get("imagePath")
+        return [path if isinstance(path, str) else ""]
+    used = {_key(a.get("image_id")) for a in data["annotations"] if isinstance(a, dict)} - {None}
+    return [_image_name(im) for im in data["images"] if isinstance(im, dict) and _key(im.get("id")) in used]
+
+
+def _image_name(im: Dict) -> str:
+    name = im.get("file_name")
+    return name if isinstance(name, str) else str(_key(im.get("id")))
 
 
 def parse_annotation(data: Any, source, image_name: Optional[str] = None) -> AnnotatedPhoto:
@@ -83,19 +103,28 @@ def read_annotation(path, image_name: Optional[str] = None) -> AnnotatedPhoto:
     return parse_annotation(load_json(path), path, image_name)
 
 
+def _label(v: Any) -> str:
+    """A label as a category name: text, at most ``MAX_LABEL_CHARS`` characters (a project file
+    refuses longer names)."""
+    text = v if isinstance(v, str) else str(v) if isinstance(v, (int, float)) else "unlabelled"
+    return " ".join(text.split())[:MAX_LABEL_CHARS] or "unlabelled"
+
+
 def _size(w: Any, h: Any, where: str) -> Tuple[int, int]:
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (w, h)):
+        raise AnnotationError(f"{where}: the image width and height are missing or not numbers")
     try:
         w, h = int(w), int(h)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise AnnotationError(f"{where}: the image width and height are missing") from None
-    if w <= 0 or h <= 0:
-        raise AnnotationError(f"{where}: bad image size {w}x{h}")
+    if not (0 < w <= 1_000_000 and 0 < h <= 1_000_000):
+        raise AnnotationError(f"{where}: bad image size {clip(str(w), 20)}x{clip(str(h), 20)}")
     return w, h
 
 
 def _norm_box(x0: float, y0: float, x1: float, y1: float, w: int, h: int) -> Optional[BBox]:
     vals = (x0, y0, x1, y1)
-    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals):
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in vals):
         return None
     x0, x1 = sorted((min(max(x0 / w, 0.0), 1.0), min(max(x1 / w, 0.0), 1.0)))
     y0, y1 = sorted((min(max(y0 / h, 0.0), 1.0), min(max(y1 / h, 0.0), 1.0)))
@@ -107,22 +136,32 @@ def _coco(data: Dict, source: Path, image_name: Optional[str]) -> AnnotatedPhoto
     if not names:
         raise AnnotationError(f"{source}: the COCO file has no annotated image")
     name = image_name if image_name in names else names[0]
-    image = next(im for im in data["images"] if isinstance(im, dict) and str(im.get("file_name", im.get("id"))) == name)
-    w, h = _size(image.get("width"), image.get("height"), f"{source}: image {name}")
-    cats = {c.get("id"): str(c.get("name")) for c in data.get("categories", []) if isinstance(c, dict)}
+    image = next(im for im in data["images"] if isinstance(im, dict) and _image_name(im) == name
+                 and _key(im.get("id")) is not None)
+    w, h = _size(image.get("width"), image.get("height"), f"{source}: image {clip(name, 60)}")
+    categories = data.get("categories", [])
+    if not isinstance(categories, list):
+        raise AnnotationError(f"{source}: \"categories\" must be a list of {{id, name}} objects")
+    cats = {_key(c.get("id")): _label(c.get("name")) for c in categories
+            if isinstance(c, dict) and _key(c.get("id")) is not None}
+    image_id = _key(image.get("id"))
     objects = []
     for a in data["annotations"]:
-        if not isinstance(a, dict) or a.get("image_id") != image.get("id"):
+        if not isinstance(a, dict) or _key(a.get("image_id")) != image_id:
             continue
         bbox = a.get("bbox")
         if not isinstance(bbox, list) or len(bbox) != 4:
             continue
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox):
+            continue
         x, y, bw, bh = bbox
-        box = _norm_box(x, y, x + bw, y + bh, w, h) if all(isinstance(v, (int, float)) for v in bbox) else None
-        if box is not None:
-            objects.append((cats.get(a.get("category_id"), f"category {a.get('category_id')}"), box))
-    return AnnotatedPhoto(source, "coco", source.parent / str(image.get("file_name", "")), None, w, h,
-                          tuple(objects))
+        box = _norm_box(x, y, x + bw, y + bh, w, h)
+        cid = _key(a.get("category_id"))
+        if box is not None and cid is not None:
+            objects.append((cats.get(cid, f"category {clip(str(cid), 40)}"), box))
+    file_name = image.get("file_name")
+    return AnnotatedPhoto(source, "coco", source.parent / file_name if isinstance(file_name, str) and file_name
+                          else None, None, w, h, tuple(objects))
 
 
 def _labelme(data: Dict, source: Path) -> AnnotatedPhoto:
@@ -132,8 +171,10 @@ def _labelme(data: Dict, source: Path) -> AnnotatedPhoto:
         if not isinstance(s, dict) or not isinstance(s.get("points"), list) or not s.get("label"):
             continue
         try:
+            if any(isinstance(c, (bool, str)) for p in s["points"] for c in (p[0], p[1])):
+                continue
             pts = [(float(p[0]), float(p[1])) for p in s["points"]]
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, KeyError, OverflowError):
             continue
         if s.get("shape_type") == "circle" and len(pts) == 2:
             (cx, cy), (px, py) = pts
@@ -145,7 +186,7 @@ def _labelme(data: Dict, source: Path) -> AnnotatedPhoto:
         else:
             box = None
         if box is not None:
-            objects.append((str(s["label"]), box))
+            objects.append((_label(s["label"]), box))
     data_bytes = None
     if isinstance(data.get("imageData"), str) and data["imageData"]:
         try:
@@ -153,6 +194,7 @@ def _labelme(data: Dict, source: Path) -> AnnotatedPhoto:
         except (binascii.Error, ValueError):
             data_bytes = None
     path = data.get("imagePath")
+    path = path if isinstance(path, str) and path and "\0" not in path else None
     return AnnotatedPhoto(source, "labelme", source.parent / path if path else None, data_bytes, w, h,
                           tuple(objects))
 
