@@ -33,6 +33,8 @@ MAX_WIDTH = 4096  # any channel count, embedding or z size of a config
 MAX_CLASSES = 100_000
 MAX_OBJECTS_LIMIT = 1024  # ModelConfig.max_objects
 MAX_NAME_CHARS = 256
+MAX_ABS_WEIGHT = 1e6  # trained weights and BN means stay within +-20 (shipped models); beyond this they overflow
+MAX_ABS_VARIANCE = 1e12  # BN running variances (the shipped models' largest is ~460)
 DIRECTION_KEYS = ("ids", "mean", "components", "std", "explained")
 _INT_RANGES = {  # field -> (lowest, highest); other int fields get (0, MAX_WIDTH)
     "num_classes": (2, MAX_CLASSES), "max_objects": (1, MAX_OBJECTS_LIMIT), "image_size": (64, 64),
@@ -249,10 +251,11 @@ def check_shapes(cfg: ModelConfig, header: Header, name: str) -> None:
 
 
 def check_tensors(tensors: Dict[str, Any], cfg: ModelConfig, vocab: Vocabulary, name: str) -> None:
-    """Loaded tensors: every floating ``G.*`` weight finite, batch-norm variances >= 0; the appearance
-    directions (all five arrays or none) of consistent shapes ``ids [K]``, ``mean [K, Z]``, ``components
-    [K, D, Z]``, ``std [K, D]``, ``explained [K, D]``, finite, ``std > 0``, ``explained`` in [0, 1], ids unique real
-    categories of the vocabulary.
+    """Loaded tensors: every floating ``G.*`` weight finite and within ``MAX_ABS_WEIGHT`` (batch-norm
+    variances in [0, ``MAX_ABS_VARIANCE``]); the appearance directions (all five arrays or none) of
+    consistent shapes ``ids [K]``, ``mean [K, Z]``, ``components [K, D, Z]``, ``std [K, D]``,
+    ``explained [K, D]``, finite, ``std > 0``, ``explained`` in [0, 1], ids unique real categories of
+    the vocabulary.
 
     Raises:
         ModelFileError: naming the first offending tensor.
@@ -260,11 +263,17 @@ def check_tensors(tensors: Dict[str, Any], cfg: ModelConfig, vocab: Vocabulary, 
     import torch
 
     for k, v in tensors.items():
-        if k.startswith("G.") and v.is_floating_point() and not bool(torch.isfinite(v).all()):
+        if not (k.startswith("G.") and v.is_floating_point()):
+            continue
+        if not bool(torch.isfinite(v).all()):
             raise ModelFileError(f"{name}: weight {clip(k[2:], 60)} holds NaN or infinite values; the model "
                                  f"would render nothing useful")
-        if k.startswith("G.") and k.endswith("running_var") and v.is_floating_point() and not bool((v >= 0).all()):
+        if k.endswith("running_var") and not bool((v >= 0).all()):
             raise ModelFileError(f"{name}: batch-norm statistics {clip(k[2:], 60)} hold a negative variance")
+        limit = MAX_ABS_VARIANCE if k.endswith("running_var") else MAX_ABS_WEIGHT
+        if v.numel() and float(v.abs().max()) > limit:
+            raise ModelFileError(f"{name}: weight {clip(k[2:], 60)} holds values beyond +-{limit:g}, which "
+                                 f"overflow when rendering")
     present = [k for k in DIRECTION_KEYS if f"directions.{k}" in tensors]
     if not present:
         return

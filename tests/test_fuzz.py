@@ -237,7 +237,7 @@ def test_fuzz_model_files(tmp_path, model_parts):
     from safetensors.torch import save as st_save
 
     from layout2im_core.checkpoint import load_model_file
-    from layout2im_core.errors import ModelFileError
+    from layout2im_core.errors import LayoutError, ModelFileError
     from layout2im_core.inference import Layout2ImModel
     from layout2im_core.types import LayoutSpec, ObjectSpec
 
@@ -261,8 +261,11 @@ def test_fuzz_model_files(tmp_path, model_parts):
             except ModelFileError as e:
                 short(e)
                 return
-            img = m.generate(layout, seed=0)
-            assert img.dtype == np.uint8 and img.shape == (64, 64, 3)
+            try:  # finite weights can still overflow for some categories: a LayoutError, never a black image
+                img = m.generate(layout, seed=0)
+                assert img.dtype == np.uint8 and img.shape == (64, 64, 3)
+            except LayoutError as e:
+                short(e)
             assert m.trained_max_objects >= 1 and m.trained_categories
             for c in ("sea", "boat", "sky-other"):
                 d = m.directions(c)

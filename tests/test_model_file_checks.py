@@ -137,6 +137,9 @@ TENSOR_CASES = [
                  sorted(k for k in t if k.endswith("weight"))[0]].view(-1).__setitem__(0, float("nan")), "NaN"),
     (lambda t: t[sorted(k for k in t if k.startswith("G.") and k.endswith("bias"))[0]].view(-1).__setitem__(
         0, float("inf")), "NaN or infinite"),
+    (lambda t: t[sorted(k for k in t if k.startswith("G.") and k.endswith("weight"))[0]].view(-1).__setitem__(
+        0, 3e38), "beyond"),
+    (lambda t: t[sorted(k for k in t if k.endswith("running_var"))[0]].view(-1).__setitem__(0, -1.0), "negative"),
     (lambda t: t.pop(sorted(k for k in t if k.startswith("G."))[0]), "missing"),
     (lambda t: t.__setitem__("G.extra.weight", torch.zeros(2)), "unexpected"),
     (lambda t: t.__setitem__((k := sorted(x for x in t if x.startswith("G.") and x.endswith("weight"))[0]),
