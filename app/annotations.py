@@ -7,21 +7,29 @@ keeps unknown ones, flagged. Several files about one photo (COCO-Stuff's ``insta
 ``stuff_*.json``) merge into one layout (:func:`merge_photos`). The photo is looked for beside the
 annotation and in the usual COCO folders (:func:`image_candidates`: ``annotations/`` next to
 ``val2017/``, ``images/``...).
+
+Hostile files get an AnnotationError, never another exception: a file that is not a regular file or
+over ``MAX_ANNOTATION_BYTES``, JSON nested too deeply, ``"categories"`` that is not a list, ids that
+are lists or objects (such entries are skipped), non-numeric boxes (skipped).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from layout2im_core.errors import clip
+from layout2im_core.input_files import InputFileError, read_json
+
 BBox = Tuple[float, float, float, float]
 COCO_STUFF_OTHER = "other"  # COCO-Stuff's "unlabeled region" class: not a category (left out, as in training)
+MAX_ANNOTATION_BYTES = 512 * 2 ** 20
+MAX_LABEL_CHARS = 256  # = layout2im_core.project.MAX_NAME_CHARS
 
 
 class AnnotationError(ValueError):
@@ -56,11 +64,18 @@ class AnnotatedPhoto:
 
 
 def load_json(path) -> Any:
-    """Read a JSON file (AnnotationError when unreadable)."""
+    """Read a JSON file (AnnotationError when missing, not a regular file, over
+    ``MAX_ANNOTATION_BYTES``, not UTF-8 JSON or nested too deeply; NaN/Infinity become marks that the
+    box checks skip)."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise AnnotationError(f"{path}: cannot read the annotation ({e})") from None
+        return read_json(path, MAX_ANNOTATION_BYTES, "annotation file", nonfinite="mark")
+    except InputFileError as e:
+        raise AnnotationError(f"cannot read the annotation: {e}") from None
+
+
+def _key(v: Any) -> Any:
+    """An id usable as a dict key (int or str; None for lists, objects, floats, booleans)."""
+    return v if isinstance(v, (int, str)) and not isinstance(v, bool) else None
 
 
 def kind_of(data: Any) -> str:
@@ -81,11 +96,16 @@ def annotated_images(data: Any) -> List[str]:
     """File names of the photos a file annotates, sorted by name (numbers by value) (COCO: images
     that have annotations; labelme: its one ``imagePath``)."""
     if kind_of(data) == "labelme":
-        return [str(data.get("imagePath") or "")]
-    used = {a.get("image_id") for a in data["annotations"] if isinstance(a, dict)}
-    names = {str(im.get("file_name", im.get("id"))) for im in data["images"]
-             if isinstance(im, dict) and im.get("id") in used}
+        path = data.get("imagePath")
+        return [path.replace("\\", "/") if isinstance(path, str) else ""]
+    used = {_key(a.get("image_id")) for a in data["annotations"] if isinstance(a, dict)} - {None}
+    names = {_image_name(im) for im in data["images"] if isinstance(im, dict) and _key(im.get("id")) in used}
     return sorted(names, key=natural_key)
+
+
+def _image_name(im: Dict) -> str:
+    name = im.get("file_name")
+    return name if isinstance(name, str) else str(_key(im.get("id")))
 
 
 def image_candidates(source, image_name: str) -> List[Path]:
@@ -145,19 +165,28 @@ def read_annotation(path, image_name: Optional[str] = None) -> AnnotatedPhoto:
     return parse_annotation(load_json(path), path, image_name)
 
 
+def _label(v: Any) -> str:
+    """A label as a category name: text, at most ``MAX_LABEL_CHARS`` characters (a project file
+    refuses longer names)."""
+    text = v if isinstance(v, str) else str(v) if isinstance(v, (int, float)) else "unlabelled"
+    return " ".join(text.split())[:MAX_LABEL_CHARS] or "unlabelled"
+
+
 def _size(w: Any, h: Any, where: str) -> Tuple[int, int]:
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (w, h)):
+        raise AnnotationError(f"{where}: the image width and height are missing or not numbers")
     try:
         w, h = int(w), int(h)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise AnnotationError(f"{where}: the image width and height are missing") from None
-    if w <= 0 or h <= 0:
-        raise AnnotationError(f"{where}: bad image size {w}x{h}")
+    if not (0 < w <= 1_000_000 and 0 < h <= 1_000_000):
+        raise AnnotationError(f"{where}: bad image size {clip(str(w), 20)}x{clip(str(h), 20)}")
     return w, h
 
 
 def _norm_box(x0: float, y0: float, x1: float, y1: float, w: int, h: int) -> Optional[BBox]:
     vals = (x0, y0, x1, y1)
-    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals):
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in vals):
         return None
     x0, x1 = sorted((min(max(x0 / w, 0.0), 1.0), min(max(x1 / w, 0.0), 1.0)))
     y0, y1 = sorted((min(max(y0 / h, 0.0), 1.0), min(max(y1 / h, 0.0), 1.0)))
@@ -169,27 +198,39 @@ def _coco(data: Dict, source: Path, image_name: Optional[str]) -> AnnotatedPhoto
     if not names:
         raise AnnotationError(f"{source}: the COCO file has no annotated image")
     name = image_name if image_name in names else names[0]
-    image = next(im for im in data["images"] if isinstance(im, dict) and str(im.get("file_name", im.get("id"))) == name)
-    w, h = _size(image.get("width"), image.get("height"), f"{source}: image {name}")
-    cats = {c.get("id"): str(c.get("name")) for c in data.get("categories", []) if isinstance(c, dict)}
+    image = next(im for im in data["images"] if isinstance(im, dict) and _image_name(im) == name
+                 and _key(im.get("id")) is not None)
+    w, h = _size(image.get("width"), image.get("height"), f"{source}: image {clip(name, 60)}")
+    categories = data.get("categories", [])
+    if not isinstance(categories, list):
+        raise AnnotationError(f"{source}: \"categories\" must be a list of {{id, name}} objects")
+    cats = {_key(c.get("id")): _label(c.get("name")) for c in categories
+            if isinstance(c, dict) and _key(c.get("id")) is not None}
+    image_id = _key(image.get("id"))
     objects, dropped = [], 0
     for a in data["annotations"]:
-        if not isinstance(a, dict) or a.get("image_id") != image.get("id"):
+        if not isinstance(a, dict) or _key(a.get("image_id")) != image_id:
             continue
         bbox = a.get("bbox")
         if not isinstance(bbox, list) or len(bbox) != 4:
             continue
-        label = cats.get(a.get("category_id"), f"category {a.get('category_id')}")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox):
+            continue
+        cid = _key(a.get("category_id"))
+        if cid is None:
+            continue
+        label = cats.get(cid, f"category {clip(str(cid), 40)}")
         if label == COCO_STUFF_OTHER:
             dropped += 1
             continue
         x, y, bw, bh = bbox
-        box = _norm_box(x, y, x + bw, y + bh, w, h) if all(isinstance(v, (int, float)) for v in bbox) else None
+        box = _norm_box(x, y, x + bw, y + bh, w, h)
         if box is not None:
             objects.append((label, box))
-    file_name = str(image.get("file_name", ""))
-    found = find_image(source, file_name)
-    return AnnotatedPhoto(source, "coco", found or source.parent / file_name, None, w, h,
+    file_name = image.get("file_name")
+    file_name = file_name if isinstance(file_name, str) and file_name and "\0" not in file_name else ""
+    found = find_image(source, file_name) if file_name else None
+    return AnnotatedPhoto(source, "coco", found or (source.parent / file_name if file_name else None), None, w, h,
                           tuple(objects), (source,), dropped)
 
 
@@ -200,8 +241,10 @@ def _labelme(data: Dict, source: Path) -> AnnotatedPhoto:
         if not isinstance(s, dict) or not isinstance(s.get("points"), list) or not s.get("label"):
             continue
         try:
+            if any(isinstance(c, (bool, str)) for p in s["points"] for c in (p[0], p[1])):
+                continue
             pts = [(float(p[0]), float(p[1])) for p in s["points"]]
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, KeyError, OverflowError):
             continue
         if s.get("shape_type") == "circle" and len(pts) == 2:
             (cx, cy), (px, py) = pts
@@ -213,14 +256,15 @@ def _labelme(data: Dict, source: Path) -> AnnotatedPhoto:
         else:
             box = None
         if box is not None:
-            objects.append((str(s["label"]), box))
+            objects.append((_label(s["label"]), box))
     data_bytes = None
     if isinstance(data.get("imageData"), str) and data["imageData"]:
         try:
             data_bytes = base64.b64decode(data["imageData"], validate=False)
         except (binascii.Error, ValueError):
             data_bytes = None
-    path = str(data.get("imagePath") or "").replace("\\", "/")
+    path = data.get("imagePath")
+    path = path.replace("\\", "/") if isinstance(path, str) and path and "\0" not in path else None
     found = find_image(source, path) if path else None
     return AnnotatedPhoto(source, "labelme", found or (source.parent / path if path else None), data_bytes, w, h,
                           tuple(objects), (source,))

@@ -247,8 +247,12 @@ class Document:
         return LayoutBuild(LayoutSpec(tuple(specs)), tuple(unknown), tuple(mismatch))
 
 
+SEED_LIMIT = 2 ** 63  # seeds of looks are whole numbers in [0, SEED_LIMIT)
+
+
 def _read_look(look, z) -> Tuple[Optional[Tuple[float, ...]], Optional[int]]:
-    """(base_z, seed) from one ``meta["looks"]`` entry; (None, None) for anything unusable."""
+    """(base_z, seed) from one ``meta["looks"]`` entry; (None, None) for anything unusable (a base_z
+    of the wrong size or with values that are not finite in float32, e.g. 1e308)."""
     if not isinstance(look, dict) or z is None:
         return None, None
     base, seed = look.get("base_z"), look.get("seed")
@@ -256,10 +260,30 @@ def _read_look(look, z) -> Tuple[Optional[Tuple[float, ...]], Optional[int]]:
         ok = isinstance(base, list) and len(base) == len(z) and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in base)
         base = to_float32_tuple(base) if ok else None
+        if base is not None and not all(math.isfinite(v) for v in base):
+            base = None
     except (TypeError, ValueError, OverflowError):
         base = None
-    seed = seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else None
+    seed = seed if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < SEED_LIMIT else None
     return base, seed
+
+
+def look_repairs(project: Project) -> List[str]:
+    """What loading ``project``'s ``meta["looks"]`` drops, one line each (at most 10): entries whose
+    ``base_z`` or ``seed`` is given but unusable. Empty when the looks are fine or absent."""
+    looks = project.meta.get(LOOKS_KEY)
+    if looks is None:
+        return []
+    if not isinstance(looks, list) or len(looks) != len(project.objects):
+        return ["meta.looks does not list one look per object; the slider bases were reset"]
+    out = []
+    for i, (o, look) in enumerate(zip(project.objects, looks)):
+        if not isinstance(look, dict):
+            continue
+        base, seed = _read_look(look, o.z)
+        if (look.get("base_z") is not None and base is None) or (look.get("seed") is not None and seed is None):
+            out.append(f"object {i}: its look's base or seed was unusable and was reset")
+    return out[:10] + ([f"and {len(out) - 10} more looks reset"] if len(out) > 10 else [])
 
 
 def clamp_bbox(bbox: Sequence[float], min_size: float) -> BBox:

@@ -5,7 +5,13 @@ Recovery with several app instances: each instance autosaves to its own file
 ``recovery-<pid>-<time>.l2i.json`` in the app data folder and holds a ``QLockFile`` beside it while
 it runs. At start-up an instance offers only files whose lock is free or stale (their process is
 gone), so a running instance's autosave is never offered elsewhere nor deleted by another's clean
-close."""
+close. A restored layout is *untitled*: the file it was autosaved for (``meta.recovery_of``, which
+anyone could edit) is only the suggestion of the Save dialog, never a path Save writes to unasked.
+
+Saving never loses work: any failure (a folder that is not writable, a full disk, a value JSON cannot
+hold) becomes a message, the document stays as it was and stays marked unsaved, so closing asks again.
+Opening a project that loading had to repair (a NaN in ``meta``, an unusable look) says what was
+repaired."""
 
 from __future__ import annotations
 
@@ -17,11 +23,12 @@ from typing import Callable, Optional, Tuple
 from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QImage
 
+from layout2im_core.atomic import remove_stale_temps
 from layout2im_core.project import FILE_SUFFIX, ProjectFileError, load_project, save_project
 
 from .commands import AddObjectsCommand
 from .dialogs import Dialogs
-from .document import Document
+from .document import Document, look_repairs
 from .editor import Editor
 from .image_view import scaled_image
 from .settings import AppSettings
@@ -64,6 +71,7 @@ class FileController(QObject):
         self._identity, self._image, self._smooth = identity, image, smooth
         self.path: Optional[Path] = None
         self.example = None  # the shipped example the untitled document was opened from (catalog.Example)
+        self.suggested_path: Optional[Path] = None  # the Save dialog's proposal (a recovered layout's file)
         self.recovery_path = Path(recovery_path) if recovery_path else default_recovery_path()
         self._recovery_lock = _lock_for(self.recovery_path)  # taken at the first autosave
         self._autosave_pending = False
@@ -84,10 +92,12 @@ class FileController(QObject):
 
     def display_name(self) -> str:
         """File name for the title ("Untitled" before the first save, "Beach (example)" for an
-        example not saved yet)."""
+        example not saved yet, "<name> (recovered)" for a restored layout until it is saved)."""
         if self.path:
             return self.path.name
-        return f"{self.example.title} (example)" if self.example is not None else "Untitled"
+        if self.example is not None:
+            return f"{self.example.title} (example)"
+        return f"{self.suggested_path.name} (recovered)" if self.suggested_path else "Untitled"
 
     # ---- new / open ----------------------------------------------------------------------------
     def maybe_save(self) -> bool:
@@ -130,10 +140,17 @@ class FileController(QObject):
             if not quiet:
                 self.dialogs.error("Cannot open the project", str(e))
             return False
+        repairs = list(project.warnings) + look_repairs(project)
+        if "recovery_of" in project.meta:  # only recovery files carry it; it must not follow the file
+            project = type(project)(project.objects, project.model_name, project.vocabulary_digest,
+                                    project.version, {k: v for k, v in project.meta.items() if k != "recovery_of"})
         self.doc.load_project(project)
         self._after_replace(Path(path))
         self.settings.set_last_dir("project", str(path))
         self._add_recent(Path(path))
+        if repairs:
+            self.dialogs.info("Project repaired", "Some values of the project could not be used and were "
+                              "repaired:\n" + "\n".join(repairs[:10]))
         self.project_opened.emit(project.model_name)
         return True
 
@@ -165,6 +182,7 @@ class FileController(QObject):
         self.editor.selection.clear()
         self.path = path
         self.example = None
+        self.suggested_path = None
         self._autosave_pending = False
         self.document_replaced.emit()
         self.path_changed.emit()
@@ -175,10 +193,10 @@ class FileController(QObject):
         return self.save_as() if self.path is None else self._write(self.path)
 
     def save_as(self) -> bool:
-        """Ask for a file name and save there."""
+        """Ask for a file name and save there (the dialog asks before replacing an existing file)."""
         stem = self.example.path.name.split(".")[0] if self.example is not None else "layout"
-        start = str(self.path) if self.path else str(Path(self.settings.last_dir("project")) / f"{stem}{FILE_SUFFIX}")
-        path = self.dialogs.save_file("Save project", PROJECT_FILTER, start)
+        start = self.path or self.suggested_path or Path(self.settings.last_dir("project")) / f"{stem}{FILE_SUFFIX}"
+        path = self.dialogs.save_file("Save project", PROJECT_FILTER, str(start))
         if not path:
             return False
         if not path.endswith(".json"):
@@ -186,15 +204,19 @@ class FileController(QObject):
         return self._write(Path(path))
 
     def _write(self, path: Path) -> bool:
+        """Save to ``path``; any failure is shown and returns False with the document kept unsaved."""
         name, digest = self._identity()
         try:
             save_project(self.doc.to_project(name or None, digest or None), path)
-        except ProjectFileError as e:
-            self.dialogs.error("Cannot save the project", str(e))
+        except Exception as e:  # noqa: BLE001 - a failed save must never lose the work or crash
+            text = str(e) if isinstance(e, (ProjectFileError, OSError)) else f"{type(e).__name__}: {e}"
+            self.dialogs.error("Cannot save the project", f"{text[:600]}\n\nYour changes are kept; save them "
+                                                          f"elsewhere with Save As.")
             return False
         self.editor.stack.setClean()
         self.path = path
         self.example = None
+        self.suggested_path = None
         self.settings.set_last_dir("project", str(path))
         self._add_recent(path)
         self.discard_recovery()
@@ -213,17 +235,18 @@ class FileController(QObject):
         """Write the recovery file if there are unsaved changes since the last autosave."""
         if not (self._autosave_pending and self.modified):
             return False
-        name, digest = self._identity()
-        project = self.doc.to_project(name or None, digest or None)
-        meta = dict(project.meta, recovery_of=str(self.path) if self.path else "")
         try:
+            name, digest = self._identity()
+            project = self.doc.to_project(name or None, digest or None)
+            original = self.path or self.suggested_path
+            meta = dict(project.meta, recovery_of=str(original) if original else "")
             self.recovery_path.parent.mkdir(parents=True, exist_ok=True)
             if not self._recovery_lock.isLocked() and not self._recovery_lock.tryLock(0):
                 raise OSError(f"{self.recovery_path} is in use by another running instance")
             save_project(type(project)(project.objects, project.model_name, project.vocabulary_digest,
                                        meta=meta), self.recovery_path)
-        except (ProjectFileError, OSError) as e:
-            self.message.emit(f"Autosave failed: {e}")
+        except Exception as e:  # noqa: BLE001 - autosave runs from a timer: report, never raise
+            self.message.emit(f"Autosave failed: {str(e)[:300]}")
             return False
         self._autosave_pending = False
         return True
@@ -277,6 +300,7 @@ class FileController(QObject):
         """At start-up: offer to restore work that a crashed instance autosaved, newest first; a
         declined or unreadable file is deleted, and the next one is offered. Files of instances still
         running are not touched. The restored objects come back as one undoable, unsaved step."""
+        remove_stale_temps(self.recovery_path.parent)  # temp files of autosaves killed mid-write
         candidates = self.orphaned_recoveries()
         for i, (path, lock) in enumerate(candidates):
             try:
@@ -297,11 +321,16 @@ class FileController(QObject):
         return False
 
     def _restore(self, project) -> None:
+        """Make a recovery file's layout an untitled document (one undoable step). Its
+        ``meta.recovery_of`` only becomes the Save dialog's suggestion (``suggested_path``)."""
         meta = dict(project.meta)
         original = meta.pop("recovery_of", "")
         objs = Document.objects_from_project(project)
         self.doc.reset((), project.model_name, project.vocabulary_digest, meta)
-        self._after_replace(Path(original) if original else None)
+        self._after_replace(None)
+        if isinstance(original, str) and original.strip() and "\0" not in original:
+            self.suggested_path = Path(original)
+            self.path_changed.emit()
         self.editor.stack.push(AddObjectsCommand(self.doc, list(enumerate(objs)), "Recover"))
         return True
 

@@ -5,11 +5,11 @@ photo as a new layout, each object's z taken from its crop in that photo."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Signal
+from PySide6.QtGui import QImage, QImageReader
 
 from .annotations import (AnnotatedPhoto, AnnotationError, annotated_images, load_json, map_labels, merge_photos,
                           natural_key, parse_annotation)
@@ -17,6 +17,31 @@ from .canvas.handles import MIN_SIZE
 from .document import DocObject, clamp_bbox, new_uid
 from .look_editor import LookEditor
 from .photo_dialog import qimage_to_array
+
+MAX_PHOTO_PIXELS = 50_000_000  # larger photos (e.g. decompression bombs) are refused before decoding
+
+
+def read_photo(data: Optional[bytes] = None, path: Optional[str] = None) -> Tuple[QImage, str]:
+    """Decode a photo from ``data`` (bytes) or the file ``path``, refusing images over
+    ``MAX_PHOTO_PIXELS`` by their header before decoding. Returns (image, problem): a null image and
+    a one-line reason when it cannot be used ("" when fine)."""
+    if data is not None:
+        buf = QBuffer()
+        buf.setData(QByteArray(data))
+        buf.open(QIODevice.ReadOnly)
+        reader = QImageReader(buf)
+    else:
+        reader = QImageReader(str(path))
+    reader.setAutoTransform(True)
+    size = reader.size()
+    if size.isValid() and size.width() * size.height() > MAX_PHOTO_PIXELS:
+        return QImage(), (f"it is too large ({size.width()}x{size.height()} pixels; the limit is "
+                          f"{MAX_PHOTO_PIXELS // 1_000_000} megapixels)")
+    image = reader.read()
+    if image.isNull():
+        return QImage(), f"it cannot be decoded ({reader.errorString()[:120]})"
+    return image, ""
+
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.webp *.gif *.tif *.tiff);;All files (*)"
 ANNOTATION_FILTER = "COCO or labelme annotations (*.json);;All files (*)"
@@ -44,9 +69,9 @@ class PhotoTools(QObject):
         path = self.dialogs.open_file("Take a look from a photo", IMAGE_FILTER, self.settings.last_dir("photo"))
         if not path:
             return False
-        image = QImage(path)
+        image, problem = read_photo(path=path)
         if image.isNull():
-            self.dialogs.error("Look from a photo", f"Cannot read the image {path}.")
+            self.dialogs.error("Look from a photo", f"Cannot use the image {path}: {problem}.")
             return False
         self.settings.set_last_dir("photo", path)
         box = self.dialogs.pick_box(image, f"Look for '{o.category}' from {Path(path).name}", o.bbox)
@@ -108,7 +133,7 @@ class PhotoTools(QObject):
             self.dialogs.error("Cannot import the annotation", f"{names}: no boxes for {what}.")
             return False
         self.settings.set_last_dir("annotation", str(paths[0]))
-        image = self._photo_of(photo)
+        image, problem = self._photo_of(photo)
         if not self.files.maybe_save():
             return False
         cats, unknown = map_labels([label for label, _ in photo.objects], info.categories)
@@ -121,7 +146,7 @@ class PhotoTools(QObject):
         if unknown:
             notes.append(f"labels unknown to this model, kept and flagged: {', '.join(unknown)}")
         if image is None:
-            notes.append("the photo was not found: the objects got random looks")
+            notes.append(f"the photo {problem}: the objects got random looks")
             self._adopt(cats, boxes, {}, notes)
             return True
 
@@ -149,19 +174,29 @@ class PhotoTools(QObject):
         photos = [parse_annotation(data, path, name) for path, data in datas if name in images[str(path)]]
         return merge_photos(photos)
 
-    def _photo_of(self, photo) -> Optional[np.ndarray]:
-        """The annotated photo as uint8 [H, W, 3] (embedded, beside the file or in the usual COCO
-        folders, or asked for)."""
-        image = QImage()
+    def _photo_of(self, photo) -> Tuple[Optional[np.ndarray], str]:
+        """(the annotated photo as uint8 [H, W, 3] or None, why not): embedded, beside the file or in
+        the usual COCO folders, or asked for. An embedded or found photo that cannot be used (too large,
+        undecodable) is reported as such, not as "not found"."""
+        image, problems = QImage(), []
         if photo.image_data:
-            image = QImage.fromData(photo.image_data)
+            image, problem = read_photo(data=photo.image_data)
+            if problem:
+                problems.append(f"embedded in the annotation: {problem}")
         if image.isNull() and photo.image_path is not None and photo.image_path.is_file():
-            image = QImage(str(photo.image_path))
-        if image.isNull():
+            image, problem = read_photo(path=str(photo.image_path))
+            if problem:
+                problems.append(f"{photo.image_path.name}: {problem}")
+        if image.isNull() and not problems:
             name = photo.image_name or "the photo"
             where = self.dialogs.open_file(f"Where is {name}?", IMAGE_FILTER, str(photo.source.parent))
-            image = QImage(where) if where else QImage()
-        return None if image.isNull() else qimage_to_array(image)
+            if where:
+                image, problem = read_photo(path=where)
+                if problem:
+                    problems.append(f"{Path(where).name}: {problem}")
+        if image.isNull():
+            return None, ("cannot be used (" + "; ".join(problems) + ")") if problems else "was not found"
+        return qimage_to_array(image), ""
 
     def _adopt(self, cats, boxes, zs, notes) -> None:
         objs = [DocObject(new_uid(), c, clamp_bbox(b, MIN_SIZE),

@@ -16,16 +16,16 @@ File layout (``.safetensors``):
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 import torch
 
+from .atomic import atomic_write
 from .config import ModelConfig
-from .errors import ModelFileError
+from .errors import ModelFileError, exception_reason, value_text
+from .input_files import InputFileError, read_bytes
 from .vocab import Vocabulary
 
 FORMAT = "layout2im-model"
@@ -69,22 +69,9 @@ class ModelFile:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file beside ``path``, fsync, then rename over ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a model file is ordinary, readable data
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` atomically (``atomic.atomic_write``: temp file beside ``path``, fsync, rename;
+    through symbolic links, keeping an existing file's mode). Raises OSError."""
+    atomic_write(path, data)
 
 
 NAMED_TENSORS = ("named_components", "named_std", "named_r2", "named_valid")
@@ -153,45 +140,47 @@ def save_model_file(path, mf: ModelFile, dtype: Optional[torch.dtype] = None) ->
 
 
 def load_model_file(path) -> ModelFile:
-    """Read a model file (no code runs).
+    """Read a model file (no code runs). The parts are checked before anything is built from them
+    (``model_file_checks``; docs/bad-input.md): the header, the metadata's types and ranges, the
+    config against the tensors' shapes, then the tensors' values.
 
     Raises:
-        ModelFileError: missing or unreadable file, truncated or not safetensors, not a Layout2Im
-            model, unsupported format version, or weights that do not fit the stored config.
+        ModelFileError: missing, not a regular file, over ``MAX_MODEL_FILE_BYTES``, truncated or not
+            safetensors, not a Layout2Im model, unsupported format version, malformed metadata
+            (config, vocabulary, card, name), weights that do not fit the stored config or hold
+            NaN/inf, incomplete or inconsistent appearance directions.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load
 
+    from . import model_file_checks as checks
+
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ModelFileError(f"cannot read model file {path}: {e.strerror or e}") from None
-    try:
-        tensors = load(data)
-        from safetensors import safe_open  # metadata
-
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except (SafetensorError, ValueError, OSError, RuntimeError) as e:
-        raise ModelFileError(f"{path.name} is not a readable model file (truncated or not safetensors): {e}") from None
+        data = read_bytes(path, checks.MAX_MODEL_FILE_BYTES, "model file")
+    except InputFileError as e:
+        raise ModelFileError(f"cannot read model file: {e}") from None
+    header = checks.read_header(data, path.name)
+    meta = header.metadata
     if meta.get("format") != FORMAT:
         raise ModelFileError(f"{path.name} is a safetensors file but not a Layout2Im model (no '{FORMAT}' format tag)")
     if meta.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"{path.name}: unsupported model format version {meta.get('format_version')!r}")
+        raise ModelFileError(f"{path.name}: unsupported model format version "
+                             f"{value_text(meta.get('format_version'), 40)}")
+    md = checks.parse_metadata(meta, path.name, path.stem)
+    checks.check_shapes(md.config, header, path.name)
     try:
-        cfg = ModelConfig.from_dict(json.loads(meta["config"]))
-        vocab = Vocabulary(tuple(json.loads(meta["vocabulary"])))
-        card = json.loads(meta.get("card", "{}"))
-    except (KeyError, ValueError, TypeError) as e:
-        raise ModelFileError(f"{path.name}: broken metadata ({e})") from None
-    if len(vocab) != cfg.num_classes:
-        raise ModelFileError(f"{path.name}: vocabulary has {len(vocab)} entries but the config {cfg.num_classes}")
+        tensors = load(data)
+    except (SafetensorError, ValueError, OSError, RuntimeError, TypeError) as e:
+        raise ModelFileError(f"{path.name} is not a readable model file (truncated or not safetensors: "
+                             f"{exception_reason(e)})") from None
+    del data
+    checks.check_tensors(tensors, md.config, md.vocabulary, path.name)
     sd = {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}
     directions = None
     if "directions.ids" in tensors:
         directions = Directions(**{k: tensors[f"directions.{k}"].float() if k != "ids" else tensors[f"directions.{k}"]
                                    for k in ("ids", "mean", "components", "std", "explained")},
                                 **_named_directions(tensors, meta, path))
-    return ModelFile(config=cfg, vocabulary=vocab, state_dict=sd, name=meta.get("name", path.stem), card=card,
+    return ModelFile(config=md.config, vocabulary=md.vocabulary, state_dict=sd, name=md.name, card=md.card,
                      directions=directions)

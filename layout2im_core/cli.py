@@ -1,6 +1,11 @@
 """``layout2im`` command line. Each subcommand lives in the module that owns its work; a module
 registers its subcommands through a ``register(subparsers)`` function that sets ``func`` on its
-parser. Errors of the core (Layout2ImError) print one clear line and exit with status 2.
+parser.
+
+Exit status: 0 done; 2 bad input, one clear line on stderr and no traceback (a usage error, a
+documented error of the core (Layout2ImError), a file-system error such as a read-only or full disk,
+out of memory); 3 an internal error (a bug: one line, ``-v`` shows the traceback); 130 interrupted.
+See docs/bad-input.md.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ _COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="layout2im", description="Layout2Im: image generation from layout.")
+    """The ``layout2im`` parser with every installed subcommand (usage errors are one line)."""
+    from .cli_args import OneLineParser
+
+    parser = OneLineParser(prog="layout2im", description="Layout2Im: image generation from layout.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for mod_name in _COMMAND_MODULES:
@@ -34,7 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error_text(e: OSError) -> str:
+    """One line for a file-system error: the file and the system's reason."""
+    from .errors import clip
+
+    reason = e.strerror or str(e) or type(e).__name__
+    return f"{clip(str(e.filename), 160)}: {reason}" if e.filename else clip(reason, 200)
+
+
+def _say(command: str, text: str) -> None:
+    from .errors import clip
+
+    print(f"layout2im {command}: error: {clip(' '.join(str(text).split()), 600)}", file=sys.stderr)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run ``layout2im`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status (see the
+    module docstring). Usage errors exit through argparse with status 2."""
     from .errors import Layout2ImError
 
     parser = build_parser()
@@ -46,11 +70,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return int(args.func(args) or 0)
     except Layout2ImError as e:
-        print(f"layout2im {args.command}: error: {e}", file=sys.stderr)
+        _say(args.command, str(e))
+        return 2
+    except OSError as e:
+        _say(args.command, _os_error_text(e))
+        return 2
+    except MemoryError:
+        _say(args.command, "out of memory")
+        return 2
+    except RecursionError:
+        _say(args.command, "an input is nested too deeply")
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - a bug: one line, the traceback only with -v
+        if args.verbose:
+            raise
+        _say(args.command, f"internal error (a bug; run with -v for the traceback): {type(e).__name__}: {e}")
+        return 3
 
 
 if __name__ == "__main__":

@@ -3,42 +3,53 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
-import os
 from pathlib import Path
 
+from .cli_args import MAX_SEED, device_name, ensure_output_file, int_range, model_name
+from .cli_args import ensure_writable_dir as _ensure_writable_dir
 from .errors import Layout2ImError
+
+MAX_SAMPLES = 1000
+MAX_SCALE = 64  # a 4096 px PNG
+MAX_SCENES = 1_000_000
+SCENE_SIZES = (16, 1024)  # make-scenes renders at 4x this side
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add info, import-official, generate and make-scenes to ``sub``."""
     p = sub.add_parser("info", help="parameter counts and forward GFLOPs of a preset (JSON)")
     p.add_argument("--preset", default="paper")
-    p.add_argument("--num-classes", type=int, default=184)
+    p.add_argument("--num-classes", type=int_range(2, 10_000), default=184)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("import-official", help="convert an official Layout2Im generator checkpoint")
     p.add_argument("checkpoint", help="netG_coco.pkl / netG_vg.pkl (a state dict of the official Generator)")
     p.add_argument("--vocab", default="coco", help="coco, vg, or a path to a vocab.json")
     p.add_argument("--out", required=True, help="output model file (.safetensors)")
-    p.add_argument("--name", default="")
+    p.add_argument("--name", type=model_name, default=None)
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("generate", help="render a project/layout file to PNGs")
     p.add_argument("--model", default=None, help="shipped model name or model file path (default: the "
                    "shipped model the project was made with, else scenes64)")
     p.add_argument("--layout", required=True, help="project file (JSON) with the layout")
-    p.add_argument("--samples", type=int, default=1, help="images with re-drawn z for unlocked objects")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--scale", type=int, default=4, help="PNG upscale factor (nearest)")
+    p.add_argument("--samples", type=int_range(1, MAX_SAMPLES), default=1,
+                   help=f"images with re-drawn z for unlocked objects (1..{MAX_SAMPLES})")
+    p.add_argument("--seed", type=int_range(0, MAX_SEED - MAX_SAMPLES), default=0)
+    p.add_argument("--scale", type=int_range(1, MAX_SCALE), default=4,
+                   help=f"PNG upscale factor (nearest, 1..{MAX_SCALE})")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", type=device_name, default=None, help="auto, cpu, cuda or cuda:<index>")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("make-scenes", help="write N procedural scenes in COCO format")
-    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--n", type=int_range(1, MAX_SCENES), required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=None, help="image side in pixels")
+    p.add_argument("--seed", type=int_range(0, MAX_SEED), default=0)
+    p.add_argument("--size", type=int_range(*SCENE_SIZES), default=None,
+                   help=f"image side in pixels ({SCENE_SIZES[0]}..{SCENE_SIZES[1]})")
     p.set_defaults(func=cmd_make_scenes)
 
 
@@ -57,22 +68,18 @@ def cmd_import(args) -> int:
     from .importer import convert_official
     from .checkpoint import save_model_file
 
-    mf = convert_official(args.checkpoint, args.vocab, name=args.name or Path(args.out).stem)
-    ensure_writable_dir(Path(args.out).resolve().parent)
+    ensure_output_file(args.out, "output model file")  # before any work
+    name = args.name or Path(args.out).stem[:256] or "model"
+    mf = convert_official(args.checkpoint, args.vocab, name=name)
     save_model_file(args.out, mf)
     print(f"wrote {args.out} ({mf.config.num_classes} categories, legacy numerics)")
     return 0
 
 
 def ensure_writable_dir(path: Path) -> Path:
-    """Create ``path`` if needed and check it is writable. Raises Layout2ImError otherwise."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise Layout2ImError(f"cannot create output directory {path}: {e.strerror or e}") from None
-    if not os.access(path, os.W_OK):
-        raise Layout2ImError(f"output directory {path} is not writable")
-    return path
+    """Create ``path`` if needed and prove it writable (``cli_args.ensure_writable_dir``).
+    Raises Layout2ImError otherwise."""
+    return _ensure_writable_dir(path, "output directory")
 
 
 def model_for_project(requested, recorded: str) -> str:
@@ -93,11 +100,11 @@ def model_for_project(requested, recorded: str) -> str:
 
 
 def cmd_generate(args) -> int:
-    import numpy as np
     from PIL import Image
 
+    from .atomic import atomic_write
     from .inference import Layout2ImModel
-    from .errors import UnknownCategoryError
+    from .errors import UnknownCategoryError, clip
     from .project import load_project
 
     out = ensure_writable_dir(Path(args.out))  # before any work
@@ -106,8 +113,9 @@ def cmd_generate(args) -> int:
     layout = project.to_layout()
     unknown = sorted({o.category for o in layout.objects if o.category not in model.vocabulary})
     if unknown:
-        raise UnknownCategoryError(f"layout {args.layout} uses labels the model {model.name!r} lacks: "
-                                   f"{', '.join(unknown)}", unknown)
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        shown = ", ".join(clip(u, 40) for u in unknown[:10]) + more
+        raise UnknownCategoryError(f"layout {args.layout} uses labels the model {model.name!r} lacks: {shown}", unknown)
     locked = [bool(getattr(o, "locked", False)) for o in project.objects]
     stem = Path(args.layout).stem
     for s in range(args.samples):
@@ -119,7 +127,9 @@ def cmd_generate(args) -> int:
         img = model.generate(type(layout)(tuple(objs)))
         big = Image.fromarray(img).resize((64 * args.scale, 64 * args.scale), Image.NEAREST)
         path = out / f"{stem}_{s:03d}.png"
-        big.save(path)
+        buf = io.BytesIO()
+        big.save(buf, format="PNG")
+        atomic_write(path, buf.getbuffer())  # a full disk leaves no empty or partial PNG
         print(path)
     for w in model.layout_warnings(layout):
         print(f"warning: {w}")

@@ -20,7 +20,7 @@ modern numerics (padding 0, tanh output in [-1, 1], ``align_corners=False``).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, Tuple
 
 

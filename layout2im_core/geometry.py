@@ -11,7 +11,7 @@ from typing import Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
-from .errors import LayoutError
+from .errors import LayoutError, value_text
 
 
 def xywh_px_to_bbox(xywh_px: Sequence[float], width_px: float, height_px: float) -> Tuple[float, ...]:
@@ -29,15 +29,20 @@ def check_bbox(bbox: Sequence[float], index: int = 0, clamp: bool = True) -> Tup
         clamp: if True, coordinates merely outside [0, 1] are clamped into it; if False they raise.
 
     Raises:
-        LayoutError: not 4 numbers, NaN or infinite, outside [0, 1] (clamp=False), inverted or of
-            zero area (after clamping).
+        LayoutError: not a sequence of 4 numbers (a string such as "0011", booleans or nested lists are
+            not), NaN or infinite, outside [0, 1] (clamp=False), inverted or of zero area (after
+            clamping). The message quotes the value clipped.
     """
+    if isinstance(bbox, (str, bytes, dict, set)) or not hasattr(bbox, "__len__"):
+        raise LayoutError(f"object {index}: bbox must be 4 numbers (x0, y0, x1, y1), got {value_text(bbox, 40)}")
+    if len(bbox) != 4:
+        raise LayoutError(f"object {index}: bbox must be 4 numbers (x0, y0, x1, y1), got {len(bbox)}")
     try:
+        if any(isinstance(v, (bool, str, bytes)) for v in bbox):
+            raise TypeError
         vals = [float(v) for v in bbox]
-    except (TypeError, ValueError):
-        raise LayoutError(f"object {index}: bbox must be 4 numbers, got {bbox!r}") from None
-    if len(vals) != 4:
-        raise LayoutError(f"object {index}: bbox must be 4 numbers (x0, y0, x1, y1), got {len(vals)}")
+    except (TypeError, ValueError, OverflowError):
+        raise LayoutError(f"object {index}: bbox must be 4 numbers, got {value_text(bbox, 60)}") from None
     if not all(math.isfinite(v) for v in vals):
         raise LayoutError(f"object {index}: bbox has NaN or infinite coordinates: {vals}")
     if clamp:

@@ -9,7 +9,6 @@ conversion checks every key and shape against the ``paper`` preset and sets ``le
 
 from __future__ import annotations
 
-import json
 import pickle
 import struct
 from pathlib import Path
@@ -19,23 +18,33 @@ import torch
 
 from .checkpoint import ModelFile
 from .config import ModelConfig, model_preset, preset_name
-from .errors import ModelFileError
-from .models.generator import Generator
+from . import model_file_checks as checks
+from .errors import ModelFileError, clip, exception_reason, value_text
+from .input_files import InputFileError, check_regular_file, read_json
 from .vocab import Vocabulary
+
+MAX_VOCAB_BYTES = 64 * 2 ** 20
 
 
 def load_vocab_arg(vocab: Union[str, Path]) -> Vocabulary:
     """``"coco"`` / ``"vg"`` (built in) or a path to a sg2im-style ``vocab.json``.
 
     Raises:
-        ModelFileError: unreadable or malformed vocabulary file.
+        ModelFileError: missing, not a regular file, too large, not JSON, nested too deeply or
+            malformed vocabulary file.
     """
     if str(vocab) in ("coco", "vg"):
         return Vocabulary.builtin(str(vocab))
     try:
-        return Vocabulary.from_dict(json.loads(Path(vocab).read_text()))
-    except (OSError, ValueError) as e:
-        raise ModelFileError(f"cannot read vocabulary {vocab}: {e}") from None
+        data = read_json(Path(vocab), MAX_VOCAB_BYTES, "vocabulary file")
+    except InputFileError as e:
+        raise ModelFileError(f"cannot read vocabulary: {e}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("object_idx_to_name"), list):
+        raise ModelFileError(f"vocabulary {vocab}: expected a JSON object with a list 'object_idx_to_name'")
+    try:
+        return Vocabulary.from_dict(data)
+    except ValueError as e:
+        raise ModelFileError(f"vocabulary {vocab}: {clip(str(e), 160)}") from None
 
 
 def config_from_official(sd, num_classes: int) -> ModelConfig:
@@ -57,12 +66,19 @@ def config_from_official(sd, num_classes: int) -> ModelConfig:
         res = len({k.split(".")[2] for k in sd if k.startswith("layout_encoder.residual.")})
         dec = [sd["decoder.c0.weight"].shape[0]] + [sd[f"decoder.dc{i}.weight"].shape[1] for i in (1, 2, 3)]
     except KeyError as e:
-        raise ModelFileError(f"not an official Layout2Im generator state dict: missing {e}") from None
+        raise ModelFileError(f"not an official Layout2Im generator state dict: missing {clip(str(e), 80)}") from None
+    except IndexError:
+        raise ModelFileError("not an official Layout2Im generator state dict: a weight has too few "
+                             "dimensions") from None
     paper = model_preset("paper", num_classes)
-    return ModelConfig(num_classes=num_classes, embedding_dim=emb, z_dim=z, crop_encoder_widths=tuple(ce),
-                       layout_widths=tuple(le), clstm_hidden=tuple(hidden), clstm_kernel=kernel,
-                       residual_blocks=res, decoder_widths=tuple(dec), d_img_widths=paper.d_img_widths,
-                       d_obj_widths=paper.d_obj_widths, max_objects=16, legacy_numerics=True)
+    try:
+        return ModelConfig(num_classes=num_classes, embedding_dim=emb, z_dim=z, crop_encoder_widths=tuple(ce),
+                           layout_widths=tuple(le), clstm_hidden=tuple(hidden), clstm_kernel=kernel,
+                           residual_blocks=res, decoder_widths=tuple(dec), d_img_widths=paper.d_img_widths,
+                           d_obj_widths=paper.d_obj_widths, max_objects=16, legacy_numerics=True)
+    except (ValueError, TypeError) as e:
+        raise ModelFileError(f"not an official Layout2Im generator: its widths make no valid config "
+                             f"({clip(str(e), 120)})") from None
 
 
 def convert_official(path, vocab: Union[str, Path] = "coco", name: str = "") -> ModelFile:
@@ -76,13 +92,19 @@ def convert_official(path, vocab: Union[str, Path] = "coco", name: str = "") -> 
     path = Path(path)
     vocabulary = load_vocab_arg(vocab)
     try:
+        st = check_regular_file(path, "checkpoint")  # a FIFO would hang torch.load
+    except InputFileError as e:
+        raise ModelFileError(str(e)) from None
+    if st.st_size > checks.MAX_MODEL_FILE_BYTES:
+        raise ModelFileError(f"{path.name} is too large for a generator checkpoint ({st.st_size >> 20} MiB; "
+                             f"the limit is {checks.MAX_MODEL_FILE_BYTES >> 20} MiB)")
+    try:
         sd = torch.load(str(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ModelFileError(f"no such checkpoint: {path}") from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, struct.error, TypeError,
             KeyError, AttributeError, IndexError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ModelFileError(f"{path.name} is not a loadable Layout2Im state dict ({msg})") from None
+        raise ModelFileError(f"{path.name} is not a loadable Layout2Im state dict ({exception_reason(e)})") from None
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
@@ -95,16 +117,22 @@ def convert_official(path, vocab: Union[str, Path] = "coco", name: str = "") -> 
         raise ModelFileError(f"{path.name} has {emb.shape[0]} categories but the vocabulary {vocab} has "
                              f"{len(vocabulary)}: pick the vocabulary the model was trained with")
     cfg = config_from_official(sd, len(vocabulary))
-    ref = Generator(cfg).state_dict()
+    # widths come from the file's shapes: refuse absurd ones, then compare with a generator built on
+    # the meta device (allocates nothing), so a small file claiming huge widths allocates nothing
+    checks.parse_config(cfg.to_dict(), path.name)
+    ref = checks.expected_state(cfg, path.name)
     missing = sorted(set(ref) - set(sd))
     unexpected = sorted(set(sd) - set(ref))
     if missing or unexpected:
         raise ModelFileError(f"{path.name}: keys do not match the official generator "
-                             f"(missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
-                             f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''})")
-    bad = [f"{k} {tuple(sd[k].shape)} != {tuple(v.shape)}" for k, v in ref.items() if sd[k].shape != v.shape]
+                             f"(missing {value_text(missing[:5])}{'...' if len(missing) > 5 else ''}, "
+                             f"unexpected {value_text(unexpected[:5])}{'...' if len(unexpected) > 5 else ''})")
+    bad = [f"{k} {tuple(sd[k].shape)} != {shape}" for k, (shape, _) in ref.items() if tuple(sd[k].shape) != shape]
     if bad:
-        raise ModelFileError(f"{path.name}: shapes do not fit the paper architecture: {bad[:3]}")
+        raise ModelFileError(f"{path.name}: shapes do not fit the paper architecture: {clip(str(bad[:3]), 200)}")
+    nonfinite = [k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if nonfinite:
+        raise ModelFileError(f"{path.name}: weight {clip(nonfinite[0], 60)} holds NaN or infinite values")
     sd = {k: v.float() if v.is_floating_point() else v.long() for k, v in sd.items()}
     card = {"source": f"official Layout2Im checkpoint {path.name}", "preset": preset_name(cfg), "legacy_numerics": True,
             "trained_max_objects": 8 if str(vocab) != "vg" else 9}

@@ -23,7 +23,7 @@ import torch
 
 from .checkpoint import ModelFile, load_model_file, save_model_file
 from .config import ModelConfig, model_preset, preset_name
-from .errors import LayoutError, ModelFileError, UnknownCategoryError
+from .errors import DeviceError, LayoutError, ModelFileError, clip, value_text
 from .geometry import check_bbox
 from .models.generator import Generator
 from .resources_path import resources_dir
@@ -35,6 +35,10 @@ __all__ = ["Layout2ImModel", "AppearanceDirections", "available_models", "defaul
 
 DEFAULT_MODEL = "scenes64"
 MIN_BOX_AREA = 0.02  # boxes smaller than this share of the image are outside the trained range (spec §7.1)
+MAX_ABS_Z = 1000.0  # |z| beyond this is refused: z ~ N(0, I), and the networks overflow long before float32
+MAX_SEED = 2 ** 63 - 1
+MAX_BATCH = 1024  # layouts per generate_batch call
+MAX_PHOTO_PIXELS = 100_000_000  # encode_appearance
 
 
 def available_models() -> Dict[str, Path]:
@@ -55,13 +59,16 @@ def resolve_model(name_or_path) -> Path:
         ModelFileError: neither a shipped name nor an existing file; the message lists shipped names.
     """
     p = Path(name_or_path)
-    if p.is_file():
-        return p
+    try:
+        if p.is_file():
+            return p
+    except OSError:  # e.g. a name too long for the file system
+        pass
     models = available_models()
     if str(name_or_path) in models:
         return models[str(name_or_path)]
     names = ", ".join(models) or "none installed"
-    raise ModelFileError(f"no model named or at {str(name_or_path)!r}; shipped models: {names}")
+    raise ModelFileError(f"no model named or at {value_text(str(name_or_path), 120)}; shipped models: {names}")
 
 
 def available_devices() -> List[str]:
@@ -70,12 +77,60 @@ def available_devices() -> List[str]:
 
 
 def _resolve_device(device: Optional[str]) -> torch.device:
+    """``None``/``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:<i>"`` -> a torch device of this machine.
+
+    Raises:
+        DeviceError: another name, or CUDA (or that CUDA index) is not available.
+    """
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    text = device if isinstance(device, str) else None
+    if text is None or not (text == "cpu" or text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit())):
+        raise DeviceError(f"unknown device {value_text(device, 40)}; choose auto, cpu, cuda or cuda:<index>")
+    dev = torch.device(text)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("CUDA was asked for but is not available on this machine")
+        raise DeviceError("CUDA was asked for but is not available on this machine")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise DeviceError(f"{text}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return dev
+
+
+def check_seed(seed, what: str = "seed") -> Optional[int]:
+    """``seed`` as an int (None stays None).
+
+    Raises:
+        LayoutError: not a whole number in [0, 2**63 - 1] (e.g. -1, 1.5, "3", True).
+    """
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise LayoutError(f"{what} must be a whole number from 0 to 2**63-1 or None, got {value_text(seed, 40)}")
+    return int(seed)
+
+
+def _z_values(z, index: int, category: str, z_dim: int) -> np.ndarray:
+    """One object's z -> float32 [Z]. Raises LayoutError for anything but Z finite numbers within
+    ``MAX_ABS_Z`` (strings, dicts, ragged or nested lists, booleans, NaN, inf, huge values)."""
+    where = f"object {index} ({clip(category, 40)})"
+    if isinstance(z, (str, bytes, dict, set)) or not hasattr(z, "__len__"):
+        raise LayoutError(f"{where}: z must be a list of {z_dim} numbers, got {value_text(z, 40)}")
+    try:
+        arr = np.asarray(z)
+    except (ValueError, TypeError):
+        raise LayoutError(f"{where}: z must be a flat list of {z_dim} numbers (got a ragged or mixed list)") from None
+    if arr.dtype.kind not in "iuf":
+        raise LayoutError(f"{where}: z must hold numbers only, got {value_text(z, 40)}")
+    arr = arr.reshape(-1)
+    if arr.shape[0] != z_dim:
+        raise LayoutError(f"{where}: z has {arr.shape[0]} values, this model needs {z_dim}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        arr = arr.astype(np.float32)
+    if not np.all(np.isfinite(arr)):
+        raise LayoutError(f"{where}: z has NaN or infinite values")
+    if float(np.abs(arr).max()) > MAX_ABS_Z:
+        raise LayoutError(f"{where}: z values must lie within +-{MAX_ABS_Z:g} (z is drawn from N(0, 1)); "
+                          f"got {float(np.abs(arr).max()):.3g}")
+    return arr
 
 
 def _cpu_has_amx() -> bool:
@@ -132,7 +187,8 @@ class Layout2ImModel:
         precision: ``"fp32"``, ``"bf16"`` (autocast) or ``"auto"`` (bf16 on CUDA and on CPUs with AMX).
 
     Raises:
-        ModelFileError: the weights do not fit the file's config.
+        ModelFileError: the weights do not fit the file's config, or render NaN/inf (a probe render of
+            one object at load).
     """
 
     FEATURE_CACHE_SIZE = 512
@@ -163,7 +219,21 @@ class Layout2ImModel:
         self._precision_req = precision
         self.device = "cpu"
         self.precision = "fp32"
+        self._probe()
         self.set_device(device)
+
+    @torch.no_grad()
+    def _probe(self) -> None:
+        """Render one object (z = 0) on the CPU in fp32; weights that are finite but useless (e.g.
+        values near float32's limit) give NaN here. Raises ModelFileError instead of a black image."""
+        ids = self.vocabulary.category_ids
+        if not ids:
+            raise ModelFileError(f"model {self.name!r}: its vocabulary has no category")
+        objs = torch.tensor([[ids[0]]])
+        bboxes = torch.tensor([[[0.25, 0.25, 0.75, 0.75]]])
+        img = self.G.generate(objs, bboxes, torch.zeros(1, 1, self.z_dim), torch.ones(1, 1, dtype=torch.bool))
+        if not bool(torch.isfinite(img).all()):
+            raise ModelFileError(f"model {self.name!r}: its weights render NaN or infinite pixels (a broken file)")
 
     # --- construction ----------------------------------------------------------------------------
     @classmethod
@@ -228,7 +298,8 @@ class Layout2ImModel:
     @property
     def trained_max_objects(self) -> int:
         """Most objects per image seen in training (model card), default 8 (COCO-Stuff filter)."""
-        return int(self.card.get("trained_max_objects", 8))
+        v = self.card.get("trained_max_objects")
+        return v if isinstance(v, int) and not isinstance(v, bool) and v >= 1 else 8
 
     @property
     def object_order(self) -> str:
@@ -278,25 +349,42 @@ class Layout2ImModel:
 
     # --- layout validation -------------------------------------------------------------------------
     def sample_z(self, n: int, seed: Optional[int] = None) -> np.ndarray:
-        """n codes from N(0, I): float32 [n, Z]. Same seed -> same codes."""
-        gen = np.random.default_rng(seed)
+        """n codes from N(0, I): float32 [n, Z]. Same seed -> same codes.
+
+        Raises:
+            LayoutError: ``n`` not a whole number in [0, 1e6], or a bad seed (see :func:`check_seed`).
+        """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= 1_000_000:
+            raise LayoutError(f"sample_z: n must be a whole number from 0 to 1000000, got {value_text(n, 40)}")
+        gen = np.random.default_rng(check_seed(seed))
         return gen.standard_normal((int(n), self.z_dim)).astype(np.float32)
 
     def _tensors(self, layout: LayoutSpec, seed: Optional[int]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Validate a layout -> (objs [O] int64, bboxes [O, 4] float32, z [O, Z] float32) on CPU.
 
         Raises:
-            LayoutError: empty, too many objects, bad bbox, z of wrong size or not finite.
-            UnknownCategoryError: categories not in the vocabulary (all named).
+            LayoutError: not a LayoutSpec of ObjectSpecs, empty, too many objects, a category that is
+                not a string, bad bbox (see ``geometry.check_bbox``; a string such as "0011" is not a
+                bbox), z not Z finite numbers within ``MAX_ABS_Z``, a bad seed. Messages quote values
+                clipped to a few dozen characters.
+            UnknownCategoryError: categories not in the vocabulary (all named, clipped).
         """
         if not isinstance(layout, LayoutSpec):
             raise LayoutError(f"expected a LayoutSpec, got {type(layout).__name__}")
         objects = layout.objects
+        if not isinstance(objects, (tuple, list)):
+            raise LayoutError(f"LayoutSpec.objects must be a tuple of ObjectSpec, got {type(objects).__name__}")
         if len(objects) == 0:
             raise LayoutError("the layout is empty: add at least one object")
         if len(objects) > self.config.max_objects:
             raise LayoutError(f"the layout has {len(objects)} objects; this model allows at most "
                               f"{self.config.max_objects}")
+        for i, o in enumerate(objects):
+            if not isinstance(o, ObjectSpec):
+                raise LayoutError(f"object {i} must be an ObjectSpec, got {type(o).__name__}")
+            if not isinstance(o.category, str):
+                raise LayoutError(f"object {i}: category must be a name (a string), got {value_text(o.category, 40)}")
+        seed = check_seed(seed)
         ids = self.vocabulary.ids_of([o.category for o in objects])
         bboxes = [check_bbox(o.bbox, i, clamp=True) for i, o in enumerate(objects)]
         missing = [i for i, o in enumerate(objects) if o.z is None]
@@ -306,35 +394,41 @@ class Layout2ImModel:
             if o.z is None:
                 zs[i] = rand[missing.index(i)]
                 continue
-            z = np.asarray(o.z, dtype=np.float32).reshape(-1)
-            if z.shape[0] != self.z_dim:
-                raise LayoutError(f"object {i} ({o.category}): z has {z.shape[0]} values, this model needs {self.z_dim}")
-            if not np.all(np.isfinite(z)):
-                raise LayoutError(f"object {i} ({o.category}): z has NaN or infinite values")
-            zs[i] = z
+            zs[i] = _z_values(o.z, i, o.category, self.z_dim)
         return (torch.tensor(ids, dtype=torch.int64), torch.tensor(bboxes, dtype=torch.float32),
                 torch.from_numpy(zs))
 
     def layout_warnings(self, layout: LayoutSpec) -> List[str]:
         """Ways the layout leaves the model's trained range (not errors): too many objects, boxes under
         2% of the image, labels the model lacks."""
+        if not isinstance(layout, LayoutSpec) or not all(isinstance(o, ObjectSpec) for o in layout.objects):
+            return ["not a layout of objects"]
         out = []
         n = len(layout.objects)
         if n > self.trained_max_objects:
             out.append(f"{n} objects: this model was trained with at most {self.trained_max_objects}")
-        small = [f"{i} ({o.category})" for i, o in enumerate(layout.objects, 1)  # numbered from 1, as files list them
+        small = [f"{i} ({clip(o.category, 40)})" for i, o in enumerate(layout.objects, 1)  # numbered from 1, as lists show them
                  if _area(o.bbox) < MIN_BOX_AREA]
         if small:
             out.append(f"boxes under 2% of the image (outside the trained range): objects {', '.join(small)}")
-        unknown = sorted({o.category for o in layout.objects if o.category not in self.vocabulary})
+        unknown = sorted({clip(str(o.category), 40) for o in layout.objects
+                          if not isinstance(o.category, str) or o.category not in self.vocabulary})
         if unknown:
-            out.append(f"labels this model lacks (ignored when rendering): {', '.join(unknown)}")
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            out.append(f"labels this model lacks (ignored when rendering): {', '.join(unknown[:10])}{more}")
         return out
 
     # --- rendering ------------------------------------------------------------------------------------
     def _to_unit_hwc(self, img: torch.Tensor) -> np.ndarray:
-        """[B, 3, 64, 64] model space -> float32 [B, 64, 64, 3] in [0, 1]."""
-        return self.G.to_unit(img).permute(0, 2, 3, 1).cpu().numpy()
+        """[B, 3, 64, 64] model space -> float32 [B, 64, 64, 3] in [0, 1].
+
+        Raises:
+            LayoutError: the network produced NaN or infinite pixels (never shown as a black image)."""
+        out = self.G.to_unit(img).permute(0, 2, 3, 1).float().cpu().numpy()
+        if not np.all(np.isfinite(out)):
+            raise LayoutError("the model produced NaN or infinite pixels for this layout (extreme z values, or "
+                              "weights that overflow)")
+        return out
 
     @staticmethod
     def _quantise(unit: np.ndarray) -> np.ndarray:
@@ -423,9 +517,20 @@ class Layout2ImModel:
     def generate_batch(self, layouts: Sequence[LayoutSpec], seed: Optional[int] = None) -> np.ndarray:
         """Render several layouts in one batch (variation grids). Returns uint8 [N, 64, 64, 3].
 
-        Missing z are drawn per layout from ``seed + index`` (or fresh when seed is None)."""
+        Missing z are drawn per layout from ``seed + index`` (or fresh when seed is None).
+
+        Raises:
+            LayoutError: no layouts, more than ``MAX_BATCH``, a bad seed, or a bad layout (see ``_tensors``).
+            UnknownCategoryError: see ``_tensors``."""
+        if isinstance(layouts, (str, bytes, LayoutSpec)) or not hasattr(layouts, "__len__"):
+            raise LayoutError(f"generate_batch needs a list of layouts, got {type(layouts).__name__}")
         if not layouts:
             raise LayoutError("generate_batch needs at least one layout")
+        if len(layouts) > MAX_BATCH:
+            raise LayoutError(f"generate_batch takes at most {MAX_BATCH} layouts per call, got {len(layouts)}")
+        seed = check_seed(seed)
+        if seed is not None and seed + len(layouts) > MAX_SEED:
+            raise LayoutError(f"seed {seed} + {len(layouts)} layouts exceeds 2**63-1")
         parts = [self._tensors(l, None if seed is None else seed + i) for i, l in enumerate(layouts)]
         o = max(len(p[0]) for p in parts)
         b = len(parts)
@@ -455,18 +560,31 @@ class Layout2ImModel:
             float32 [Z].
 
         Raises:
-            LayoutError: not an image array, or a bad bbox. UnknownCategoryError: unknown category.
+            LayoutError: not a numeric image array (or NaN in it), over ``MAX_PHOTO_PIXELS``, or a bad
+                bbox; a category that is not a string. UnknownCategoryError: unknown category.
         """
         from PIL import Image
 
-        arr = np.asarray(image)
+        try:
+            arr = np.asarray(image)
+        except (ValueError, TypeError):
+            raise LayoutError("expected an RGB image array [H, W, 3] of numbers") from None
+        if arr.dtype.kind not in "uifb":
+            raise LayoutError(f"expected an image array of numbers, got dtype {arr.dtype}")
         if arr.ndim == 2:
             arr = np.stack([arr] * 3, -1)
         if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:
-            raise LayoutError(f"expected an RGB image array [H, W, 3], got shape {arr.shape}")
+            raise LayoutError(f"expected an RGB image array [H, W, 3], got shape {value_text(arr.shape, 40)}")
+        if arr.shape[0] * arr.shape[1] > MAX_PHOTO_PIXELS:
+            raise LayoutError(f"the photo has {arr.shape[1]}x{arr.shape[0]} pixels; the limit is "
+                              f"{MAX_PHOTO_PIXELS // 1_000_000} megapixels")
         arr = arr[..., :3]
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise LayoutError("the image array holds NaN or infinite values")
         if arr.dtype != np.uint8:
             arr = np.clip(arr, 0, 255).astype(np.uint8)
+        if not isinstance(category, str):
+            raise LayoutError(f"category must be a name (a string), got {value_text(category, 40)}")
         box = check_bbox(bbox, 0, clamp=True)
         obj_id = self.vocabulary.id_of(category)
         size = self.config.image_size
@@ -484,8 +602,13 @@ class Layout2ImModel:
         the unit axes of z (``fallback=True``) when the model file holds none for it.
 
         Raises:
-            UnknownCategoryError: unknown category.
+            UnknownCategoryError: unknown category. LayoutError: ``k`` not None or a whole number >= 1,
+                a category that is not a string.
         """
+        if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+            raise LayoutError(f"directions: k must be None or a whole number >= 1, got {value_text(k, 40)}")
+        if not isinstance(category, str):
+            raise LayoutError(f"category must be a name (a string), got {value_text(category, 40)}")
         obj_id = self.vocabulary.id_of(category)
         d = self._file.directions
         if d is not None:

@@ -20,7 +20,15 @@ File layout (``version`` 1)::
 ``bbox`` is (x0, y0, x1, y1) in [0, 1]. ``z`` is a list of float32 values written as the shortest
 decimal that reads back as the same double, so a float32 survives save -> load bit-exactly; ``z`` may
 be ``null`` or absent ("draw one at random"). ``locked`` defaults to false, ``meta`` to {} (free-form,
-kept as is). Saves are atomic: a temporary file in the same folder, then ``os.replace``.
+kept as is). Saves are atomic (``atomic.atomic_write``: through symbolic links, keeping the file's mode).
+
+Limits (refused with a ProjectFileError naming the limit; docs/bad-input.md): a file of at most
+``MAX_PROJECT_BYTES``, at most ``MAX_OBJECTS`` objects, category names of at most ``MAX_NAME_CHARS``
+characters, ``z`` of at most ``MAX_Z_VALUES`` values, JSON nested at most ``input_files.MAX_JSON_DEPTH``
+levels; only regular files are read (a FIFO or device is refused before reading). ``NaN``,
+``Infinity`` and numbers beyond a double's range (which Python's json reads) are refused in the
+objects; in ``meta`` they are replaced by ``null`` and listed in :attr:`Project.warnings`, so a project
+that opens can always be saved.
 """
 
 from __future__ import annotations
@@ -28,18 +36,23 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
-from .errors import Layout2ImError
+from .atomic import atomic_write
+from .errors import Layout2ImError, clip, value_text
+from .input_files import InputFileError, NonFinite, parse_json, read_text
 from .types import BBox, LayoutSpec, ObjectSpec
 
 FORMAT_NAME = "layout2im-project"
 FORMAT_VERSION = 1
 FILE_SUFFIX = ".l2i.json"
+MAX_PROJECT_BYTES = 8 * 2 ** 20  # a project of MAX_OBJECTS objects with 64-value z and looks is ~2 MiB
+MAX_OBJECTS = 1000  # opening this many blocks the app's GUI thread for well under a second
+MAX_NAME_CHARS = 256  # category and model names
+MAX_Z_VALUES = 4096
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -87,6 +100,8 @@ class Project:
         vocabulary_digest: ``Vocabulary.digest()`` of that model ("" when none).
         version: format version the project was read from (saves always write FORMAT_VERSION).
         meta: free-form extra data, kept as is.
+        warnings: what loading repaired (e.g. a NaN in ``meta`` replaced by null), one line each;
+            empty for a clean file. Not saved, not compared.
     """
 
     objects: Tuple[ProjectObject, ...] = ()
@@ -94,6 +109,7 @@ class Project:
     vocabulary_digest: str = ""
     version: int = FORMAT_VERSION
     meta: Dict[str, Any] = field(default_factory=dict)
+    warnings: Tuple[str, ...] = field(default=(), compare=False)
 
     def to_layout(self) -> LayoutSpec:
         """The project's objects as a LayoutSpec (same order, bboxes and z)."""
@@ -116,15 +132,18 @@ class Project:
     def from_dict(data: Any, source: str = "project") -> "Project":
         """Validate and build a project from its dict form.
 
+        Non-finite numbers in ``meta`` (float NaN/inf, or :class:`~layout2im_core.input_files.NonFinite`
+        marks from :func:`load_project`) are replaced by None and reported in ``warnings``.
+
         Raises:
-            ProjectFileError: not a project, a newer version, or an invalid field (message names
-                ``source`` and the field).
+            ProjectFileError: not a project, a newer version, more than ``MAX_OBJECTS`` objects, or an
+                invalid field (message names ``source`` and the field).
         """
         if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
             raise ProjectFileError(f"{source}: not a Layout2Im project file (no \"format\": \"{FORMAT_NAME}\")")
         version = data.get("version")
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise ProjectFileError(f"{source}: invalid format version {version!r}")
+            raise ProjectFileError(f"{source}: invalid format version {value_text(version)}")
         if version > FORMAT_VERSION:
             raise ProjectFileError(f"{source}: made by a newer Layout2Im Studio (format version {version}; "
                                    f"this one reads up to {FORMAT_VERSION})")
@@ -134,12 +153,45 @@ class Project:
         objects = data.get("objects", [])
         if not isinstance(objects, list):
             raise ProjectFileError(f"{source}: \"objects\" must be a list")
+        if len(objects) > MAX_OBJECTS:
+            raise ProjectFileError(f"{source}: {len(objects)} objects; a project holds at most {MAX_OBJECTS}")
         meta = data.get("meta") or {}
         if not isinstance(meta, dict):
             raise ProjectFileError(f"{source}: \"meta\" must be an object")
+        names = [_optional_name(model.get(k), f"{source}: \"model\".\"{k}\"") for k in ("name", "vocabulary_digest")]
         objs = tuple(_object_from_dict(o, i, source) for i, o in enumerate(objects))
-        return Project(objs, str(model.get("name") or ""), str(model.get("vocabulary_digest") or ""),
-                       version, meta)
+        repaired = []
+        try:
+            meta = _finite_json(meta, "meta", repaired)
+        except RecursionError:
+            raise ProjectFileError(f"{source}: \"meta\" is nested too deeply") from None
+        warnings = tuple(f"{source}: {where} was {what}, not a JSON number; replaced by null"
+                         for where, what in repaired[:20])
+        if len(repaired) > 20:
+            warnings += (f"{source}: {len(repaired) - 20} more non-finite values in meta replaced by null",)
+        return Project(objs, names[0], names[1], version, meta, warnings)
+
+
+def _optional_name(v: Any, where: str) -> str:
+    if v is None:
+        return ""
+    if not isinstance(v, str) or len(v) > MAX_NAME_CHARS:
+        raise ProjectFileError(f"{where} must be a string of at most {MAX_NAME_CHARS} characters, "
+                               f"got {value_text(v, 40)}")
+    return v
+
+
+def _finite_json(value: Any, where: str, repaired: list) -> Any:
+    """``value`` with every non-finite number (float NaN/inf or a NonFinite mark) replaced by None;
+    ``repaired`` gets (path, text) of each. Depth is bounded by the loader (MAX_JSON_DEPTH)."""
+    if isinstance(value, NonFinite) or (isinstance(value, float) and not math.isfinite(value)):
+        repaired.append((where, repr(value)))
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_json(v, f"{where}.{clip(str(k), 24)}", repaired) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v, f"{where}[{i}]", repaired) for i, v in enumerate(value)]
+    return value
 
 
 def _number(v: Any) -> float:
@@ -153,57 +205,77 @@ def _object_from_dict(d: Any, index: int, source: str) -> ProjectObject:
     if not isinstance(d, dict):
         raise ProjectFileError(f"{where} must be an object")
     category = d.get("category")
-    if not isinstance(category, str) or not category.strip():
-        raise ProjectFileError(f"{where}: \"category\" must be a non-empty string, got {category!r}")
+    if not isinstance(category, str) or not category.strip() or len(category) > MAX_NAME_CHARS:
+        raise ProjectFileError(f"{where}: \"category\" must be a non-empty string of at most {MAX_NAME_CHARS} "
+                               f"characters, got {value_text(category, 40)}")
     bbox = d.get("bbox")
     try:
         if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
             raise ValueError(bbox)
         x0, y0, x1, y1 = (_number(v) for v in bbox)
     except ValueError:
-        raise ProjectFileError(f"{where}: \"bbox\" must be 4 finite numbers, got {bbox!r}") from None
+        raise ProjectFileError(f"{where}: \"bbox\" must be 4 finite numbers, got {value_text(bbox)}") from None
     if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
-        raise ProjectFileError(f"{where}: \"bbox\" {bbox!r} must satisfy 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1")
+        raise ProjectFileError(f"{where}: \"bbox\" {value_text(bbox)} must satisfy 0 <= x0 < x1 <= 1 and "
+                               f"0 <= y0 < y1 <= 1")
     z = d.get("z")
     if z is not None:
         try:
-            if not isinstance(z, list) or not z:
+            if not isinstance(z, list) or not z or len(z) > MAX_Z_VALUES:
                 raise ValueError(z)
             z = to_float32_tuple([_number(v) for v in z])
             if not all(math.isfinite(v) for v in z):
                 raise ValueError(z)
-        except ValueError:
-            raise ProjectFileError(f"{where}: \"z\" must be a non-empty list of finite float32 numbers or null") from None
+        except (ValueError, OverflowError):
+            raise ProjectFileError(f"{where}: \"z\" must be a list of 1 to {MAX_Z_VALUES} finite float32 numbers "
+                                   f"(|z| < 3.4e38) or null") from None
     locked = d.get("locked", False)
     if not isinstance(locked, bool):
-        raise ProjectFileError(f"{where}: \"locked\" must be true or false, got {locked!r}")
+        raise ProjectFileError(f"{where}: \"locked\" must be true or false, got {value_text(locked)}")
     return ProjectObject(category, (x0, y0, x1, y1), z, locked)
 
 
 def load_project(path: PathLike) -> Project:
-    """Read a project file.
+    """Read a project file (limits in the module docstring).
+
+    Returns:
+        The project; its ``warnings`` list what was repaired (non-finite numbers in ``meta``).
 
     Raises:
-        ProjectFileError: the file is missing or unreadable, not UTF-8 JSON, not a project, of a newer
-            format version, or has an invalid field. The message names the file.
+        ProjectFileError: the file is missing, not a regular file, over ``MAX_PROJECT_BYTES``,
+            unreadable, not UTF-8 JSON, nested too deeply, not a project, of a newer format version,
+            or has an invalid field. The message names the file.
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProjectFileError(f"{p}: no such project file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ProjectFileError(f"{p}: cannot read the project file ({e})") from None
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as e:
-        raise ProjectFileError(f"{p}: not a valid project file (corrupt JSON: {e})") from None
+        data = parse_json(read_text(p, MAX_PROJECT_BYTES, "project file"), str(p), nonfinite="mark")
+    except InputFileError as e:
+        raise ProjectFileError(str(e)) from None
     return Project.from_dict(data, str(p))
 
 
 def dumps_project(project: Project) -> str:
-    """The project serialised as JSON text (what :func:`save_project` writes)."""
-    return json.dumps(project.to_dict(), indent=1, allow_nan=False) + "\n"
+    """The project serialised as JSON text (what :func:`save_project` writes).
+
+    Raises:
+        ProjectFileError: a value JSON cannot hold (NaN or infinite numbers, objects that are not
+            JSON data); the message names where.
+    """
+    try:
+        data = project.to_dict()
+        bad = []
+        _finite_json(data, "project", bad)
+    except (TypeError, ValueError, OverflowError, RecursionError) as e:
+        raise ProjectFileError(f"cannot save the project: it holds a value JSON cannot store "
+                               f"({clip(str(e), 100)})") from None
+    if bad:
+        where = ", ".join(w for w, _ in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise ProjectFileError(f"cannot save the project: {where} is NaN or infinite, which JSON cannot hold")
+    try:
+        return json.dumps(data, indent=1, allow_nan=False) + "\n"
+    except (TypeError, ValueError, RecursionError) as e:
+        raise ProjectFileError(f"cannot save the project: it holds a value JSON cannot store "
+                               f"({clip(str(e), 100)})") from None
 
 
 def file_mode_for(path: PathLike) -> int:
@@ -228,31 +300,17 @@ def _umask() -> int:
 
 
 def save_project(project: Project, path: PathLike) -> None:
-    """Write a project file atomically: a temporary file in the same folder, fsync, then os.replace.
-    The file keeps the mode of the file it replaces; a new one gets the user's usual mode (umask).
+    """Write a project file atomically (``atomic.atomic_write``: a temporary file beside it, fsync,
+    rename; a symbolic link is written through to its target; an existing file keeps its mode).
 
     Raises:
-        ProjectFileError: the folder is not writable or the disk is full; the previous file, if any,
-            is left untouched.
+        ProjectFileError: a value JSON cannot hold (see :func:`dumps_project`), the folder is missing or
+            not writable, the path is a folder, or the disk is full; the previous file, if any, is left
+            untouched.
     """
     p = Path(path)
     text = dumps_project(project)
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent or Path(".")))
-        if hasattr(os, "fchmod"):  # mkstemp makes 0600; the file gets the mode a plain write would give
-            os.fchmod(fd, file_mode_for(p))
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-        tmp = None
+        atomic_write(p, text)
     except OSError as e:
-        raise ProjectFileError(f"{p}: cannot save the project ({e})") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        raise ProjectFileError(f"{p}: cannot save the project ({e.strerror or e})") from None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Sequence, Tuple
 
-from .errors import UnknownCategoryError
+from .errors import UnknownCategoryError, clip
 
 IMAGE_TOKEN = "__image__"
 _RESOURCES = Path(__file__).resolve().parent / "resources"
@@ -40,12 +40,14 @@ class Vocabulary:
     names: Tuple[str, ...]
 
     def __post_init__(self):
+        if not isinstance(self.names, tuple) or not all(isinstance(n, str) for n in self.names):
+            raise ValueError("vocabulary names must be a tuple of strings")
         if not self.names or self.names[0] != IMAGE_TOKEN:
             raise ValueError(f"vocabulary must start with {IMAGE_TOKEN!r}")
         real = [n for n in self.names if not is_placeholder(n)]
         if len(set(real)) != len(real):
             dup = sorted({n for n in real if real.count(n) > 1})
-            raise ValueError(f"vocabulary has duplicate names: {dup}")
+            raise ValueError(f"vocabulary has duplicate names: {clip(str(dup[:5]), 120)}")
         object.__setattr__(self, "_index", {n: i for i, n in enumerate(self.names)})
 
     def __len__(self) -> int:
@@ -62,21 +64,25 @@ class Vocabulary:
         return [i for i, n in enumerate(self.names) if not is_placeholder(n)]
 
     def __contains__(self, name: str) -> bool:
-        return name in self._index and not is_placeholder(name)
+        return isinstance(name, str) and name in self._index and not is_placeholder(name)
 
     def id_of(self, name: str) -> int:
-        """Id of a category name. Raises UnknownCategoryError for unknown or placeholder names."""
+        """Id of a category name. Raises UnknownCategoryError for unknown or placeholder names (and
+        anything that is not a string); the message clips long names."""
         if name not in self:
-            raise UnknownCategoryError(f"unknown category {name!r} (not in this model's "
+            raise UnknownCategoryError(f"unknown category {clip(repr(name), 60)} (not in this model's "
                                        f"{len(self.categories)}-category vocabulary)", [name])
         return self._index[name]
 
     def ids_of(self, names: Iterable[str]) -> List[int]:
-        """Ids of several names; raises UnknownCategoryError naming every unknown one."""
+        """Ids of several names; raises UnknownCategoryError naming every unknown one (``labels``
+        holds them all; the message the first ten, each clipped)."""
         names = list(names)
-        unknown = sorted({n for n in names if n not in self})
+        unknown = sorted({n for n in names if n not in self}, key=lambda n: (str(type(n)), str(n)))
         if unknown:
-            raise UnknownCategoryError(f"categories not in this model's vocabulary: {unknown}", unknown)
+            shown = ", ".join(clip(repr(n), 60) for n in unknown[:10])
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            raise UnknownCategoryError(f"categories not in this model's vocabulary: [{shown}]{more}", unknown)
         return [self._index[n] for n in names]
 
     def name_of(self, idx: int) -> str:

@@ -226,3 +226,101 @@ def test_trained_categories_come_from_the_card(model, tmp_path):
     ids = [model.vocabulary.id_of(n) for n in ("sea", "boat", "sky-other")]
     model.save(path, card={"trained_categories": ids})
     assert Layout2ImModel.load(path).trained_categories == ["boat", "sea", "sky-other"]  # id order
+
+
+# --- issue 15 item 9: hostile layouts and arguments get documented errors with short messages ------------
+SEA = (0.0, 0.5, 1.0, 1.0)
+
+
+def _z(model, v):
+    return tuple([v] + [0.0] * (model.z_dim - 1))
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda m: ObjectSpec("sea", SEA, _z(m, 3e38)), "within"),          # float32-finite, renders black otherwise
+    (lambda m: ObjectSpec("sea", SEA, _z(m, 1e39)), "NaN or infinite"),
+    (lambda m: ObjectSpec("sea", SEA, "0.1 0.2"), "list of"),
+    (lambda m: ObjectSpec("sea", SEA, {"a": 1}), "list of"),
+    (lambda m: ObjectSpec("sea", SEA, [[0.0], [1.0, 2.0]]), "ragged"),
+    (lambda m: ObjectSpec("sea", SEA, ["a"] * m.z_dim), "numbers only"),
+    (lambda m: ObjectSpec("sea", SEA, [True] * m.z_dim), "numbers only"),
+    (lambda m: ObjectSpec("sea", SEA, [0.0] * (m.z_dim + 1)), "values"),
+    (lambda m: ObjectSpec("sea", "0011"), "bbox must be 4 numbers"),
+    (lambda m: ObjectSpec("sea", b"0011"), "bbox must be 4 numbers"),
+    (lambda m: ObjectSpec("sea", (0, 0, "1", 1)), "bbox must be 4 numbers"),
+    (lambda m: ObjectSpec("sea", (0, 0, True, 1)), "bbox must be 4 numbers"),
+    (lambda m: ObjectSpec("sea", {"x": 1}), "bbox must be 4 numbers"),
+    (lambda m: ObjectSpec("sea", (0, 0, [1], 1)), "bbox must be 4 numbers"),
+    (lambda m: ObjectSpec(7, SEA), "category must be a name"),
+    (lambda m: ObjectSpec(None, SEA), "category must be a name"),
+])
+def test_bad_objects_are_layout_errors(model, make, words):
+    with pytest.raises(LayoutError) as e:
+        model.generate(LayoutSpec.of(make(model)), seed=0)
+    assert words in str(e.value) and len(str(e.value)) < 300, str(e.value)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "3", True, 2 ** 64, float("nan")])
+def test_bad_seeds_are_layout_errors(model, seed):
+    lay = LayoutSpec.of(ObjectSpec("sea", SEA))
+    for call in (lambda: model.generate(lay, seed=seed), lambda: model.sample_z(2, seed),
+                 lambda: model.generate_batch([lay], seed=seed)):
+        with pytest.raises(LayoutError, match="seed"):
+            call()
+
+
+def test_unknown_categories_are_named_briefly(model):
+    huge = "x" * 1_000_000
+    with pytest.raises(UnknownCategoryError) as e:
+        model.generate(LayoutSpec.of(ObjectSpec("sea", SEA), ObjectSpec(huge, SEA), ObjectSpec("unicorn", SEA)))
+    assert len(str(e.value)) < 400 and "unicorn" in str(e.value) and huge in e.value.labels
+    with pytest.raises(UnknownCategoryError):
+        model.vocabulary.ids_of([3, "unicorn", 4.5])  # mixed types: no TypeError while sorting
+    many = [f"c{i}" for i in range(50)]
+    with pytest.raises(UnknownCategoryError, match="and 40 more"):
+        model.vocabulary.ids_of(many)
+
+
+def test_bad_containers_and_arguments(model):
+    with pytest.raises(LayoutError):
+        model.generate([ObjectSpec("sea", SEA)])
+    with pytest.raises(LayoutError, match="ObjectSpec"):
+        model.generate(LayoutSpec((("sea", SEA),)))
+    with pytest.raises(LayoutError, match="list of layouts"):
+        model.generate_batch("layouts")
+    with pytest.raises(LayoutError, match="at most"):
+        model.generate_batch([LayoutSpec.of(ObjectSpec("sea", SEA))] * 5000)
+    for n in (-1, 2.0, "3", 10 ** 9):
+        with pytest.raises(LayoutError, match="n must be"):
+            model.sample_z(n)
+    for k in (0, -2, 1.5):
+        with pytest.raises(LayoutError, match="k must be"):
+            model.directions("sea", k)
+    with pytest.raises(LayoutError, match="category must be a name"):
+        model.directions(5)
+    img = np.zeros((8, 8, 3), np.uint8)
+    for bad in (np.full((8, 8, 3), np.nan), np.array([["a"]]), np.zeros((8, 8, 5))):
+        with pytest.raises(LayoutError):
+            model.encode_appearance(bad, (0, 0, 1, 1), "sea")
+    with pytest.raises(LayoutError, match="bbox"):
+        model.encode_appearance(img, "0011", "sea")
+
+
+def test_non_finite_output_is_an_error_not_a_black_image(model, monkeypatch):
+    lay = LayoutSpec.of(ObjectSpec("sea", SEA, _z(model, 1.0)))
+    monkeypatch.setattr(model.G, "to_unit", lambda img: img * float("nan"))
+    model.clear_cache()
+    with pytest.raises(LayoutError, match="NaN or infinite pixels"):
+        model.generate(lay)
+    monkeypatch.undo()
+    model.clear_cache()
+    assert model.generate(lay).shape == (64, 64, 3)
+
+
+def test_bad_device_names(model):
+    from layout2im_core.errors import DeviceError
+
+    for dev in ("bogus", "cuda:x", 5, "cpu:0"):
+        with pytest.raises(DeviceError):
+            model.set_device(dev)
+    assert model.device == "cpu"

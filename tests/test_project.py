@@ -112,3 +112,110 @@ def test_project_module_needs_neither_qt_nor_torch():
             "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6', 'app')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- issue 15: hostile project files ---------------------------------------------------------------
+def _write(tmp_path, data, name="p.l2i.json"):
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def _doc(objects=(), meta=None):
+    return {"format": "layout2im-project", "version": 1, "model": {"name": "m", "vocabulary_digest": "d"},
+            "objects": list(objects), "meta": {} if meta is None else meta}
+
+
+def test_nan_and_infinity_in_meta_are_repaired_with_a_message_and_the_project_saves(tmp_path):
+    text = json.dumps(_doc([{"category": "sea", "bbox": [0, 0, 1, 1]}], {"keep": 1}))
+    text = text.replace('"keep": 1', '"keep": 1, "x": NaN, "deep": {"y": [1, -Infinity, 1e999]}')
+    project = load_project(_write(tmp_path, text))
+    assert project.meta == {"keep": 1, "x": None, "deep": {"y": [1, None, None]}}
+    assert len(project.warnings) == 3 and any("meta.x" in w for w in project.warnings)
+    assert all("replaced by null" in w for w in project.warnings)
+    save_project(project, tmp_path / "again.l2i.json")  # it opened, so it saves
+    assert load_project(tmp_path / "again.l2i.json").warnings == ()
+
+
+@pytest.mark.parametrize("obj, words", [
+    ({"category": "sea", "bbox": [0, 0, 1, 1], "z": [1.0, "NaN"]}, "z"),
+    ({"category": "sea", "bbox": [0, 0, 1, 1], "z": [1e39]}, "float32"),   # inf in float32
+    ({"category": "sea", "bbox": [0, 0, 1, 1], "z": [0.0] * 5000}, "z"),
+    ({"category": "s" * 300, "bbox": [0, 0, 1, 1]}, "at most 256"),
+    ({"category": "sea", "bbox": "0011"}, "bbox"),
+])
+def test_bad_objects_are_refused_with_short_messages(tmp_path, obj, words):
+    with pytest.raises(ProjectFileError) as e:
+        load_project(_write(tmp_path, _doc([obj])))
+    assert words in str(e.value) and len(str(e.value)) < 400
+
+
+def test_non_finite_numbers_in_objects_are_refused(tmp_path):
+    text = json.dumps(_doc([{"category": "sea", "bbox": [0, 0, 1, 1], "z": [0.5, 0.25]}])).replace("0.25", "NaN")
+    with pytest.raises(ProjectFileError, match="object 0"):
+        load_project(_write(tmp_path, text))
+
+
+def test_saving_a_value_json_cannot_hold_is_a_project_file_error(tmp_path):
+    for meta in ({"x": float("nan")}, {"x": {1, 2}}, {"y": [float("inf")]}):
+        with pytest.raises(ProjectFileError, match="cannot save"):
+            save_project(Project(meta=meta), tmp_path / "p.l2i.json")
+    with pytest.raises(ProjectFileError, match="NaN or infinite"):
+        save_project(Project(objects=(ProjectObject("sea", (0, 0, 1, 1), (1e39,)),)), tmp_path / "p.l2i.json")
+    assert not (tmp_path / "p.l2i.json").exists()
+
+
+def test_limits_on_size_objects_and_nesting(tmp_path):
+    from layout2im_core.project import MAX_OBJECTS, MAX_PROJECT_BYTES
+
+    obj = {"category": "sea", "bbox": [0, 0, 1, 1]}
+    assert len(load_project(_write(tmp_path, _doc([obj] * MAX_OBJECTS))).objects) == MAX_OBJECTS
+    with pytest.raises(ProjectFileError, match=f"at most {MAX_OBJECTS}"):
+        load_project(_write(tmp_path, _doc([obj] * (MAX_OBJECTS + 1))))
+    big = tmp_path / "big.l2i.json"
+    with open(big, "wb") as f:  # sparse: refused by its size, never read
+        f.truncate(MAX_PROJECT_BYTES + 1)
+    with pytest.raises(ProjectFileError, match="too large"):
+        load_project(big)
+    with pytest.raises(ProjectFileError, match="nested too deeply"):
+        load_project(_write(tmp_path, _doc([], {"a": json.loads("[" * 100 + "]" * 100)})))
+    with pytest.raises(ProjectFileError, match="nested too deeply|corrupt"):
+        load_project(_write(tmp_path, "[" * 100000 + "]" * 100000))
+
+
+def _returns_within(fn, seconds=10.0):
+    import threading
+
+    out = {}
+
+    def run():
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001
+            out["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), "hangs"
+    return out.get("error")
+
+
+def test_fifo_device_and_folder_are_refused_without_hanging(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.l2i.json"
+    os.mkfifo(fifo)
+    err = _returns_within(lambda: load_project(fifo))
+    assert isinstance(err, ProjectFileError) and "FIFO" in str(err)
+    err = _returns_within(lambda: load_project("/dev/zero"))
+    assert isinstance(err, ProjectFileError) and "character device" in str(err)
+    with pytest.raises(ProjectFileError, match="folder"):
+        load_project(tmp_path)
+
+
+def test_project_names_must_be_short_strings(tmp_path):
+    doc = _doc()
+    doc["model"] = {"name": {"a": 1}}
+    with pytest.raises(ProjectFileError, match="model"):
+        load_project(_write(tmp_path, doc))

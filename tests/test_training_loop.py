@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from layout2im_core.errors import Layout2ImError
+from layout2im_core.errors import Layout2ImError, ModelFileError
 from layout2im_core.training import checkpoints as ckpts
 from layout2im_core.training import step as step_mod
 from layout2im_core.training.config import train_preset
@@ -134,7 +134,7 @@ def test_interrupted_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypat
         f.write = write
         return f
 
-    monkeypatch.setattr("layout2im_core.checkpoint.os.fdopen", fdopen_dying_midway)
+    monkeypatch.setattr("layout2im_core.atomic.os.fdopen", fdopen_dying_midway)
     trainer.step = 2
     with pytest.raises(Killed):
         trainer.save_checkpoint()
@@ -153,3 +153,73 @@ def test_bf16_autocast_steps_on_cpu(tmp_path):
     assert result.status == "done" and ck["train_config"]["precision"] == "bf16"
     assert all(v.dtype == torch.float32 for v in ck["G"].values() if v.is_floating_point())  # fp32 master weights
     assert all(torch.isfinite(v).all() for v in ck["G"].values() if v.is_floating_point())
+
+
+# --- issue 15 item 4: non-finite weights never become "the last good checkpoint" -----------------------
+def test_nan_gradient_with_finite_losses_writes_no_checkpoint(tmp_path, caplog):
+    trainer = _trainer(tmp_path / "run", iterations=4, checkpoint_every=1)
+    calls = []
+    param = next(trainer.raw.G.parameters())
+
+    def nan_grad_at_step_2(grad):
+        calls.append(1)
+        return grad * float("nan") if len(calls) == 2 else grad
+
+    param.register_hook(nan_grad_at_step_2)
+    with pytest.raises(ckpts.NonFiniteStateError, match="at step 2") as info:
+        trainer.run()
+    assert isinstance(info.value, Layout2ImError) and info.value.names
+    assert [p.name for p in ckpts.list_checkpoints(tmp_path / "run")] == ["step-00000001.pt"]
+    assert "last good checkpoint is" in caplog.text and "step-00000001.pt" in caplog.text
+
+
+def test_resume_skips_non_finite_and_unreadable_checkpoints_and_says_so(tmp_path, caplog):
+    import logging
+
+    run = tmp_path / "run"
+    _trainer(run, iterations=2).run()
+    good = ckpts.checkpoint_path(run, 2)
+    ck = torch.load(good, weights_only=True)
+    name = next(iter(ck["G"]))
+    ck["G"][name] = ck["G"][name] * float("nan")
+    ck["step"] = 3
+    torch.save(ck, ckpts.checkpoint_path(run, 3))  # as written before the guard existed
+    ckpts.checkpoint_path(run, 4).write_bytes(good.read_bytes()[:500])  # a damaged newest file
+    with caplog.at_level(logging.WARNING):
+        assert ckpts.latest_checkpoint(run) == good
+    assert "step-00000004.pt" in caplog.text and "not a readable" in caplog.text
+    assert "step-00000003.pt" in caplog.text and "NaN" in caplog.text
+    assert "weights_only" not in caplog.text
+    nan_copy = _nan_copy(good, tmp_path)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        resumed = _trainer(run, resume=True, iterations=3).run()
+    assert resumed.step == 3 and "skipping checkpoint step-00000003.pt" in caplog.text
+    from layout2im_core.training.export import export_run
+
+    with pytest.raises(ckpts.NonFiniteStateError):
+        export_run(nan_copy, tmp_path / "m.safetensors")
+
+
+def _nan_copy(good, tmp_path):
+    ck = torch.load(good, weights_only=True)
+    name = next(iter(ck["G"]))
+    ck["G"][name] = ck["G"][name] * float("inf")
+    path = tmp_path / "bad" / "checkpoints" / "step-00000009.pt"
+    path.parent.mkdir(parents=True)
+    torch.save(ck, path)
+    return path
+
+
+def test_checkpoint_messages_never_advise_weights_only_false(tmp_path):
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path = tmp_path / "step-00000001.pt"
+    path.write_bytes(pickle.dumps({"format": "x", "evil": Evil()}))
+    with pytest.raises(ModelFileError) as e:
+        ckpts.load_checkpoint(path)
+    assert "weights_only" not in str(e.value) and "never run" in str(e.value) and len(str(e.value)) < 400

@@ -19,7 +19,6 @@ Bad input, and what happens (counted in ``stats``, warned once per reason with `
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import zlib
@@ -30,9 +29,12 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, value_text
+from ..input_files import InputFileError, read_json
 from ..vocab import Vocabulary
 from .image_io import SkipUnreadable, make_item, read_image
+
+MAX_JSON_BYTES = 4 * 2 ** 30  # COCO-Stuff's stuff_train2017.json is about 1 GB
 
 log = logging.getLogger(__name__)
 PathLike = Union[str, Path]
@@ -93,14 +95,13 @@ class ImageRecord:
 
 
 def load_json(path: Path) -> dict:
-    """Read a COCO JSON file. Raises DataError if it is missing, unreadable or not an object."""
+    """Read a COCO JSON file. Raises DataError if it is missing, not a regular file, over
+    ``MAX_JSON_BYTES``, unreadable, nested too deeply or not an object (NaN/Infinity are read as
+    ``input_files.NonFinite`` marks, which the field checks refuse)."""
     try:
-        with open(path, "r", encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataError(f"{path}: cannot read JSON ({e})") from None
+        data = read_json(path, MAX_JSON_BYTES, "annotation file", nonfinite="mark")
+    except InputFileError as e:
+        raise DataError(str(e)) from None
     if not isinstance(data, dict):
         raise DataError(f"{path}: top level must be a JSON object with 'images', 'annotations', 'categories'")
     return data
@@ -122,14 +123,14 @@ def _get(entry, key: str, kind, path: Path, where: str):
         raise DataError(f"{path}: {where} lacks field '{key}'")
     val = entry[key]
     if not isinstance(val, kind) or isinstance(val, bool):
-        raise DataError(f"{path}: {where}.{key} has wrong type {type(val).__name__} ({val!r})")
+        raise DataError(f"{path}: {where}.{key} has wrong type {type(val).__name__} ({value_text(val, 40)})")
     return val
 
 
 def _check_bbox_field(bbox, path: Path, where: str) -> List[float]:
     if not (isinstance(bbox, list) and len(bbox) == 4
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)):
-        raise DataError(f"{path}: {where}.bbox must be a list of 4 numbers [x, y, w, h], got {bbox!r}")
+        raise DataError(f"{path}: {where}.bbox must be a list of 4 numbers [x, y, w, h], got {value_text(bbox, 60)}")
     return [float(v) for v in bbox]
 
 
@@ -371,7 +372,7 @@ class CocoDataset(SkipUnreadable):
             if not (w > 0 and h > 0 and math.isfinite(w) and math.isfinite(h)):
                 raise DataError(f"{path}: {where}.width/height must be positive, got {w} x {h}")
             if image_id in out:
-                raise DataError(f"{path}: {where}.id {image_id!r} appears twice")
+                raise DataError(f"{path}: {where}.id {value_text(image_id, 40)} appears twice")
             out[image_id] = (file_name, int(w), int(h))
         _list_field(data, "annotations", path)
         return out

@@ -24,14 +24,14 @@ than 2.5% of the image, each image has 3-8 objects, so scenes pass the COCO-Stuf
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Tuple, Union
 
 import numpy as np
 from PIL import Image
 
+from ..atomic import atomic_write
 from ..errors import LayoutError
 from ..types import LayoutSpec, ObjectSpec
 from ..vocab import Vocabulary
@@ -326,6 +326,8 @@ def make_scenes(n: int, out_dir: PathLike, seed: int = 0, size: int = 128, worke
 
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
+    if not 16 <= size <= 4096:
+        raise ValueError(f"size must be 16..4096 pixels, got {size}")
     out = Path(out_dir)
     image_dir = out / "images"
     image_dir.mkdir(parents=True, exist_ok=True)
@@ -355,9 +357,7 @@ def make_scenes(n: int, out_dir: PathLike, seed: int = 0, size: int = 128, worke
                        for i in range(n)],
             "annotations": annotations, "categories": scene_categories()}
     path = out / "annotations.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=None, separators=(",", ":")))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(data, indent=None, separators=(",", ":")))
     return path
 
 

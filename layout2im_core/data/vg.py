@@ -19,7 +19,6 @@ time (dropped there if empty); an unreadable image at read time -> another sampl
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from pathlib import Path
@@ -28,7 +27,8 @@ from typing import List, Union
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, clip
+from ..input_files import InputFileError, read_json
 from ..vocab import Vocabulary
 from .coco import ReadStats
 from .image_io import SkipUnreadable, make_item, read_image
@@ -45,17 +45,15 @@ def load_vg_vocabulary(vocab_json: PathLike) -> Vocabulary:
     paper setting). Raises DataError if the file is missing, unreadable or lacks the field."""
     path = Path(vocab_json)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataError(f"{path}: cannot read JSON ({e})") from None
+        data = read_json(path, 256 * 2 ** 20, "vocabulary file")
+    except InputFileError as e:
+        raise DataError(str(e)) from None
     if not isinstance(data, dict) or not isinstance(data.get("object_idx_to_name"), list):
         raise DataError(f"{path}: missing field 'object_idx_to_name' (a list of names)")
     try:
         return Vocabulary.from_dict(data)
     except ValueError as e:
-        raise DataError(f"{path}: field 'object_idx_to_name': {e}") from None
+        raise DataError(f"{path}: field 'object_idx_to_name': {clip(str(e), 160)}") from None
 
 
 class VisualGenomeDataset(SkipUnreadable):
@@ -160,7 +158,11 @@ class VisualGenomeDataset(SkipUnreadable):
             if "object_attributes" not in f or "attributes_per_object" not in f:
                 return None, ()
             flat = f["object_attributes"][()].astype(np.int64)
-        names_raw = json.loads(Path(vocab_json).read_text(encoding="utf-8")).get("attribute_idx_to_name") or []
+        try:
+            vocab = read_json(vocab_json, 256 * 2 ** 20, "vocabulary file")
+        except InputFileError as e:
+            raise DataError(str(e)) from None
+        names_raw = (vocab.get("attribute_idx_to_name") if isinstance(vocab, dict) else None) or []
         if not isinstance(names_raw, list) or not all(isinstance(n, str) for n in names_raw):
             raise DataError(f"{vocab_json}: field 'attribute_idx_to_name' must be a list of names")
         names = sorted({n.strip() for n in names_raw if n.strip()})

@@ -202,15 +202,15 @@ def accuracy(clf: ObjectClassifier, crops: torch.Tensor, labels: torch.Tensor, b
 
 def save_classifier(clf: ObjectClassifier, vocabulary: Vocabulary, path) -> None:
     """Write the classifier as safetensors with its config and vocabulary (atomic replace)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from ..atomic import atomic_write
 
     path = Path(path)
     meta = {"format": FILE_FORMAT, "version": FILE_VERSION,
             "config": json.dumps(asdict(clf.config)), "vocabulary": json.dumps(vocabulary.to_dict())}
     tensors = {k: v.detach().cpu().contiguous() for k, v in clf.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(path)
+    atomic_write(path, save(tensors, metadata=meta))
 
 
 def load_classifier(path, device: str = "cpu") -> Tuple[ObjectClassifier, Vocabulary]:

@@ -6,24 +6,30 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cli_args import device_name, ensure_output_file, int_range
+
+KINDS = ("coco", "scenes", "vg", "custom")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add eval and check-scenes to ``sub``."""
     p = sub.add_parser("eval", help="FID/KID, ST-LPIPS diversity and object accuracy of a model on a data split")
     p.add_argument("--model", required=True, help="shipped model name or model file path")
     p.add_argument("--data", required=True, help="data folder (COCO-Stuff root, scenes folder, VG folder)")
-    p.add_argument("--kind", default=None, help="coco | scenes | vg | custom (default: guessed from the folder)")
+    p.add_argument("--kind", default=None, choices=KINDS,
+                   help="coco | scenes | vg | custom (default: guessed from the folder)")
     p.add_argument("--train-split", default="train")
     p.add_argument("--eval-split", default="val")
-    p.add_argument("--n", type=int, default=100, help="images (layouts) evaluated")
+    p.add_argument("--n", type=int_range(1, 1_000_000), default=100, help="images (layouts) evaluated")
     p.add_argument("--out", required=True, help="result JSON file")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None)
+    p.add_argument("--seed", type=int_range(0, 2 ** 31), default=0)
+    p.add_argument("--device", type=device_name, default=None)
     p.add_argument("--classifier", default=None, help="classifier file: loaded if present, else trained and saved")
-    p.add_argument("--classifier-epochs", type=int, default=20)
-    p.add_argument("--classifier-max-images", type=int, default=None)
-    p.add_argument("--train-max-objects", type=int, default=None,
+    p.add_argument("--classifier-epochs", type=int_range(1, 10_000), default=20)
+    p.add_argument("--classifier-max-images", type=int_range(1), default=None)
+    p.add_argument("--train-max-objects", type=int_range(1, 64), default=None,
                    help="object-count limit of the training split (the run's max_objects; default: the reader's)")
-    p.add_argument("--train-min-objects", type=int, default=None)
+    p.add_argument("--train-min-objects", type=int_range(0, 64), default=None)
     p.add_argument("--no-baselines", action="store_true", help="skip the colour-boxes and copy-nearest baselines")
     p.set_defaults(func=cmd_eval)
 
@@ -31,17 +37,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                                             "slider and re-draw effect, colour slider, locality, diversity, "
                                             "identity, FID, checkerboard (pass/fail against the issue-12 bars)")
     p.add_argument("--model", required=True, help="shipped model name or model file path")
-    p.add_argument("--n", type=int, default=500, help="procedural layouts evaluated (>= 2)")
-    p.add_argument("--seed", type=int, default=0, help="z, slider-object and classifier seed")
+    p.add_argument("--n", type=int_range(2), default=500, help="procedural layouts evaluated (>= 2)")
+    p.add_argument("--seed", type=int_range(0, 2 ** 31), default=0, help="z, slider-object and classifier seed")
     p.add_argument("--out", default=None, help="result JSON file (optional)")
     p.add_argument("--classifier", default=None,
                    help="scene classifier file: loaded if present, else trained and saved")
-    p.add_argument("--train-scenes", type=int, default=2000, help="real scenes that train a new classifier")
-    p.add_argument("--classifier-epochs", type=int, default=None, help="epochs of a new classifier")
-    p.add_argument("--samples", type=int, default=4, help="z draws per layout for diversity (>= 2)")
-    p.add_argument("--colour-scenes", type=int, default=600, help="real scenes that fit the colour meter")
+    p.add_argument("--train-scenes", type=int_range(1), default=2000, help="real scenes that train a new classifier")
+    p.add_argument("--classifier-epochs", type=int_range(1, 10_000), default=None, help="epochs of a new classifier")
+    p.add_argument("--samples", type=int_range(2, 1000), default=4, help="z draws per layout for diversity (>= 2)")
+    p.add_argument("--colour-scenes", type=int_range(20, 100_000), default=600, help="real scenes that fit the colour meter")
     p.add_argument("--no-fid", action="store_true", help="skip the FID figure (minutes of Inception at n=500)")
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", type=device_name, default=None)
     p.set_defaults(func=cmd_check_scenes)
 
 
@@ -58,7 +64,6 @@ def guess_kind(path: Path) -> str:
 
 
 def cmd_eval(args) -> int:
-    from ..commands import ensure_writable_dir
     from ..data.build import build_dataset
     from ..errors import DataError
     from ..inference import Layout2ImModel
@@ -67,7 +72,9 @@ def cmd_eval(args) -> int:
     data = Path(args.data)
     if not data.exists():
         raise DataError(f"data folder {data} does not exist")
-    ensure_writable_dir(Path(args.out).resolve().parent)
+    ensure_output_file(args.out, "result file")
+    if args.classifier is not None and not Path(args.classifier).is_file():
+        ensure_output_file(args.classifier, "classifier file")
     kind = args.kind or guess_kind(data)
     limits = {k: v for k, v in (("min_objects", args.train_min_objects), ("max_objects", args.train_max_objects))
               if v is not None}
@@ -84,13 +91,13 @@ def cmd_eval(args) -> int:
 
 
 def cmd_check_scenes(args) -> int:
-    from ..commands import ensure_writable_dir
     from ..inference import Layout2ImModel
     from .scene_check import check_inputs, format_table, run_scene_check
 
-    for path in (args.out, args.classifier):
-        if path is not None:
-            ensure_writable_dir(Path(path).resolve().parent)
+    if args.out is not None:
+        ensure_output_file(args.out, "result file")
+    if args.classifier is not None and not Path(args.classifier).is_file():
+        ensure_output_file(args.classifier, "classifier file")
     model = Layout2ImModel.load(args.model, device=args.device, precision="fp32")
     kw = {} if args.classifier_epochs is None else {"classifier_epochs": args.classifier_epochs}
     check_inputs(model, args.n, args.samples, args.train_scenes, args.classifier, args.out, **kw)

@@ -1,6 +1,11 @@
-"""Training checkpoints: ``RUN/checkpoints/step-<8 digits>.pt``, written atomically (temp file +
-fsync + rename), readable with ``torch.load(weights_only=True)`` (only tensors, dicts, lists, tuples,
-numbers, strings and None inside: no code runs when loading), the last K kept.
+"""Training checkpoints: ``RUN/checkpoints/step-<8 digits>.pt``, written atomically (``atomic.atomic_write``:
+temp file + fsync + rename), readable with ``torch.load(weights_only=True)`` (only tensors, dicts,
+lists, tuples, numbers, strings and None inside: no code runs when loading), the last K kept.
+
+Only finite states are written: :func:`check_finite_state` refuses weights holding NaN or inf (a NaN
+gradient with finite losses would otherwise write one and call it the last good checkpoint), and
+:func:`latest_checkpoint` (``--resume``, ``export``, ``directions``) skips, with a warning naming the
+file and why, a newest checkpoint that is unreadable or not finite.
 
 Contents (a dict):
     format "layout2im-train-checkpoint", format_version 1, step (iterations done),
@@ -13,6 +18,7 @@ Contents (a dict):
 from __future__ import annotations
 
 import io
+import logging
 import random
 import re
 from pathlib import Path
@@ -21,8 +27,11 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 
-from ..checkpoint import atomic_write_bytes
-from ..errors import ModelFileError
+from ..atomic import atomic_write
+from ..errors import Layout2ImError, ModelFileError, exception_reason
+from ..input_files import InputFileError, check_regular_file
+
+log = logging.getLogger(__name__)
 
 FORMAT = "layout2im-train-checkpoint"
 FORMAT_VERSION = 1
@@ -75,15 +84,57 @@ def set_rng_state(state: Dict[str, Any]) -> None:
     random.setstate((p["version"], tuple(p["state"]), p["gauss_next"]))
 
 
+# --- finiteness ------------------------------------------------------------------------------------
+NETWORK_KEYS = ("G", "G_ema", "D_img", "D_obj")
+
+
+class NonFiniteStateError(Layout2ImError):
+    """The networks' weights hold NaN or inf (e.g. after a NaN gradient with finite losses), so no
+    checkpoint is written; ``step`` is the iteration, ``names`` the offending tensors."""
+
+    def __init__(self, step: int, names: List[str]):
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        super().__init__(f"weights hold NaN or infinite values at step {step} ({shown}); no checkpoint was "
+                         f"written for it and training stopped, the last good checkpoint is kept")
+        self.step, self.names = step, list(names)
+
+
+def non_finite_tensors(state: Dict[str, Any]) -> List[str]:
+    """Names ``net.param`` of the floating tensors of the network state dicts in ``state`` (keys
+    ``NETWORK_KEYS``: a checkpoint or a payload) that hold NaN or inf."""
+    bad = []
+    for net in NETWORK_KEYS:
+        sd = state.get(net)
+        if not isinstance(sd, dict):
+            continue
+        for name, t in sd.items():
+            if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                bad.append(f"{net}.{name}")
+    return bad
+
+
+def check_finite_state(step: int, state: Dict[str, Any]) -> None:
+    """Raise NonFiniteStateError when a network's weights in ``state`` hold NaN or inf."""
+    bad = non_finite_tensors(state)
+    if bad:
+        raise NonFiniteStateError(step, bad)
+
+
 # --- save / load ----------------------------------------------------------------------------------
 def save_checkpoint(run_dir: Path, step: int, payload: Dict[str, Any], keep_last: int) -> Path:
     """Write ``payload`` (plus format and step) as the checkpoint of ``step`` atomically, then delete
-    all but the newest ``keep_last`` checkpoints. Returns the path."""
+    all but the newest ``keep_last`` checkpoints. Returns the path.
+
+    Raises:
+        NonFiniteStateError: the payload's weights hold NaN or inf (nothing is written).
+        OSError: the folder is not writable or the disk is full (the older checkpoints stay).
+    """
+    check_finite_state(step, payload)
     path = checkpoint_path(run_dir, step)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, "step": int(step), **payload}, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write(path, buf.getbuffer())
     for old in list_checkpoints(run_dir)[:-keep_last]:
         old.unlink(missing_ok=True)
     return path
@@ -94,15 +145,20 @@ def load_checkpoint(path: Path, map_location="cpu", mmap: bool = False) -> Dict[
     instead of reading them, for a cheap validity check).
 
     Raises:
-        ModelFileError: missing, truncated or not a Layout2Im training checkpoint.
+        ModelFileError: missing, not a regular file, truncated or not a Layout2Im training checkpoint
+            (the reason is one short line).
     """
     path = Path(path)
+    try:
+        check_regular_file(path, "training checkpoint")
+    except InputFileError as e:
+        raise ModelFileError(str(e)) from None
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except FileNotFoundError:
         raise ModelFileError(f"checkpoint {path} does not exist") from None
     except Exception as e:  # truncated zip, not a torch file, forbidden global
-        raise ModelFileError(f"{path} is not a readable training checkpoint: {e}") from None
+        raise ModelFileError(f"{path} is not a readable training checkpoint: {exception_reason(e)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a Layout2Im training checkpoint (no '{FORMAT}' format tag)")
     if ckpt.get("format_version") != FORMAT_VERSION:
@@ -110,14 +166,25 @@ def load_checkpoint(path: Path, map_location="cpu", mmap: bool = False) -> Dict[
     return ckpt
 
 
-def latest_checkpoint(run_dir: Path) -> Optional[Path]:
-    """Newest checkpoint of a run that loads, or None. Unreadable newer files are skipped."""
+def latest_checkpoint(run_dir: Path, quiet: bool = False) -> Optional[Path]:
+    """Newest checkpoint of a run that loads and whose weights are finite, or None. Newer files that
+    are unreadable or hold NaN/inf weights are skipped with a warning naming the file and why
+    (``quiet``: no warnings)."""
     for path in reversed(list_checkpoints(run_dir)):
         try:
-            load_checkpoint(path, mmap=True)
-            return path
-        except ModelFileError:
+            ckpt = load_checkpoint(path, mmap=True)
+        except ModelFileError as e:
+            if not quiet:
+                log.warning("skipping checkpoint %s: %s", path.name, e)
             continue
+        bad = non_finite_tensors(ckpt)
+        del ckpt
+        if bad:
+            if not quiet:
+                log.warning("skipping checkpoint %s: its weights hold NaN or infinite values (%s)", path.name,
+                            ", ".join(bad[:3]))
+            continue
+        return path
     return None
 
 

@@ -14,10 +14,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Dict
 
+from ..cli_args import device_name, ensure_output_file, int_range, model_name
 from .config import PRECISIONS, TRAIN_PRESETS
 
 
 def register(subparsers) -> None:
+    """Add train, directions and export to ``subparsers``."""
     p = subparsers.add_parser("train", help="train a Layout2Im model (D step + G step per iteration)",
                               description="Train G, D_img and D_obj. Configuration: a named preset, then the "
                                           "flags, then --set key=value. Ctrl+C / SIGTERM write a checkpoint.")
@@ -27,13 +29,13 @@ def register(subparsers) -> None:
     p.add_argument("--data-kind", choices=("coco", "vg", "custom", "scenes"), help="data format")
     p.add_argument("--split", help="data split (default train)")
     p.add_argument("--run-dir", type=Path, help="run directory (logs, samples, checkpoints)")
-    p.add_argument("--iterations", type=int, help="total iterations")
-    p.add_argument("--batch-size", type=int, help="images per iteration and process")
+    p.add_argument("--iterations", type=int_range(1, 10 ** 9), help="total iterations")
+    p.add_argument("--batch-size", type=int_range(1, 4096), help="images per iteration and process")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="fp32, bf16, or auto: bf16 where the hardware runs it natively, else fp32")
-    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:<i>")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--num-workers", type=int, help="DataLoader workers")
+    p.add_argument("--device", type=device_name, help="auto (default), cpu, cuda, cuda:<i>")
+    p.add_argument("--seed", type=int_range(0, 2 ** 63 - 1))
+    p.add_argument("--num-workers", type=int_range(0, 256), help="DataLoader workers")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue the run in RUN from its newest checkpoint")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="set any config key, e.g. --set checkpoint_every=500 --set loss_weights.kl=0.02")
@@ -43,8 +45,8 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("directions", help="compute per-category appearance directions of a checkpoint")
     p.add_argument("checkpoint", type=Path, metavar="CKPT_OR_RUN")
-    p.add_argument("--top-k", type=int, help="principal directions per category (default: the run's, 8)")
-    p.add_argument("--max-images", type=int, help="images to encode (0: all; default: the run's)")
+    p.add_argument("--top-k", type=int_range(1, 4096), help="principal directions per category (default: the run's, 8)")
+    p.add_argument("--max-images", type=int_range(0), help="images to encode (0: all; default: the run's)")
     p.add_argument("--data", help="data root, if it moved since training")
     p.add_argument("--out", type=Path, help="output file (default RUN/directions.pt)")
     p.set_defaults(func=cmd_directions)
@@ -53,7 +55,7 @@ def register(subparsers) -> None:
     p.add_argument("run", type=Path, metavar="RUN_OR_CKPT")
     p.add_argument("--out", type=Path, required=True, help="model file (.safetensors); the card goes to FILE.md")
     p.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32")
-    p.add_argument("--name", help="model name (default: the file name)")
+    p.add_argument("--name", type=model_name, help="model name (default: the file name)")
     p.set_defaults(func=cmd_export)
 
 
@@ -120,10 +122,13 @@ def cmd_train(args) -> int:
 
 
 def cmd_directions(args) -> int:
+    from .checkpoints import resolve_checkpoint, run_dir_of
     from .export import run_directions
 
-    out = run_directions(args.checkpoint, top_k=args.top_k, max_images=args.max_images, data_path=args.data,
-                         out=args.out)
+    path = resolve_checkpoint(args.checkpoint)
+    out = args.out if args.out is not None else run_dir_of(path) / "directions.pt"
+    ensure_output_file(out, "directions file")  # before any work
+    out = run_directions(path, top_k=args.top_k, max_images=args.max_images, data_path=args.data, out=out)
     print(out)
     return 0
 
@@ -131,6 +136,8 @@ def cmd_directions(args) -> int:
 def cmd_export(args) -> int:
     from .export import export_run
 
+    ensure_output_file(args.out, "model file")  # before any work
+    ensure_output_file(Path(args.out).with_suffix(".md"), "model card")
     card = export_run(args.run, args.out, dtype=args.dtype, name=args.name)
     print(f"{args.out} ({card['preset']}, {card['steps']} steps); card {Path(args.out).with_suffix('.md')}")
     return 0

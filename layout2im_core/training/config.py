@@ -17,12 +17,13 @@ directory as JSON and inside every checkpoint, and ``TrainConfig.from_dict`` res
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, Optional, Tuple
 
 from ..config import PRESETS as MODEL_PRESETS
 from ..config import LossWeights
-from ..errors import Layout2ImError
+from ..errors import Layout2ImError, clip
 
 DATA_KINDS = ("coco", "vg", "custom", "scenes")
 PRECISIONS = ("fp32", "bf16", "auto")
@@ -136,6 +137,10 @@ class TrainConfig:
             bad("precision", f"choose one of {list(PRECISIONS)}")
         if self.channels_last not in ("auto", "on", "off"):
             bad("channels_last", "choose auto, on or off")
+        for key, kind in _FIELD_TYPES.items():
+            v = getattr(self, key)
+            if not isinstance(v, kind) or (kind is not bool and isinstance(v, bool)):
+                bad(key, f"must be {_TYPE_WORDS[kind]}")
         for key in ("batch_size", "iterations", "log_every", "sample_every", "checkpoint_every", "keep_last",
                     "num_samples", "directions_top_k"):
             if getattr(self, key) < 1:
@@ -148,12 +153,23 @@ class TrainConfig:
         for key in ("min_objects", "max_objects"):
             if getattr(self, key) is not None and not 0 <= getattr(self, key) <= 64:
                 bad(key, "must be in 0..64 or None")
+        for key, hi in (("batch_size", 4096), ("num_workers", 256), ("num_samples", 256), ("keep_last", 10_000)):
+            if getattr(self, key) > hi:
+                bad(key, f"must be <= {hi}")
+        for key in ("lr", "kl_free_bits", "ema_decay"):
+            if not math.isfinite(getattr(self, key)):
+                bad(key, "must be a finite number")
         if not self.lr > 0:
             bad("lr", "must be > 0")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+        if len(self.betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in self.betas):
             bad("betas", "need two values in [0, 1)")
         if not 0 <= self.ema_decay < 1:
             bad("ema_decay", "must be in [0, 1)")
+        if not isinstance(self.loss_weights, LossWeights):
+            bad("loss_weights", "must be LossWeights")
+        for name, w in dataclasses.asdict(self.loss_weights).items():
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+                raise TrainConfigError(f"loss_weights.{name}={w!r}: a loss weight must be a finite number >= 0")
         if self.object_order not in OBJECT_ORDERS:
             bad("object_order", f"choose one of {list(OBJECT_ORDERS)}")
         try:
@@ -186,20 +202,34 @@ class TrainConfig:
         if unknown:
             raise TrainConfigError(f"unknown training config keys: {unknown}")
         d = dict(d)
-        if "betas" in d:
-            d["betas"] = tuple(float(b) for b in d["betas"])
-        if "loss_weights" in d and isinstance(d["loss_weights"], dict):
-            lw_names = {f.name for f in dataclasses.fields(LossWeights)}
-            bad = sorted(set(d["loss_weights"]) - lw_names)
-            if bad:
-                raise TrainConfigError(f"unknown loss weights: {bad}; known {sorted(lw_names)}")
-            d["loss_weights"] = LossWeights(**{k: float(v) for k, v in d["loss_weights"].items()})
-        return TrainConfig(**d)
+        try:
+            if "betas" in d:
+                d["betas"] = tuple(float(b) for b in d["betas"])
+            if "loss_weights" in d and isinstance(d["loss_weights"], dict):
+                lw_names = {f.name for f in dataclasses.fields(LossWeights)}
+                bad = sorted(set(d["loss_weights"]) - lw_names)
+                if bad:
+                    raise TrainConfigError(f"unknown loss weights: {bad}; known {sorted(lw_names)}")
+                d["loss_weights"] = LossWeights(**{k: float(v) for k, v in d["loss_weights"].items()})
+            return TrainConfig(**d)
+        except (TypeError, ValueError, OverflowError) as e:
+            if isinstance(e, TrainConfigError):
+                raise
+            raise TrainConfigError(f"invalid training config ({clip(str(e), 120)})") from None
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with ``changes`` applied (validated)."""
         return dataclasses.replace(self, **changes)
 
+
+_FIELD_TYPES = {**{k: int for k in ("batch_size", "iterations", "log_every", "sample_every", "checkpoint_every",
+                                     "keep_last", "num_workers", "num_samples", "directions_top_k",
+                                     "directions_max_images", "directions_min_crops", "seed", "kl_warmup")},
+                **{k: (int, float) for k in ("lr", "kl_free_bits", "ema_decay")},
+                **{k: str for k in ("data_kind", "split", "model_preset", "precision", "channels_last", "device",
+                                    "adv_loss", "kl_mode", "diffaugment", "object_order")},
+                **{k: bool for k in ("z_rec_updates_encoder", "hflip")}}
+_TYPE_WORDS = {int: "a whole number", (int, float): "a number", str: "a string", bool: "true or false"}
 
 # Loss weights of the CPU presets (docs/training.md, "Loss weights of the lite presets"): KL 10x
 # lower than the paper (at 0.01 the crop encoder collapsed to the prior within ~1k steps), our

@@ -37,9 +37,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from ..checkpoint import Directions, atomic_write_bytes
+from ..atomic import atomic_write
+from ..checkpoint import Directions
 from ..data.collate import collate_batch
-from ..errors import ModelFileError
+from ..errors import ModelFileError, exception_reason
+from ..input_files import InputFileError, check_regular_file
 from ..models.generator import Generator
 from ..models.layers import eval_mode
 from .loader import SeededObjectOrder
@@ -312,11 +314,16 @@ def save_directions(d: DirectionSet, path: Path, step: int) -> None:
     torch.save({"format": "layout2im-directions", "step": int(step), "max_objects": int(d.max_objects),
                 **{k: getattr(d, k) for k in ("ids", "mean", "components", "std", "explained", "fallback",
                                               "counts")}, **named}, buf)
-    atomic_write_bytes(Path(path), buf.getvalue())
+    atomic_write(Path(path), buf.getbuffer())
 
 
 def load_directions(path: Path) -> Tuple[DirectionSet, int]:
-    """Read ``save_directions`` output: (DirectionSet, step). Raises ModelFileError if unreadable."""
+    """Read ``save_directions`` output: (DirectionSet, step). Raises ModelFileError if missing, not a
+    regular file or unreadable."""
+    try:
+        check_regular_file(path, "directions file")
+    except InputFileError as e:
+        raise ModelFileError(str(e)) from None
     try:
         d = torch.load(Path(path), map_location="cpu", weights_only=True)
         fields = {k: d[k] for k in ("ids", "mean", "components", "std", "explained", "fallback", "counts")}
@@ -324,4 +331,4 @@ def load_directions(path: Path) -> Tuple[DirectionSet, int]:
             fields.update(names=tuple(str(n) for n in d["names"]), **{k: d[k] for k in NAMED_KEYS})
         return DirectionSet(**fields, max_objects=int(d.get("max_objects", 0))), int(d["step"])
     except Exception as e:  # missing, truncated, not a torch file, wrong keys
-        raise ModelFileError(f"{path} is not a readable directions file: {e}") from None
+        raise ModelFileError(f"{path} is not a readable directions file: {exception_reason(e)}") from None

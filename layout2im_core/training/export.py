@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional
 
 import torch
 
+from ..atomic import atomic_write
 from ..checkpoint import ModelFile, save_model_file
 from ..config import ModelConfig, preset_name
 from ..errors import DataError
@@ -46,12 +47,14 @@ def run_directions(ckpt_or_run, top_k: Optional[int] = None, max_images: Optiona
     newest of a run) on its training data and write them (default ``RUN/directions.pt``).
 
     Raises:
-        ModelFileError: no loadable checkpoint. DataError: the training data cannot be read.
+        ModelFileError: no loadable checkpoint. NonFiniteStateError: its weights hold NaN/inf.
+        DataError: the training data cannot be read.
     """
     from .trainer import open_dataset
 
     path = ckpts.resolve_checkpoint(Path(ckpt_or_run))
     ckpt = ckpts.load_checkpoint(path)
+    ckpts.check_finite_state(int(ckpt["step"]), ckpt)
     cfg = TrainConfig.from_dict(ckpt["train_config"])
     if data_path is not None:
         cfg = cfg.replace(data_path=data_path)
@@ -173,13 +176,15 @@ def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None
     falls back to unit axes). Returns the card.
 
     Raises:
-        ModelFileError: no loadable checkpoint. ValueError: unknown dtype.
+        ModelFileError: no loadable checkpoint. NonFiniteStateError: its weights hold NaN/inf.
+        ValueError: unknown dtype. OSError: ``out`` cannot be written (nothing is half-written).
     """
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
     path = ckpts.resolve_checkpoint(Path(ckpt_or_run))
     run_dir = ckpts.run_dir_of(path)
     ckpt = ckpts.load_checkpoint(path)
+    ckpts.check_finite_state(int(ckpt["step"]), ckpt)
     G = load_generator(ckpt)
     dirs = None
     dpath = run_dir / "directions.pt"
@@ -199,5 +204,5 @@ def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None
                    name=name, card=card, directions=dirs.model_directions() if dirs is not None else None)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_model_file(out, mf, dtype=DTYPES[dtype])
-    out.with_suffix(".md").write_text(card_markdown(card))
+    atomic_write(out.with_suffix(".md"), card_markdown(card))
     return card

@@ -93,8 +93,15 @@ def _grid(columns: List[np.ndarray], pad: int = 2) -> np.ndarray:
 
 
 def save_png(grid: np.ndarray, path: Path) -> None:
+    """Write a uint8 [H, W, 3] grid as a PNG (atomically, ``atomic.atomic_write``), creating the folder."""
+    import io
+
     from PIL import Image
+
+    from ..atomic import atomic_write
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(path)
+    buf = io.BytesIO()
+    Image.fromarray(grid).save(buf, format="PNG")
+    atomic_write(path, buf.getbuffer())

@@ -29,6 +29,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from .. import errors
+from ..atomic import remove_stale_temps
+from ..input_files import InputFileError, read_json
 from ..config import ModelConfig, model_preset
 from ..vocab import Vocabulary
 from . import checkpoints as ckpts
@@ -41,6 +43,7 @@ from .step import LOSS_TERMS, Networks, NonFiniteLossError, Optimizers, autocast
 
 log = logging.getLogger(__name__)
 
+MAX_RUN_JSON_BYTES = 16 * 2 ** 20  # RUN/config.json, RUN/command.json
 # Keys a resumed run may change; everything else must stay as the checkpoint says.
 RESUMABLE_KEYS = ("iterations", "device", "precision", "num_workers", "log_every", "sample_every", "checkpoint_every",
                   "keep_last", "data_path", "directions_max_images", "directions_top_k",
@@ -113,13 +116,28 @@ def check_run_dir(run_dir: Path, resume: bool) -> None:
             pass
     except OSError as e:
         raise RunDirError(f"run directory {run_dir} is not writable: {e.strerror or e}") from None
+    for folder in (run_dir, ckpts.checkpoint_dir(run_dir)):  # temp files of writes killed mid-way
+        remove_stale_temps(folder)
 
 
 def read_run_config(run_dir: Path) -> Tuple[TrainConfig, ModelConfig, Vocabulary]:
-    """The resolved configs and vocabulary stored in ``RUN/config.json``."""
-    d = json.loads((Path(run_dir) / "config.json").read_text())
-    return (TrainConfig.from_dict(d["train_config"]), ModelConfig.from_dict(d["model_config"]),
-            Vocabulary(tuple(d["vocabulary"])))
+    """The resolved configs and vocabulary stored in ``RUN/config.json``.
+
+    Raises:
+        RunDirError: the file is missing, not a regular file, too large, not JSON, nested too deeply
+            or malformed. TrainConfigError: a bad training config in it.
+    """
+    path = Path(run_dir) / "config.json"
+    try:
+        d = read_json(path, MAX_RUN_JSON_BYTES, "run config")
+        return (TrainConfig.from_dict(d["train_config"]), ModelConfig.from_dict(d["model_config"]),
+                Vocabulary(tuple(d["vocabulary"])))
+    except InputFileError as e:
+        raise RunDirError(str(e)) from None
+    except TrainConfigError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise RunDirError(f"{path}: malformed run config ({errors.clip(str(e), 120)})") from None
 
 
 def resume_config(run_dir: Path, changes: Dict[str, Any]) -> TrainConfig:
@@ -270,7 +288,14 @@ class Trainer:
                 "wall_time_s": self.wall_time_s, "world_size": self.dist.world_size}
 
     def save_checkpoint(self) -> Optional[Path]:
-        """Write the checkpoint of the current step (collective: every rank must call it)."""
+        """Write the checkpoint of the current step (collective: every rank must call it).
+
+        Raises:
+            NonFiniteStateError: the weights hold NaN or inf (checked on every rank, nothing written).
+        """
+        nets = {"G": self.raw.G.state_dict(), "D_img": self.raw.D_img.state_dict(),
+                "D_obj": self.raw.D_obj.state_dict()}
+        ckpts.check_finite_state(self.step, nets)
         rngs = gather_objects(ckpts.rng_state(), self.dist)
         if not self.dist.is_main:
             return None
@@ -283,7 +308,15 @@ class Trainer:
                "vocabulary": list(self.vocabulary.names)}
         atomic_write_bytes(self.run_dir / "config.json", json.dumps(cfg, indent=1).encode())
         cmd_path = self.run_dir / "command.json"
-        cmd = json.loads(cmd_path.read_text()) if resumed and cmd_path.is_file() else {"runs": []}
+        cmd = {"runs": []}
+        if resumed and cmd_path.is_file():
+            try:
+                cmd = read_json(cmd_path, MAX_RUN_JSON_BYTES, "command record")
+                if not isinstance(cmd, dict) or not isinstance(cmd.get("runs"), list):
+                    raise InputFileError(f"{cmd_path}: no list of runs")
+            except InputFileError as e:
+                log.warning("starting a new command record: %s", e)
+                cmd = {"runs": []}
         cmd["runs"].append({"argv": list(argv), "cwd": os.getcwd(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                             "resumed_at_step": self.step if resumed else None, "world_size": self.dist.world_size,
                             "hardware": hardware_info(self.device), "data_images": len(self.dataset)})
@@ -311,6 +344,8 @@ class Trainer:
 
         Raises:
             NonFiniteLossError: a loss term became NaN/inf (no checkpoint written for that step).
+            NonFiniteStateError: the weights became NaN/inf with finite losses (e.g. a NaN gradient);
+                found before a checkpoint is written, so none is.
         """
         from tqdm import tqdm
 
@@ -330,7 +365,7 @@ class Trainer:
         self.raw.train()
         sums, count, t_log = {k: 0.0 for k in LOSS_TERMS}, 0, time.perf_counter()
         self._t_mark = t_log
-        last_ckpt = ckpts.latest_checkpoint(self.run_dir) if main else None
+        last_ckpt = ckpts.latest_checkpoint(self.run_dir, quiet=True) if main else None
         status = "done"
         reduce = lambda t: all_reduce_sum(t, self.dist)  # noqa: E731
         try:
@@ -362,9 +397,10 @@ class Trainer:
                 if stop:
                     status = "interrupted"
                     break
-        except NonFiniteLossError:
+        except (NonFiniteLossError, ckpts.NonFiniteStateError) as e:
             if main:
-                log.error("non-finite loss: the last good checkpoint is %s", last_ckpt)
+                log.error("%s: the last good checkpoint is %s", "non-finite loss" if isinstance(e, NonFiniteLossError)
+                          else "non-finite weights", last_ckpt)
             raise
         finally:
             self._tick()

@@ -1,0 +1,179 @@
+"""The one atomic file writer of the core: every file the product writes for keeps (projects, model
+files, training checkpoints, run files, directions, scenes' annotations, metric reports, PNGs of the
+CLI) goes through :func:`atomic_write`.
+
+How a write goes:
+    1. ``path`` is resolved through symbolic links, so saving to a link updates the file it points to
+       and the link stays a link.
+    2. The data go to a temporary file beside the target, named ``.<name>.<pid>-<8 hex>.l2i-tmp``,
+       created with mode 0666 minus the umask (the kernel applies it), then given the mode of the file
+       it replaces when there is one; written, flushed and fsynced.
+    3. ``os.replace`` puts it in place (atomic on POSIX: a reader sees the old file or the new one,
+       never a mix), then the folder is fsynced (best effort).
+    4. On any failure the temporary file is removed and the OSError is raised; the old file is untouched.
+
+Temporary files left by a killed process are *stale*: :func:`remove_stale_temps` deletes those of our
+naming in a folder whose process is gone or that are older than ``STALE_AGE_S``; every write runs it in
+its folder, and the trainer and the app run it at start-up. Temp files of the older naming
+(``.<name>.<8 chars>.tmp``) are removed when older than ``STALE_AGE_S``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import secrets
+import stat
+import time
+from pathlib import Path
+from typing import Callable, List, Union
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+TEMP_SUFFIX = ".l2i-tmp"
+STALE_AGE_S = 3600.0  # a temp file older than this is stale even if its pid is alive (pid reuse)
+_TEMP_NAME = re.compile(r"^\..*\.(\d+)-[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + r"$")
+_LEGACY_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")  # tempfile.mkstemp of earlier versions
+_MAX_NAME_IN_TEMP = 120  # keeps the temp name under NAME_MAX (255) for long target names
+
+
+def resolve_target(path: PathLike) -> Path:
+    """The file a write to ``path`` must replace: ``path`` with every symbolic link followed (the
+    target of a dangling link is created).
+
+    Raises:
+        OSError: a symbolic-link loop (ELOOP).
+    """
+    p = Path(os.path.abspath(os.fspath(path)))
+    seen = set()
+    while p.is_symlink():
+        if p in seen or len(seen) > 40:
+            raise OSError(errno.ELOOP, "too many levels of symbolic links", str(path))
+        seen.add(p)
+        link = Path(os.readlink(p))
+        p = Path(os.path.abspath(p.parent / link))
+    # the folders on the way may be links too: that is fine, writing inside them goes through
+    return p
+
+
+def _temp_name(target: Path) -> Path:
+    return target.with_name(f".{target.name[:_MAX_NAME_IN_TEMP]}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # exists under another user (or an absurd number: leave it to the age rule)
+    return True
+
+
+def remove_stale_temps(folder: PathLike, now: float = None) -> List[Path]:
+    """Delete stale temporary files of our naming in ``folder`` (see the module docstring): ours
+    whose writing process is gone or that are older than ``STALE_AGE_S``, and legacy ones older than
+    that. Never raises; returns the paths removed."""
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for e in entries:
+        m = _TEMP_NAME.match(e.name)
+        legacy = m is None and _LEGACY_TEMP_NAME.match(e.name) is not None
+        if m is None and not legacy:
+            continue
+        try:
+            if not e.is_file(follow_symlinks=False):
+                continue
+            old = now - e.stat(follow_symlinks=False).st_mtime > STALE_AGE_S
+            if old or (m is not None and not _pid_alive(int(m.group(1)))):
+                os.unlink(e.path)
+                removed.append(Path(e.path))
+        except OSError:
+            continue
+    return removed
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_with(path: PathLike, write: Callable[[object], None], fsync: bool = True) -> Path:
+    """Atomically replace ``path`` (through symbolic links, keeping its mode) with what ``write``
+    writes into the binary file object it is given.
+
+    Args:
+        path: the file to write (a link is written through to its target).
+        write: called once with an open binary file; may raise (nothing is replaced then).
+        fsync: flush the data to disk before the rename (off only for throw-away files).
+
+    Returns:
+        The path actually written (``path`` with links resolved).
+
+    Raises:
+        OSError: the folder is missing or not writable, the disk is full, ``path`` is a folder, a
+            device, FIFO or socket (never replaced), a link loop; the previous file, if any, is left
+            as it was. Whatever ``write`` raises.
+    """
+    target = resolve_target(path)
+    try:
+        st = target.stat()
+    except OSError:
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(path))
+    if st is not None and not stat.S_ISREG(st.st_mode):  # a device, FIFO or socket is never replaced
+        raise OSError(errno.EINVAL, "not a regular file (a device, FIFO or socket); it is never replaced", str(path))
+    mode = st.st_mode & 0o7777 if st is not None else None
+    folder = target.parent
+    remove_stale_temps(folder)
+    for _ in range(8):
+        tmp = _temp_name(target)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - eight random names taken
+        raise FileExistsError(errno.EEXIST, "cannot create a temporary file", str(folder))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)
+            write(f)
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    if fsync:
+        _fsync_dir(folder)
+    return target
+
+
+def atomic_write(path: PathLike, data: Union[bytes, bytearray, memoryview, str], encoding: str = "utf-8",
+                 fsync: bool = True) -> Path:
+    """Atomically replace ``path`` with ``data`` (``str`` is encoded with ``encoding``); see
+    :func:`atomic_write_with`. Returns the path written. Raises OSError (the old file is kept)."""
+    payload = data.encode(encoding) if isinstance(data, str) else data
+    return atomic_write_with(path, lambda f: f.write(payload), fsync=fsync)
