@@ -166,7 +166,7 @@ def test_fifo_project_is_refused_without_hanging(make_window, tiny_model, dialog
       "annotations": [{"image_id": 1, "category_id": [1], "bbox": [0, 0, 5, 5]}]}, "no boxes"),
     ({"images": [{"id": {"a": 1}, "file_name": "p.png", "width": 10, "height": 10}],
       "categories": [{"id": 1, "name": "sea"}],
-      "annotations": [{"image_id": {"a": 1}, "category_id": 1, "bbox": [0, 0, 5, 5]}]}, "no annotated image"),
+      "annotations": [{"image_id": {"a": 1}, "category_id": 1, "bbox": [0, 0, 5, 5]}]}, "no annotated photo"),
     ({"images": [{"id": 1, "file_name": "p.png", "width": "wide", "height": 10}],
       "categories": [{"id": 1, "name": "sea"}],
       "annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5]}]}, "width and height"),

@@ -126,7 +126,7 @@ def test_isla_file_missing_modulation_weights_is_refused_whole(tmp_path):
     sd = {k: v for k, v in m.G.state_dict().items() if "norm_out.proj" not in k}
     path = tmp_path / "broken.safetensors"
     save_model_file(path, ModelFile(m.config, m.vocabulary, sd, "broken"))
-    with pytest.raises(ModelFileError, match=r"weights missing for 2 tensors \(decoder\.norm_out\.proj"):
+    with pytest.raises(ModelFileError, match=r"weights do not fit its config \(missing \['decoder\.norm_out\.proj"):
         Layout2ImModel.load(path)
 
 
