@@ -153,3 +153,60 @@ def test_slider_math_over_non_orthogonal_named_rows():
     zz = move_sliders(zz, [1.5, 0, 0, 0], [1.5, -2.0, 0.3, 0], basis)
     assert np.allclose(slider_values(zz, base, basis), [1.5, -2.0, 0.3, 0])
     assert np.allclose(zz, base + 1.5 * 0.5 * named[0] - 2.0 * 0.2 * named[1] + 0.3 * principal[0])
+
+
+class _PaintG(torch.nn.Module):
+    """A generator whose object k brightness is z[k, 0] / 4 + 0.5 inside its box, and an encoder whose
+    mu[0] is 4 * (mean of the crop - 0.5): the factor 'shade' (= mu[0] on real crops) moves along z[0]."""
+
+    def __init__(self, z_dim=6):
+        super().__init__()
+        self.cfg = type("Cfg", (), {"z_dim": z_dim})()
+        outer = self
+
+        class Enc(torch.nn.Module):
+            def forward(self, crops, objs, sample=True):
+                m = torch.zeros(crops.shape[0], outer.cfg.z_dim)
+                m[:, 0] = 4 * (crops.mean((1, 2, 3)) - 0.5)
+                return type("Code", (), {"mu": m})()
+
+        self.crop_encoder = Enc()
+
+    def generate(self, objs, bboxes, z, mask):
+        from layout2im_core.geometry import bbox_to_mask
+        img = torch.full((objs.shape[0], 3, 64, 64), 0.5)
+        masks = bbox_to_mask(bboxes, 64)[:, :, 0]  # [B, O, H, W]
+        for o in range(objs.shape[1]):
+            m = (masks[:, o] > 0) & mask[:, o, None, None]
+            img = torch.where(m[:, None], (z[:, o, 0] / 4 + 0.5)[:, None, None, None], img)
+        return img
+
+    def crop(self, imgs, bboxes, rows):
+        from layout2im_core.geometry import crop_bboxes
+        return crop_bboxes(imgs, bboxes, rows, 8)
+
+
+def test_directions_through_the_generator_find_where_it_paints_the_factor():
+    from layout2im_core.training.named_directions import MAX_STD, FactorMap, generator_named_directions
+
+    g = torch.Generator().manual_seed(0)
+    items = []
+    for _ in range(20):  # one object per image, nothing on top of it
+        items.append({"img": torch.zeros(3, 64, 64), "objs": torch.tensor([1]),
+                      "bboxes": torch.tensor([[0.2, 0.2, 0.7, 0.7]])})
+    z = 6
+    # the encoder side: shade = 0.5 + 0.2 * mu[0]; mu[1] carries another factor the generator never paints
+    fmap = FactorMap(weights=torch.tensor([[0.2] + [0.0] * (z - 1), [0.0, 1.0] + [0.0] * (z - 2)], dtype=torch.float64),
+                     mu_mean=torch.zeros(z, dtype=torch.float64), f_mean=torch.tensor([0.5, 0.0], dtype=torch.float64),
+                     f_std=torch.tensor([0.2, 1.0], dtype=torch.float64), r2=torch.tensor([0.9, 0.9], dtype=torch.float64),
+                     valid=torch.tensor([True, True]))
+    comps, std, r2, valid = generator_named_directions(_PaintG(z), items, [(i, 0) for i in range(20)], fmap,
+                                                      layouts=20, samples=4)
+    assert valid.tolist() == [True, False]  # the generator never moves mu[1]: no slider for it
+    assert float(comps[0] @ torch.eye(z)[0]) > 0.999 and float(r2[0]) > 0.99
+    # shade moves by 0.2 per unit of z[0]: one std of real shade (0.2) is 1 unit of z
+    assert float(std[0]) == pytest.approx(1.0, rel=0.02)
+    fmap.weights[0, 0] = 0.05  # a generator 4x less sensitive: the unit would be 4, beyond MAX_STD
+    _, std, _, _ = generator_named_directions(_PaintG(z), items, [(i, 0) for i in range(20)], fmap, layouts=20)
+    assert float(std[0]) == pytest.approx(MAX_STD)
+    assert float(comps[1].abs().sum()) == 0.0

@@ -14,15 +14,19 @@ Exported model files hold only the non-fallback categories; the inference API an
 the same unit axes and ``fallback=True``.
 
 **Named directions.** Where the data records appearance factors per object (the procedural scenes:
-colour, shade, shape, texture; custom COCO data: an ``attributes`` object per annotation; see
-``data.coco.parse_attributes``), each category also gets one direction per factor, fitted on its real
-crops (``fit_named_directions``): a ridge regression of the factor on the crop encoder's mu gives a
-weight vector w_f per factor; the direction of factor f is column f of W^T (W W^T)^-1 (so moving along
-it changes the predicted factor f and leaves the other factors' predictions unchanged), normalised to
-unit length, its sign set so the factor grows along it, and its ``std`` the spread of the aggregate
-posterior along it. A factor counts (``named_valid``) when at least ``min_crops`` crops carry it and
-its held-out R^2 (2-fold) is at least ``MIN_R2``. The principal directions are then computed in the
-orthogonal complement of the valid named directions, so the two kinds of sliders do not overlap.
+colour, shade, shape, texture; Visual Genome: attributes; custom COCO data: an ``attributes`` object
+per annotation; see ``data.coco.parse_attributes``), each category also gets one direction per
+factor. First a ridge regression of each factor on the crop encoder's mu over the category's real
+crops (``named_directions.factor_map``: the linear map from mu to the factors). Then, in
+``compute_directions``, the direction is measured through the generator
+(``named_directions.generator_named_directions``: render the category's objects with many z, read the
+factors off the renders with that map, regress them on z) and scaled so that one slider step changes
+the factor by one standard deviation of its real values. Without a generator
+(``directions_from_codes`` alone) the direction is read off the encoder (``fit_named_directions``):
+column f of W^T (W W^T)^-1, its std the aggregate posterior's spread along it. Either way a factor
+counts (``named_valid``) when at least ``min_crops`` crops carry it and its held-out R^2 (2-fold)
+reaches ``MIN_R2``, and the principal directions are computed in the orthogonal complement of the
+valid named ones, so the two kinds of sliders do not overlap.
 
 Stored in a run as ``RUN/directions.pt`` (torch.save of plain tensors, weights_only-loadable).
 """
@@ -33,7 +37,7 @@ import contextlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 
@@ -45,6 +49,7 @@ from ..input_files import InputFileError, check_regular_file
 from ..models.generator import Generator
 from ..models.layers import eval_mode
 from .loader import SeededObjectOrder
+from .named_directions import dual_directions, factor_map, generator_named_directions
 
 
 @dataclass
@@ -134,32 +139,13 @@ def principal_directions(mu: torch.Tensor, k: int, var: Optional[torch.Tensor] =
 
 NAMED_KEYS = ("named_components", "named_std", "named_r2", "named_valid")
 MIN_R2 = 0.2  # a named factor whose held-out R^2 from mu is lower gets no slider
-RIDGE = 1e-3  # ridge penalty, relative to the mean variance of mu
-
-
-def _ridge(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Weights w [Z] of y [n] ~ x [n, Z] (both centred), ridge-regularised; float64."""
-    z = x.shape[1]
-    lam = RIDGE * float(x.var(0).mean().clamp_min(1e-12)) * x.shape[0]
-    return torch.linalg.solve(x.T @ x + lam * torch.eye(z, dtype=x.dtype), x.T @ y)
-
-
-def _heldout_r2(x: torch.Tensor, y: torch.Tensor) -> float:
-    """R^2 of a ridge fit, 2-fold (fit on even rows, test on odd, and back), pooled."""
-    idx = torch.arange(x.shape[0])
-    sse, sst = 0.0, 0.0
-    for fit, test in ((idx % 2 == 0, idx % 2 == 1), (idx % 2 == 1, idx % 2 == 0)):
-        xm, ym = x[fit].mean(0), y[fit].mean()
-        w = _ridge(x[fit] - xm, y[fit] - ym)
-        pred = (x[test] - xm) @ w + ym
-        sse += float(((y[test] - pred) ** 2).sum())
-        sst += float(((y[test] - y[test].mean()) ** 2).sum())
-    return 1.0 - sse / sst if sst > 0 else 0.0
 
 
 def fit_named_directions(mu: torch.Tensor, factors: Dict[str, torch.Tensor], var: Optional[torch.Tensor] = None,
                          min_crops: int = 16, min_r2: float = MIN_R2):
-    """Directions in z along which named appearance factors change (module doc, "Named directions").
+    """Directions in z along which named appearance factors change, read off the encoder alone (module
+    doc, "Named directions"); ``compute_directions`` measures them through the generator instead
+    (``named_directions.generator_named_directions``) when it has one.
 
     Args:
         mu: [n, Z] crop-encoder means of one category's crops. var: [n, Z] posterior variances or None.
@@ -171,31 +157,27 @@ def fit_named_directions(mu: torch.Tensor, factors: Dict[str, torch.Tensor], var
         (components [F, Z] float32 unit rows, zeros where not valid; std [F] float32; r2 [F] float32;
         valid [F] bool), F = len(factors), in the order of ``factors``.
     """
-    names = list(factors)
-    f_n, z = len(names), mu.shape[1]
-    x_all = mu.double()
-    weights = torch.zeros(f_n, z, dtype=torch.float64)
-    r2 = torch.zeros(f_n, dtype=torch.float64)
-    valid = torch.zeros(f_n, dtype=torch.bool)
-    for f, name in enumerate(names):
-        y = torch.as_tensor(factors[name], dtype=torch.float64)
-        have = torch.isfinite(y)
-        if int(have.sum()) < max(min_crops, 4) or float(y[have].std()) < 1e-9:
-            continue
-        x, yy = x_all[have], y[have]
-        r2[f] = _heldout_r2(x, yy)
-        weights[f] = _ridge(x - x.mean(0), yy - yy.mean())
-        valid[f] = bool(r2[f] >= min_r2) and bool(weights[f].norm() > 0)
+    fmap = factor_map(mu, factors, min_crops, min_r2)
+    f_n, z = fmap.weights.shape
     comps = torch.zeros(f_n, z, dtype=torch.float64)
     std = torch.zeros(f_n, dtype=torch.float64)
-    if bool(valid.any()):
-        w = weights[valid]  # [V, Z]
-        dual = torch.linalg.solve(w @ w.T + 1e-12 * torch.eye(w.shape[0], dtype=w.dtype), w).T  # [Z, V]
-        d = (dual / dual.norm(dim=0, keepdim=True)).T  # [V, Z] unit rows; w_f . d_f > 0 by construction
+    if bool(fmap.valid.any()):
+        d, _ = dual_directions(fmap.weights[fmap.valid])  # w_f . d_f > 0 by construction
         cov = aggregate_covariance(mu, var)
-        comps[valid] = d
-        std[valid] = torch.einsum("vz,zy,vy->v", d, cov, d).clamp_min(0).sqrt()
-    return comps.float(), std.float(), r2.float(), valid
+        comps[fmap.valid] = d
+        std[fmap.valid] = torch.einsum("vz,zy,vy->v", d, cov, d).clamp_min(0).sqrt()
+    return comps.float(), std.float(), fmap.r2.float(), fmap.valid
+
+
+class CropCodes(NamedTuple):
+    """What ``encode_crops`` returns (a tuple: ``objs, mu, var, most, attributes, where``)."""
+
+    objs: torch.Tensor
+    mu: torch.Tensor
+    var: torch.Tensor
+    most: int
+    attributes: List[Dict[str, float]]
+    where: List[Tuple[int, int]]
 
 
 @torch.no_grad()
@@ -205,9 +187,10 @@ def encode_crops(G: Generator, dataset, max_images: int = 0, device=torch.device
     eval mode, objects in the reader's order.
 
     Returns:
-        objs [M] int64, mu [M, Z] float32, var [M, Z] float32 (sigma^2 = exp(logvar)), the most objects
-        seen in one image, and each object's named factors (a list of M dicts; empty dicts when the
-        data set records none: ``object_attributes``).
+        ``CropCodes``: objs [M] int64, mu [M, Z] float32, var [M, Z] float32 (sigma^2 = exp(logvar)), the
+        most objects seen in one image, each object's named factors (a list of M dicts; empty dicts
+        when the data set records none: ``object_attributes``) and where each crop is (item index,
+        object position).
     """
     n = len(dataset)
     take = n if max_images <= 0 or max_images >= n else max_images
@@ -215,6 +198,7 @@ def encode_crops(G: Generator, dataset, max_images: int = 0, device=torch.device
     keyed = SeededObjectOrder(dataset, seed=0, order="file")
     attrs_of = getattr(dataset, "object_attributes", None)
     all_objs, all_mu, all_var, all_attrs, most = [], [], [], [], 0
+    where: List[Tuple[int, int]] = []  # (item index, object position) of every crop
     with eval_mode(G):
         for start in range(0, len(indices), batch_size):
             chunk = indices[start:start + batch_size]
@@ -232,21 +216,25 @@ def encode_crops(G: Generator, dataset, max_images: int = 0, device=torch.device
             counts = batch.obj_mask.sum(1).tolist()
             for i, k in zip(chunk, counts):
                 all_attrs += attrs_of(i) if attrs_of is not None else [{} for _ in range(int(k))]
+                where += [(i, pos) for pos in range(int(k))]
     z = G.cfg.z_dim
     if not all_objs:
-        return torch.zeros(0, dtype=torch.int64), torch.zeros(0, z), torch.zeros(0, z), most, []
+        return CropCodes(torch.zeros(0, dtype=torch.int64), torch.zeros(0, z), torch.zeros(0, z), most, [], [])
     objs = torch.cat(all_objs)
     if len(all_attrs) != objs.shape[0]:  # a reader whose items drop objects: no named factors
         all_attrs = [{} for _ in range(objs.shape[0])]
-    return objs, torch.cat(all_mu), torch.cat(all_var), most, all_attrs
+    return CropCodes(objs, torch.cat(all_mu), torch.cat(all_var), most, all_attrs, where)
 
 
 def directions_from_codes(objs: torch.Tensor, mu: torch.Tensor, category_ids, z_dim: int, top_k: int = 8,
                           min_crops: Optional[int] = None, var: Optional[torch.Tensor] = None,
-                          attributes: Optional[Sequence[Dict[str, float]]] = None) -> DirectionSet:
+                          attributes: Optional[Sequence[Dict[str, float]]] = None,
+                          named_through: Optional[Callable] = None) -> DirectionSet:
     """Per-category named directions and PCA of codes (see module doc): objs [M], mu [M, Z], optional
     posterior variances var [M, Z] and per-object named factors ``attributes`` (M dicts).
-    ``min_crops`` (default 16) is raised to 2 at least."""
+    ``min_crops`` (default 16) is raised to 2 at least. ``named_through(cid, rows, fmap)`` (rows: bool
+    [M] of the category's crops; fmap: its ``named_directions.FactorMap``) measures the named directions
+    through a generator; without it they are read off the encoder (``fit_named_directions``)."""
     d = min(top_k, z_dim)
     min_crops = 16 if min_crops is None else max(2, min_crops)
     names: List[str] = sorted({k for a in (attributes or []) for k in a})
@@ -265,9 +253,13 @@ def directions_from_codes(objs: torch.Tensor, mu: torch.Tensor, category_ids, z_
         exclude = None
         if names:
             factors = {name: table[sel_rows, f] for f, name in enumerate(names)}
-            nc, ns, nr, nv = (fit_named_directions(sel, factors, sel_var, min_crops) if sel.shape[0] >= min_crops
-                              else (torch.zeros(len(names), z_dim), torch.zeros(len(names)), torch.zeros(len(names)),
-                                    torch.zeros(len(names), dtype=torch.bool)))
+            if sel.shape[0] < min_crops:
+                nc, ns, nr, nv = (torch.zeros(len(names), z_dim), torch.zeros(len(names)), torch.zeros(len(names)),
+                                  torch.zeros(len(names), dtype=torch.bool))
+            elif named_through is not None:
+                nc, ns, nr, nv = named_through(cid, sel_rows, factor_map(sel, factors, min_crops))
+            else:
+                nc, ns, nr, nv = fit_named_directions(sel, factors, sel_var, min_crops)
             named_rows.append((nc, ns, nr, nv))
             exclude = nc[nv]
         if sel.shape[0] >= min_crops:
@@ -298,10 +290,16 @@ def compute_directions(G: Generator, dataset, top_k: int = 8, min_crops: Optiona
 
     ``category_ids`` default: every id 1..num_classes-1 (categories absent from the data fall back).
     """
-    objs, mu, var, most, attrs = encode_crops(G, dataset, max_images, device, autocast)
+    codes = encode_crops(G, dataset, max_images, device, autocast)
     ids = range(1, G.cfg.num_classes) if category_ids is None else category_ids
-    out = directions_from_codes(objs, mu, ids, G.cfg.z_dim, top_k, min_crops, var=var, attributes=attrs)
-    out.max_objects = most
+
+    def through_g(cid, rows, fmap):
+        where = [w for w, r in zip(codes.where, rows.tolist()) if r]
+        return generator_named_directions(G, dataset, where, fmap, seed=int(cid), device=device, autocast=autocast)
+
+    out = directions_from_codes(codes.objs, codes.mu, ids, G.cfg.z_dim, top_k, min_crops, var=codes.var,
+                                attributes=codes.attributes, named_through=through_g)
+    out.max_objects = codes.most
     return out
 
 
