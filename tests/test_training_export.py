@@ -75,11 +75,12 @@ def test_encode_crops_uses_eval_mode_mu():
     ds = SyntheticLayouts(n=5)
     torch.manual_seed(0)
     G = Generator(model_preset("tiny", len(ds.vocabulary))).train()
-    objs, mu, var, most, attrs = encode_crops(G, ds, max_images=3, batch_size=2)
+    objs, mu, var, most, attrs, where = encode_crops(G, ds, max_images=3, batch_size=2)
     assert G.training  # mode restored
     n = sum(int(ds[i]["objs"].shape[0]) for i in (0, 2, 4))  # evenly spread images
     assert objs.shape == (n,) and mu.shape == var.shape == (n, 8) and mu.dtype == torch.float32
     assert bool((var > 0).all())
+    assert len(where) == n and where[0] == (0, 0) and {i for i, _ in where} == {0, 2, 4}  # (item, position)
     again = encode_crops(G, ds, max_images=3, batch_size=3)[1]
     assert torch.allclose(mu, again, atol=1e-5)  # eval mode: independent of batch composition, no sampling
     assert most == max(int(ds[i]["objs"].shape[0]) for i in (0, 2, 4))
