@@ -168,3 +168,21 @@ def test_card_lists_categories_by_count_and_trains_on_the_frequent_ones(tmp_path
     assert card["category_counts"] == {"sky-other": 40, "boat": MIN_TRAINED_COUNT - 1}
     md = card_markdown(card)
     assert "sky-other (40)" in md and f"boat ({MIN_TRAINED_COUNT - 1})" in md and "giraffe" not in md
+
+
+def test_card_renders_check_scenes_as_a_table_and_links_its_figures():
+    from layout2im_core.metrics.report import entry
+    from layout2im_core.training.config import TrainConfig, train_preset
+    from layout2im_core.training.export import card_markdown
+
+    result = {"model": "m", "n": 3, "seed": 0, "timings": {"total_s": 1.0},
+              "figures": {"identity: object accuracy top-1 on generated crops": entry(91.0, 10, (">=", 90.0), unit="%")}}
+    card = {"name": "m", "data": {"kind": "scenes", "path": "d", "split": "all", "images": 3}, "preset": "isla",
+            "parameters": 1, "steps": 2, "batch_size": 8, "world_size": 1, "precision": "bf16", "wall_time_s": 3600,
+            "dtype": "fp32", "hardware": {}, "train_config": train_preset("scenes64").to_dict(),
+            "metrics": {"check-scenes": result}, "figures": {"Samples": "m-samples.png"}}
+    md = card_markdown(card)
+    assert "identity: object accuracy top-1 on generated crops" in md and "91.00 %" in md and "pass" in md
+    assert "![Samples](m-samples.png)" in md
+    assert "adv_loss hinge" in md and "ms 1" in md  # the recipe
+    assert TrainConfig  # imported for the preset above

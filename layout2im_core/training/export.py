@@ -126,6 +126,29 @@ def build_card(ckpt: Dict[str, Any], run_dir: Path, name: str, dirs: Optional[Di
     return card
 
 
+RECIPE_KEYS = ("adv_loss", "kl_mode", "kl_free_bits", "kl_warmup", "z_rec_updates_encoder", "locality_pair",
+               "ema_decay", "hflip", "diffaugment", "object_order", "lr", "betas", "init_from")
+
+
+def _metrics_markdown(metrics) -> list:
+    """Markdown lines of the card's metrics: ``check-scenes`` and ``eval`` results as tables (inside a
+    code block), anything else as JSON."""
+    if not metrics:
+        return ["Not measured."]
+    out = []
+    results = metrics if isinstance(metrics, dict) else {"metrics": metrics}
+    for name, r in results.items():
+        if isinstance(r, dict) and isinstance(r.get("figures"), dict):
+            from ..metrics.scene_check import format_table as table
+        elif isinstance(r, dict) and isinstance(r.get("metrics"), dict):
+            from ..metrics.evaluate import format_table as table
+        else:
+            out += [f"`{name}`:", "", "```", json.dumps(r, indent=1), "```", ""]
+            continue
+        out += [f"`{name}`:", "", "```", table(r), "```", ""]
+    return out
+
+
 def card_markdown(card: Dict[str, Any]) -> str:
     """The card as a short Markdown document."""
     hw = card.get("hardware") or {}
@@ -157,8 +180,16 @@ def card_markdown(card: Dict[str, Any]) -> str:
             lines.append(f"Seen fewer than {n_min} times (not listed as trained): " + ", ".join(rare) + ".")
         lines.append("Every other category of the vocabulary was never seen: the model paints it from an "
                      "untrained embedding, which looks like nothing in particular.")
+    tc = card.get("train_config") or {}
+    recipe = [f"{k} {tc[k]}" for k in RECIPE_KEYS if k in tc]
+    lw = tc.get("loss_weights") or {}
+    if recipe:
+        lines += ["", "## Recipe", "", ", ".join(recipe) + "; loss weights " +
+                  ", ".join(f"{k} {v:g}" for k, v in lw.items()) + " (docs/training.md)."]
     lines += ["", "## Command", "", f"```\n{card.get('command') or '(unknown)'}\n```", "", "## Metrics", ""]
-    lines.append("```\n" + json.dumps(card["metrics"], indent=1) + "\n```" if card.get("metrics") else "Not measured.")
+    lines += _metrics_markdown(card.get("metrics"))
+    for caption, file in (card.get("figures") or {}).items():
+        lines += ["", f"**{caption}**", "", f"![{caption}]({file})"]
     for title, key in (("Reproduce", "reproduce"), ("Notes", "notes")):
         if card.get(key):
             body = [str(b) for b in (card[key] if isinstance(card[key], list) else [card[key]])]
