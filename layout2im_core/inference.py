@@ -390,7 +390,7 @@ class Layout2ImModel:
                 else:  # objects were only removed from the end: the state after the last one is cached
                     h = state[-1][0]
                 ones = torch.ones(1, len(keys), dtype=torch.bool, device=self._dev)
-                img = self.G.decode(le.residual(h.to(feats[0].dtype)), objs[None].to(self._dev),
+                img = self.G.decode(le.bottleneck(h), objs[None].to(self._dev),
                                     bboxes[None].to(self._dev), zs[None].to(self._dev), ones)
             image = self._to_unit_hwc(img)[0]
             self._edit = _EditCache(keys, prev.states[:first] + states, image)
