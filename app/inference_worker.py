@@ -49,6 +49,8 @@ class ModelInfo:
     trained: Tuple[str, ...] = ()          # categories seen in training (palette lists them first)
     has_directions: bool = False           # the model file holds appearance directions
     looks: Dict[str, LookBasis] = field(default_factory=dict, compare=False)  # category -> basis
+    precision: str = "fp32"                # "fp32" or "bf16", as the core's precision policy chose
+    precision_reason: str = ""             # why (one line, for the status bar's tooltip)
 
     def basis(self, category: str) -> LookBasis:
         """The look basis of ``category`` (unit axes of z for a category the model lacks)."""
@@ -224,7 +226,8 @@ class InferenceWorker(QObject):
             info = ModelInfo(str(model.name), str(path), tuple(model.categories),
                              str(model.vocabulary.digest()), int(model.z_dim), str(model.device), devices,
                              tuple(getattr(model, "trained_categories", model.categories)),
-                             bool(getattr(model, "has_directions", False)), looks)
+                             bool(getattr(model, "has_directions", False)), looks,
+                             str(getattr(model, "precision", "fp32")), str(getattr(model, "precision_reason", "")))
             pool = seeded_looks(model, Z_POOL)
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()

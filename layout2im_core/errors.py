@@ -27,3 +27,8 @@ class ModelFileError(Layout2ImError):
 
 class DataError(Layout2ImError):
     """A data set cannot be read: missing files, wrong schema, or no usable image."""
+
+
+class DeviceError(Layout2ImError):
+    """A device was asked for that this machine does not have (e.g. ``cuda`` without CUDA), or is
+    not a device name at all."""

@@ -25,6 +25,8 @@ from .checkpoint import ModelFile, load_model_file, save_model_file
 from .config import ModelConfig, model_preset, preset_name
 from .errors import LayoutError, ModelFileError, UnknownCategoryError
 from .geometry import check_bbox
+from . import precision as _policy
+from .precision import PrecisionChoice, available_devices
 from .models.generator import Generator
 from .resources_path import resources_dir
 from .types import LayoutSpec, ObjectSpec
@@ -62,27 +64,6 @@ def resolve_model(name_or_path) -> Path:
         return models[str(name_or_path)]
     names = ", ".join(models) or "none installed"
     raise ModelFileError(f"no model named or at {str(name_or_path)!r}; shipped models: {names}")
-
-
-def available_devices() -> List[str]:
-    """Devices this machine can render on: ``["cpu"]`` plus ``"cuda"`` when present."""
-    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-
-def _resolve_device(device: Optional[str]) -> torch.device:
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("CUDA was asked for but is not available on this machine")
-    return dev
-
-
-def _cpu_has_amx() -> bool:
-    try:
-        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -129,10 +110,13 @@ class Layout2ImModel:
     Args:
         model_file: the loaded :class:`~layout2im_core.checkpoint.ModelFile`.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or None/"auto" (CUDA if present, else CPU).
-        precision: ``"fp32"``, ``"bf16"`` (autocast) or ``"auto"`` (bf16 on CUDA and on CPUs with AMX).
+        precision: ``"fp32"``, ``"bf16"`` (autocast) or ``"auto"``: the policy of
+            :mod:`layout2im_core.precision` (bf16 where the device has native bf16 and a short timing of
+            a render shows it faster; cached per machine and preset). ``precision_choice`` says why.
 
     Raises:
         ModelFileError: the weights do not fit the file's config.
+        DeviceError: the device is not available (e.g. ``cuda`` without CUDA).
     """
 
     FEATURE_CACHE_SIZE = 512
@@ -160,9 +144,12 @@ class Layout2ImModel:
             raise ModelFileError(f"model {self.name!r}: weights do not fit its config ({' '.join(first)})") from None
         self.G.eval().requires_grad_(False)
         self._lock = threading.RLock()
+        if precision not in ("fp32", "bf16", "auto"):
+            raise ValueError(f"precision must be fp32, bf16 or auto, not {precision!r}")
         self._precision_req = precision
         self.device = "cpu"
         self.precision = "fp32"
+        self.precision_choice: Optional[PrecisionChoice] = None
         self.set_device(device)
 
     # --- construction ----------------------------------------------------------------------------
@@ -231,23 +218,69 @@ class Layout2ImModel:
         return int(self.card.get("trained_max_objects", 8))
 
     def set_device(self, device: Optional[str]) -> None:
-        """Move the model to ``device`` (see class doc); clears the edit cache."""
+        """Move the model to ``device`` (see class doc) and choose its precision there (the policy of
+        :mod:`layout2im_core.precision`; with ``auto`` a short timing the first time on this machine);
+        clears the edit cache.
+
+        Raises:
+            DeviceError: the device is not available (the model stays where it was).
+        """
         with self._lock:
-            dev = _resolve_device(device)
+            dev = _policy.resolve_device(device)
             self.G.to(dev)
             self._dev = dev
             self.device = str(dev)
-            req = self._precision_req
-            bf16 = req == "bf16" or (req == "auto" and (dev.type == "cuda" or _cpu_has_amx()))
-            self.precision = "bf16" if bf16 else "fp32"
+            self.clear_cache()
+            self.precision = "fp32"
+            self.precision_choice = _policy.choose_precision(
+                self._precision_req, dev, self._workload(), timings=lambda: _policy.time_alternating(self._render_probe()))
+            self.precision = self.precision_choice.precision
             self.clear_cache()
 
     def set_precision(self, precision: str) -> None:
-        """``"fp32"``, ``"bf16"`` or ``"auto"``; clears the edit cache."""
+        """``"fp32"``, ``"bf16"`` or ``"auto"``; clears the edit cache.
+
+        Raises:
+            ValueError: another value.
+        """
         if precision not in ("fp32", "bf16", "auto"):
             raise ValueError(f"precision must be fp32, bf16 or auto, not {precision!r}")
         self._precision_req = precision
         self.set_device(self.device)
+
+    @property
+    def precision_reason(self) -> str:
+        """Why this precision (one line, for the status bar and ``layout2im info --device``)."""
+        return self.precision_choice.reason if self.precision_choice else ""
+
+    def _workload(self) -> str:
+        """The precision cache's name for this model's renders: ``render:<preset>``."""
+        preset = self.preset
+        if preset == "custom":
+            import hashlib
+            preset = "custom-" + hashlib.sha1(repr(self.config.to_dict()).encode()).hexdigest()[:8]
+        return f"render:{preset}{'-legacy' if self.config.legacy_numerics else ''}"
+
+    def _render_probe(self):
+        """A function that renders one fixed random layout of up to 8 objects (full forward, no
+        cache) in a given precision: what the precision policy times."""
+        n = min(8, self.config.max_objects)
+        gen = torch.Generator().manual_seed(0)
+        ids = torch.tensor(self.vocabulary.category_ids)
+        objs = ids[torch.randint(len(ids), (1, n), generator=gen)]
+        xy = torch.rand(1, n, 2, generator=gen) * 0.6
+        bboxes = torch.cat([xy, xy + 0.2 + torch.rand(1, n, 2, generator=gen) * 0.2], -1)
+        zs = torch.randn(1, n, self.z_dim, generator=gen)
+        mask = torch.ones(1, n, dtype=torch.bool)
+
+        @torch.no_grad()
+        def run(precision: str) -> None:
+            saved, self.precision = self.precision, precision
+            try:
+                self._full(objs, bboxes, zs, mask)
+            finally:
+                self.precision = saved
+        return run
 
     def clear_cache(self) -> None:
         """Forget cached object features and conv-LSTM states."""
