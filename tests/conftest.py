@@ -32,10 +32,15 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def device(request):
-    """The torch device of ``--device`` (default cpu) for device-aware tests."""
+    """The torch device of ``--device`` (default cpu) for device-aware tests. On CUDA, TF32 is off so
+    fp32 results can be compared to 1e-5."""
     import torch
 
-    return torch.device(request.config.getoption("--device"))
+    dev = torch.device(request.config.getoption("--device"))
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return dev
 
 
 @pytest.fixture(scope="session", autouse=True)

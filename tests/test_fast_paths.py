@@ -91,11 +91,11 @@ def _layouts(cfg, b=2, o=5, seed=0):
 
 
 # --- conv-LSTM --------------------------------------------------------------------------------------
-def test_split_conv_lstm_equals_the_per_step_cell_with_gradients():
+def test_split_conv_lstm_equals_the_per_step_cell_with_gradients(device):
     torch.manual_seed(0)
-    lstm = ConvLSTM(24, (16, 8, 8), 5)
-    feats = torch.randn(3, 6, 24, 8, 8, requires_grad=True)
-    obj_mask = torch.ones(3, 6, dtype=torch.bool)
+    lstm = ConvLSTM(24, (16, 8, 8), 5).to(device)
+    feats = torch.randn(3, 6, 24, 8, 8, device=device, requires_grad=True)
+    obj_mask = torch.ones(3, 6, dtype=torch.bool, device=device)
     obj_mask[1, 4:] = False
     obj_mask[2, 2] = False
     ref = reference_conv_lstm(lstm, feats, obj_mask)
@@ -109,11 +109,11 @@ def test_split_conv_lstm_equals_the_per_step_cell_with_gradients():
         torch.testing.assert_close(lstm(feats, obj_mask), ref.detach(), atol=1e-5, rtol=0)
 
 
-def test_conv_lstm_cached_weights_follow_weight_updates():
+def test_conv_lstm_cached_weights_follow_weight_updates(device):
     torch.manual_seed(1)
-    lstm = ConvLSTM(8, (8,), 3)
-    feats = torch.randn(1, 3, 8, 8, 8)
-    mask = torch.ones(1, 3, dtype=torch.bool)
+    lstm = ConvLSTM(8, (8,), 3).to(device)
+    feats = torch.randn(1, 3, 8, 8, 8, device=device)
+    mask = torch.ones(1, 3, dtype=torch.bool, device=device)
     with torch.no_grad():
         before = lstm(feats, mask)
         lstm.cell_list[0].conv.weight.mul_(0.5)  # an in-place update, as an optimiser step
@@ -124,13 +124,13 @@ def test_conv_lstm_cached_weights_follow_weight_updates():
 
 # --- composer and conv stack ------------------------------------------------------------------------
 @pytest.mark.parametrize("legacy", [False, True])
-def test_two_valued_composer_in_train_mode_equals_the_literal_one(legacy):
+def test_two_valued_composer_in_train_mode_equals_the_literal_one(legacy, device):
     """Batch statistics, running-statistics updates (momentum and cumulative) and gradients."""
     cfg = model_preset("tiny", 20, legacy_numerics=legacy)
     torch.manual_seed(2)
-    le = Generator(cfg).layout_encoder.train()
+    le = Generator(cfg).layout_encoder.train().to(device)
     ref_le = copy.deepcopy(le)
-    objs, bboxes, z, obj_mask = _layouts(cfg)
+    objs, bboxes, z, obj_mask = (t.to(device) for t in _layouts(cfg))
     objs, bboxes, z = objs[obj_mask], bboxes[obj_mask], z[obj_mask].requires_grad_()
     ref = reference_object_features(ref_le, objs, bboxes, z)  # c1's padding paints the 66x66 map if legacy
     out = le.object_features(objs, bboxes, z)
@@ -152,13 +152,13 @@ def test_two_valued_composer_in_train_mode_equals_the_literal_one(legacy):
 
 
 @pytest.mark.parametrize("preset", ["paper", "lite-masks", "isla"])
-def test_eval_fast_path_equals_todays_generate(preset):
+def test_eval_fast_path_equals_todays_generate(preset, device):
     """The whole inference path (no gradients: cached, folded, split weights) against the reference
     formulation, with the paper's full widths."""
     cfg = model_preset(preset, 12)
     torch.manual_seed(4)
-    G = _trained_like(Generator(cfg)).eval()
-    objs, bboxes, z, obj_mask = _layouts(cfg, b=2, o=8)
+    G = _trained_like(Generator(cfg)).eval().to(device)
+    objs, bboxes, z, obj_mask = (t.to(device) for t in _layouts(cfg, b=2, o=8))
     with torch.no_grad():
         ref = reference_generate(G, objs, bboxes, z, obj_mask)
         out = G.generate(objs, bboxes, z, obj_mask)
@@ -185,11 +185,11 @@ def test_model_edit_path_equals_the_reference_render():
 
 
 # --- discriminators and tiny-output convs -------------------------------------------------------------
-def test_pooled_conv_equals_conv_then_pool_with_gradients():
+def test_pooled_conv_equals_conv_then_pool_with_gradients(device):
     torch.manual_seed(5)
-    conv = torch.nn.Conv2d(6, 10, 3, 1, 1)
-    for size in (8, 4):  # 4 -> a 2x2 output: the matmul form
-        x = torch.randn(3, 6, size, size, requires_grad=True)
+    conv = torch.nn.Conv2d(6, 10, 3, 1, 1).to(device)
+    for size in (8, 4):  # 4 -> a 2x2 output: the matmul form on CPU
+        x = torch.randn(3, 6, size, size, device=device, requires_grad=True)
         ref = F.avg_pool2d(conv(x), 2)
         out = conv3x3_avg_pool(conv, x)
         torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
@@ -210,7 +210,7 @@ def test_tiny_output_conv_as_matmul_equals_conv():
         assert fast_conv.conv2d_module(conv, x).dtype == torch.bfloat16
 
 
-def test_discriminators_equal_the_plain_blocks():
+def test_discriminators_equal_the_plain_blocks(device):
     """D_img and D_obj with pooling after each block's conv2 and shortcut, as the reference."""
     cfg = model_preset("tiny", 7)
 
@@ -224,8 +224,8 @@ def test_discriminators_equal_the_plain_blocks():
         return F.avg_pool2d(r, 2) + block.c_sc(F.avg_pool2d(x, 2)) if block.downsample else r + block.c_sc(x)
 
     for D, size in ((ImageDiscriminator(cfg), 64), (ObjectDiscriminator(cfg), 32)):
-        D.eval()  # no power iteration: both passes see the same normalised weights
-        x = torch.randn(3, 3, size, size)
+        D.eval().to(device)  # eval: no power iteration, both passes see the same normalised weights
+        x = torch.randn(3, 3, size, size, device=device)
         a = b = x
         for block in D.blocks:
             a, b = block(a), plain(block, b)

@@ -45,7 +45,8 @@ class ConvLSTMCell(nn.Module):
         self.in_channels = in_channels
         self.hidden = hidden
         self.conv = nn.Conv2d(in_channels + hidden, 4 * hidden, kernel, 1, kernel // 2, bias=True)
-        self._frozen = DerivedCache()
+        self._frozen = DerivedCache()  # split weights (inference)
+        self._frozen_full = DerivedCache()  # whole weights in the compute dtype (inference, single steps)
 
     def split_weights(self, dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The conv's weights split by input: (w_x [4Ch, Cin, k, k], w_h [4Ch, Ch, k, k], bias [4Ch]),
@@ -79,11 +80,29 @@ class ConvLSTMCell(nn.Module):
             (h', c') float32 [B, Ch, H, W].
         """
         gates = gx if h is None else gx + F.conv2d(h.to(w_h.dtype), w_h, None, padding=self.conv.padding)
+        return self.update(gates, c)
+
+    def update(self, gates: torch.Tensor, c: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """gates [B, 4Ch, H, W] (i, f, o, g), c [B, Ch, H, W] float32 or None (zero) -> (h', c') float32."""
         ch = self.hidden
+        gates = gates.float()
         i, f, o = torch.sigmoid(gates[:, :3 * ch]).chunk(3, dim=1)
         ig = i * torch.tanh(gates[:, 3 * ch:])
         c_new = ig if c is None else torch.addcmul(ig, f, c)  # f*c + i*g
         return o * torch.tanh(c_new), c_new
+
+    def fused_step(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
+                   dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor]:
+        """One step as the reference computes it, one conv over concat(x, h): fewer calls when a single
+        step is run (an edit of the last object). x: [B, Cin, H, W]; h, c: [B, Ch, H, W] float32."""
+        w, b = self.conv.weight, self.conv.bias
+        if no_grad_needed(w, b):
+            fmt = torch.channels_last if INFERENCE_CHANNELS_LAST.get(dtype, False) else torch.contiguous_format
+            w, b = self._frozen_full.get((w, b), lambda: (w.detach().to(dtype).contiguous(memory_format=fmt),
+                                                          b.detach().to(dtype)), dtype, fmt)
+        else:
+            w, b = w.to(dtype), b.to(dtype)
+        return self.update(F.conv2d(torch.cat([x.to(dtype), h.to(dtype)], 1), w, b, padding=self.conv.padding), c)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """x: [B, Cin, H, W]; h, c: [B, Ch, H, W] -> (h', c') float32 [B, Ch, H, W]."""
@@ -151,6 +170,16 @@ class ConvLSTM(nn.Module):
         valid = obj_mask[:, start:]  # [B, T]
         all_valid = valid.all(0).tolist()  # per step: no padding in any image
         dtype = compute_dtype(feats.device.type, self.cell_list[0].conv.weight.dtype)
+        if steps == 1 and state is not None:  # nothing to batch: one conv per layer, as the reference
+            inp, new_state = feats[:, start], []
+            for cell, (h, c) in zip(self.cell_list, state):
+                h_new, c_new = cell.fused_step(inp, h, c, dtype)
+                if not all_valid[0]:
+                    m = valid[:, 0, None, None, None]
+                    h_new, c_new = torch.where(m, h_new, h), torch.where(m, c_new, c)
+                new_state.append((h_new, c_new))
+                inp = h_new
+            return (new_state[-1][0], [new_state]) if keep_states else new_state[-1][0]
         inp = feats[:, start:].flatten(0, 1)  # [B*T, Cin, H, W]
         per_layer: List[Tuple[List[torch.Tensor], List[torch.Tensor]]] = []
         for k, cell in enumerate(self.cell_list):

@@ -7,6 +7,8 @@ Three stages, exposed separately so the inference API can cache them (fast edit 
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -73,7 +75,7 @@ class LayoutEncoder(nn.Module):
         if self.c1.padding[0]:
             mask = F.pad(mask, (1, 1, 1, 1))
         inside, outside = _cbn_relu_two_values(self.bn1, u, mask, objs)  # [N, C1] each
-        fast = not self.training and no_grad_needed(*self.parameters())
+        fast = not self.training and no_grad_needed(self.c3.weight, self.c4.weight)  # the weights it detaches
         channels_last = fast or is_channels_last(self.c3.weight)  # the format c3 runs in
         x = self._c2_of_two_valued(inside, outside, mask, channels_last)  # [N, C2, H/2, W/2]
         if not fast:
@@ -113,14 +115,15 @@ class LayoutEncoder(nn.Module):
         wo = (size[1] + 2 * p[1] - k[1]) // s[1] + 1
         dtype = compute_dtype(mask.device.type, inside.dtype)
         w = conv.weight.flatten(2).to(dtype)  # [C2, C1, K]
-        valid = F.unfold(mask.new_ones((1, 1) + tuple(size)), k, padding=p, stride=s).to(dtype)  # [1, K, L]
-        taps = F.unfold(mask, k, padding=p, stride=s).to(dtype)  # [N, K, L]
+        valid = _valid_taps(tuple(size), k, s, p, mask.device).to(dtype)  # [L, K]
+        padded = F.pad(mask[:, 0], (p[1], p[1], p[0], p[0]))  # [N, H + 2p, W + 2p]
+        taps = padded.unfold(1, k[0], s[0]).unfold(2, k[1], s[1]).reshape(n, ho * wo, -1).to(dtype)  # [N, L, K]
         w_out = torch.einsum("ock,nc->nko", w, outside.to(dtype))  # [N, K, C2]
         w_in = torch.einsum("ock,nc->nko", w, (inside - outside).to(dtype))  # [N, K, C2]
         if channels_last:
-            out = torch.baddbmm(valid.transpose(1, 2) @ w_out, taps.transpose(1, 2), w_in)  # [N, L, C2]
+            out = torch.baddbmm(valid @ w_out, taps, w_in)  # [N, L, C2]
             return out.view(n, ho, wo, -1).permute(0, 3, 1, 2)
-        out = torch.baddbmm(w_out.transpose(1, 2) @ valid, w_in.transpose(1, 2), taps)  # [N, C2, L]
+        out = torch.baddbmm(w_out.transpose(1, 2) @ valid.t(), w_in.transpose(1, 2), taps.transpose(1, 2))  # [N, C2, L]
         return out.view(n, -1, ho, wo)
 
     def layout_map(self, objs: torch.Tensor, bboxes: torch.Tensor, obj_mask: torch.Tensor) -> torch.Tensor:
@@ -172,7 +175,7 @@ class LayoutEncoder(nn.Module):
             one conv with the batch norm folded into its weights and bias (cached until they change).
         """
         dtype = compute_dtype(h.device.type, self.c1.weight.dtype)
-        if self.training or not no_grad_needed(*self.residual.parameters()):
+        if self.training or not no_grad_needed(*(block.main[0].weight for block in self.residual)):
             return self.residual(h.to(dtype))
         x = h.to(dtype)
         for i, block in enumerate(self.residual):
@@ -180,6 +183,12 @@ class LayoutEncoder(nn.Module):
                                                                dtype)
             x = x + F.conv2d(F.conv2d(x, w1, b1, 1, 1).relu_(), w2, b2, 1, 1)
         return x
+
+
+@functools.lru_cache(maxsize=16)
+def _valid_taps(size, kernel, stride, padding, device) -> torch.Tensor:
+    """[L, K] float32: 1 where tap k of output pixel l reads the image, 0 where it reads padding."""
+    return F.unfold(torch.ones((1, 1) + size, device=device), kernel, padding=padding, stride=stride)[0].t().contiguous()
 
 
 def _bn_statistics(bn: nn.BatchNorm2d, training: bool, u: torch.Tensor, mask: torch.Tensor):
