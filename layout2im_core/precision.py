@@ -296,48 +296,6 @@ def time_alternating(run: Callable[[str], None], rounds: int = 3, budget_s: floa
     return statistics.median(times["fp32"]), statistics.median(times["bf16"])
 
 
-def train_probe(preset: str, device, batch: int = 4, objects: int = 4) -> Callable[[str], None]:
-    """A function that runs one training-like pass of a preset in a given precision: G's training
-    forward, both discriminators on its outputs, and the backward of their sum, on a fixed random
-    batch (``batch`` images x ``objects`` objects). What the policy times for training; it leaves the
-    global random state as it found it.
-
-    Raises:
-        KeyError: unknown preset.
-    """
-    from .config import model_preset
-    from .models.discriminators import ImageDiscriminator, ObjectDiscriminator
-    from .models.generator import Generator
-
-    device = torch.device(device)
-    cfg = model_preset(preset, 184)
-    fmt = torch.channels_last if device.type == "cpu" else torch.contiguous_format  # as the trainer
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        nets = [n.to(device=device, memory_format=fmt) for n in
-                (Generator(cfg), ImageDiscriminator(cfg), ObjectDiscriminator(cfg))]
-        imgs = torch.rand(batch, 3, 64, 64, device=device) * 2 - 1
-        objs = torch.randint(1, cfg.num_classes, (batch, objects), device=device)
-        xy = torch.rand(batch, objects, 2, device=device) * 0.6
-        bboxes = torch.cat([xy, xy + 0.3], -1)
-        z = torch.randn(batch * objects, cfg.z_dim, device=device)
-    mask = torch.ones(batch, objects, dtype=torch.bool, device=device)
-    G, D_img, D_obj = nets
-
-    def run(precision: str) -> None:
-        with torch.random.fork_rng(devices=[]):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-                out = G(imgs, objs, bboxes, mask, z)
-                loss = (D_img(torch.cat([out.img_rec, out.img_rand])).float().sum()
-                        + D_obj(torch.cat([out.crops_rec, out.crops_rand])).src.float().sum())
-            loss.backward()
-        for net in nets:
-            net.zero_grad(set_to_none=True)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-    return run
-
-
 # --- the per-machine cache -------------------------------------------------------------------------------
 def cache_path() -> Path:
     """``$LAYOUT2IM_CACHE_DIR/precision.json``, else ``$XDG_CACHE_HOME/layout2im/precision.json``, else

@@ -43,7 +43,7 @@ def test_driver_times_a_training_step_on_cpu(tmp_path):
 @pytest.mark.slow
 def test_whole_driver_on_cpu(tmp_path):
     """All sections (pytest, generate, train_step, 2-process gloo DDP) through the shell script."""
-    env = dict(os.environ, OUT=str(tmp_path), DEVICE="cpu", QUICK="1", OMP_NUM_THREADS="1")
+    env = dict(os.environ, OUT=str(tmp_path), DEVICE="cpu", QUICK="1", OMP_NUM_THREADS="1", PYTHON=sys.executable)
     p = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], env=env, capture_output=True, text=True,
                        timeout=600)
     assert p.returncode == 0, p.stdout + p.stderr

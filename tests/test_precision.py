@@ -213,7 +213,9 @@ def test_training_precision_is_measured_per_preset_and_skipped_under_ddp(monkeyp
 
 
 def test_train_probe_runs_both_precisions():
-    run = policy.train_probe("tiny", CPU, batch=2, objects=2)
+    from layout2im_core.training.distributed import train_probe
+
+    run = train_probe("tiny", CPU, batch=2, objects=2)
     state = torch.random.get_rng_state()
     run("fp32")
     run("bf16")

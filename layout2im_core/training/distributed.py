@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 import torch
 import torch.distributed as dist
@@ -66,7 +66,7 @@ def resolve_precision(requested: str, device: torch.device, preset: Optional[str
     """The training precision by the policy of ``layout2im_core.precision``.
 
     ``auto``: bf16 where the device has native bf16 and, given ``preset``, a short timing of that
-    preset's training forward + backward (``precision.train_probe``, 4 images x 4 objects; cached
+    preset's training forward + backward (``train_probe``, 4 images x 4 objects; cached
     per machine and preset) shows it faster; fp32 otherwise. Under DDP (``world_size`` > 1), or with
     ``measure=False`` and nothing cached, nothing is timed: bf16 where native (every rank must decide
     alike). An explicit ``bf16`` without native support is kept, with a warning naming the slowdown.
@@ -84,9 +84,51 @@ def choose_train_precision(requested: str, device: torch.device, preset: Optiona
     timings = None
     if preset and world_size == 1 and measure:
         def timings():
-            return _policy.time_alternating(_policy.train_probe(preset, device), rounds=2, budget_s=20.0)
+            return _policy.time_alternating(train_probe(preset, device), rounds=2, budget_s=20.0)
     workload = f"train:{preset}" if preset and world_size == 1 else ""
     return _policy.choose_precision(requested, device, workload, timings)
+
+
+def train_probe(preset: str, device, batch: int = 4, objects: int = 4) -> Callable[[str], None]:
+    """A function that runs one training-like pass of a preset in a given precision: G's training
+    forward, both discriminators on its outputs, and the backward of their sum, on a fixed random
+    batch (``batch`` images x ``objects`` objects). What the policy times for training; it leaves the
+    global random state as it found it.
+
+    Raises:
+        KeyError: unknown preset.
+    """
+    from ..config import model_preset
+    from ..models.discriminators import ImageDiscriminator, ObjectDiscriminator
+    from ..models.generator import Generator
+
+    device = torch.device(device)
+    cfg = model_preset(preset, 184)
+    fmt = torch.channels_last if device.type == "cpu" else torch.contiguous_format  # as the trainer
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        nets = [n.to(device=device, memory_format=fmt) for n in
+                (Generator(cfg), ImageDiscriminator(cfg), ObjectDiscriminator(cfg))]
+        imgs = torch.rand(batch, 3, 64, 64, device=device) * 2 - 1
+        objs = torch.randint(1, cfg.num_classes, (batch, objects), device=device)
+        xy = torch.rand(batch, objects, 2, device=device) * 0.6
+        bboxes = torch.cat([xy, xy + 0.3], -1)
+        z = torch.randn(batch * objects, cfg.z_dim, device=device)
+    mask = torch.ones(batch, objects, dtype=torch.bool, device=device)
+    G, D_img, D_obj = nets
+
+    def run(precision: str) -> None:
+        with torch.random.fork_rng(devices=[]):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                out = G(imgs, objs, bboxes, mask, z)
+                loss = (D_img(torch.cat([out.img_rec, out.img_rand])).float().sum()
+                        + D_obj(torch.cat([out.crops_rec, out.crops_rand])).src.float().sum())
+            loss.backward()
+        for net in nets:
+            net.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    return run
 
 
 def init_process_group(info: DistInfo, device: torch.device) -> None:
