@@ -60,6 +60,8 @@ class ModelInfo:
         trained = frozenset(self.trained) if 0 < len(self.trained) < len(self.categories) else frozenset()
         return ModelLimits(frozenset(self.categories), trained, self.max_objects, self.trained_max_objects,
                            self.z_dim, self.min_box_area)
+    precision: str = "fp32"                # "fp32" or "bf16", as the core's precision policy chose
+    precision_reason: str = ""             # why (one line, for the status bar's tooltip)
 
     def basis(self, category: str) -> LookBasis:
         """The look basis of ``category`` (unit axes of z for a category the model lacks)."""
@@ -249,7 +251,8 @@ class InferenceWorker(QObject):
                              tuple(getattr(model, "trained_categories", model.categories)),
                              bool(getattr(model, "has_directions", False)), looks,
                              int(getattr(getattr(model, "config", None), "max_objects", 0) or 0),
-                             int(getattr(model, "trained_max_objects", 8) or 0), float(min_area))
+                             int(getattr(model, "trained_max_objects", 8) or 0), float(min_area),
+                             str(getattr(model, "precision", "fp32")), str(getattr(model, "precision_reason", "")))
             pool = seeded_looks(model, Z_POOL)
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()

@@ -275,7 +275,8 @@ class MainWindow(QMainWindow):
     def _show_model_state(self) -> None:
         info = self.model_info
         self.model_label.setText(f"Model: {info.name}" if info else "No model loaded")
-        self.device_label.setText(f"Device: {info.device.upper()}" if info else "Device: —")
+        self.device_label.setText(f"Device: {info.device.upper()} · {info.precision}" if info else "Device: —")
+        self.device_label.setToolTip(info.precision_reason if info else "")
         if info is None:
             self.image_view.set_placeholder("No model loaded\n(Model menu: pick a model)")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import sys
 from pathlib import Path
 
 from .cli_args import MAX_SEED, device_name, ensure_output_file, int_range, model_name
@@ -19,9 +20,16 @@ SCENE_SIZES = (16, 1024)  # make-scenes renders at 4x this side
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add info, import-official, generate and make-scenes to ``sub``."""
-    p = sub.add_parser("info", help="parameter counts and forward GFLOPs of a preset (JSON)")
-    p.add_argument("--preset", default="paper")
+    p = sub.add_parser("info", help="parameter counts and forward GFLOPs of a preset (JSON); with --device: the "
+                                    "device, its bf16 support and the precision chosen for a model, and why")
+    p.add_argument("--preset", default=None, help="model preset (default paper; with --device: a random-weight "
+                                                  "model of it instead of the shipped default model)")
     p.add_argument("--num-classes", type=int_range(2, 10_000), default=184)
+    p.add_argument("--device", nargs="?", const="auto", default=None, metavar="DEVICE",
+                   help="report on DEVICE (auto, cpu, cuda, cuda:<i>; default auto) instead of the preset")
+    p.add_argument("--model", default=None, help="with --device: the model whose precision is chosen "
+                                                 "(shipped name or file; default: the shipped default model)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto", help="with --device")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("import-official", help="convert an official Layout2Im generator checkpoint")
@@ -42,6 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"PNG upscale factor (nearest, 1..{MAX_SCALE})")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--device", type=device_name, default=None, help="auto, cpu, cuda or cuda:<index>")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="auto: bf16 where native and measured faster for this model (cached), else fp32")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("make-scenes", help="write N procedural scenes in COCO format")
@@ -54,13 +64,36 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_info(args) -> int:
+    if args.device is not None:
+        return cmd_info_device(args)
     from .info import model_info
 
     try:
-        info = model_info(args.preset, args.num_classes)
+        info = model_info(args.preset or "paper", args.num_classes)
     except KeyError as e:
         raise Layout2ImError(str(e).strip("'\"")) from None
     print(json.dumps(info, indent=2))
+    return 0
+
+
+def cmd_info_device(args) -> int:
+    """``info --device``: the device report and the precision the policy picks for a model, as JSON."""
+    from .inference import Layout2ImModel, default_model_path
+    from .precision import device_report, resolve_device
+
+    device = resolve_device(args.device)  # DeviceError: one line, exit 2
+    if args.model is None and args.preset is None and default_model_path().is_file():
+        args.model = str(default_model_path())
+    if args.model is not None:
+        model = Layout2ImModel.load(args.model, device=str(device), precision=args.precision)
+    else:
+        try:
+            model = Layout2ImModel.random(args.preset or "paper", device=str(device), precision=args.precision)
+        except KeyError as e:
+            raise Layout2ImError(str(e).strip("'\"")) from None
+    report = device_report(device, model.precision_choice).to_dict()
+    report["model"] = {"name": model.name, "preset": model.preset}
+    print(json.dumps(report, indent=2))
     return 0
 
 
@@ -109,7 +142,9 @@ def cmd_generate(args) -> int:
 
     out = ensure_writable_dir(Path(args.out))  # before any work
     project = load_project(args.layout)
-    model = Layout2ImModel.load(model_for_project(args.model, project.model_name), device=args.device)
+    model = Layout2ImModel.load(model_for_project(args.model, project.model_name), device=args.device,
+                                precision=args.precision)
+    print(f"device {model.device}, precision {model.precision} ({model.precision_reason})", file=sys.stderr)
     layout = project.to_layout()
     unknown = sorted({o.category for o in layout.objects if o.category not in model.vocabulary})
     if unknown:

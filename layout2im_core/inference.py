@@ -23,8 +23,10 @@ import torch
 
 from .checkpoint import ModelFile, load_model_file, save_model_file
 from .config import ModelConfig, model_preset, preset_name
-from .errors import DeviceError, LayoutError, ModelFileError, clip, value_text
+from .errors import LayoutError, ModelFileError, clip, value_text
 from .geometry import check_bbox
+from . import precision as _policy
+from .precision import PrecisionChoice, available_devices
 from .models.generator import Generator
 from .resources_path import resources_dir
 from .types import LayoutSpec, ObjectSpec
@@ -71,30 +73,6 @@ def resolve_model(name_or_path) -> Path:
     raise ModelFileError(f"no model named or at {value_text(str(name_or_path), 120)}; shipped models: {names}")
 
 
-def available_devices() -> List[str]:
-    """Devices this machine can render on: ``["cpu"]`` plus ``"cuda"`` when present."""
-    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-
-def _resolve_device(device: Optional[str]) -> torch.device:
-    """``None``/``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:<i>"`` -> a torch device of this machine.
-
-    Raises:
-        DeviceError: another name, or CUDA (or that CUDA index) is not available.
-    """
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    text = device if isinstance(device, str) else None
-    if text is None or not (text == "cpu" or text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit())):
-        raise DeviceError(f"unknown device {value_text(device, 40)}; choose auto, cpu, cuda or cuda:<index>")
-    dev = torch.device(text)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError("CUDA was asked for but is not available on this machine")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise DeviceError(f"{text}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    return dev
-
-
 def check_seed(seed, what: str = "seed") -> Optional[int]:
     """``seed`` as an int (None stays None).
 
@@ -131,13 +109,6 @@ def _z_values(z, index: int, category: str, z_dim: int) -> np.ndarray:
         raise LayoutError(f"{where}: z values must lie within +-{MAX_ABS_Z:g} (z is drawn from N(0, 1)); "
                           f"got {float(np.abs(arr).max()):.3g}")
     return arr
-
-
-def _cpu_has_amx() -> bool:
-    try:
-        return "amx_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -184,11 +155,14 @@ class Layout2ImModel:
     Args:
         model_file: the loaded :class:`~layout2im_core.checkpoint.ModelFile`.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or None/"auto" (CUDA if present, else CPU).
-        precision: ``"fp32"``, ``"bf16"`` (autocast) or ``"auto"`` (bf16 on CUDA and on CPUs with AMX).
+        precision: ``"fp32"``, ``"bf16"`` (autocast) or ``"auto"``: the policy of
+            :mod:`layout2im_core.precision` (bf16 where the device has native bf16 and a short timing of
+            a render shows it faster; cached per machine and preset). ``precision_choice`` says why.
 
     Raises:
         ModelFileError: the weights do not fit the file's config, or render NaN/inf (a probe render of
             one object at load).
+        DeviceError: the device is not available (e.g. ``cuda`` without CUDA).
     """
 
     FEATURE_CACHE_SIZE = 512
@@ -216,9 +190,12 @@ class Layout2ImModel:
             raise ModelFileError(f"model {self.name!r}: weights do not fit its config ({' '.join(first)})") from None
         self.G.eval().requires_grad_(False)
         self._lock = threading.RLock()
+        if precision not in ("fp32", "bf16", "auto"):
+            raise ValueError(f"precision must be fp32, bf16 or auto, not {precision!r}")
         self._precision_req = precision
         self.device = "cpu"
         self.precision = "fp32"
+        self.precision_choice: Optional[PrecisionChoice] = None
         self._probe()
         self.set_device(device)
 
@@ -319,23 +296,69 @@ class Layout2ImModel:
         return LayoutSpec(tuple(sorted(layout.objects, key=lambda o: -_area(o.bbox))))
 
     def set_device(self, device: Optional[str]) -> None:
-        """Move the model to ``device`` (see class doc); clears the edit cache."""
+        """Move the model to ``device`` (see class doc) and choose its precision there (the policy of
+        :mod:`layout2im_core.precision`; with ``auto`` a short timing the first time on this machine);
+        clears the edit cache.
+
+        Raises:
+            DeviceError: the device is not available (the model stays where it was).
+        """
         with self._lock:
-            dev = _resolve_device(device)
+            dev = _policy.resolve_device(device)
             self.G.to(dev)
             self._dev = dev
             self.device = str(dev)
-            req = self._precision_req
-            bf16 = req == "bf16" or (req == "auto" and (dev.type == "cuda" or _cpu_has_amx()))
-            self.precision = "bf16" if bf16 else "fp32"
+            self.clear_cache()
+            self.precision = "fp32"
+            self.precision_choice = _policy.choose_precision(
+                self._precision_req, dev, self._workload(), timings=lambda: _policy.time_alternating(self._render_probe()))
+            self.precision = self.precision_choice.precision
             self.clear_cache()
 
     def set_precision(self, precision: str) -> None:
-        """``"fp32"``, ``"bf16"`` or ``"auto"``; clears the edit cache."""
+        """``"fp32"``, ``"bf16"`` or ``"auto"``; clears the edit cache.
+
+        Raises:
+            ValueError: another value.
+        """
         if precision not in ("fp32", "bf16", "auto"):
             raise ValueError(f"precision must be fp32, bf16 or auto, not {precision!r}")
         self._precision_req = precision
         self.set_device(self.device)
+
+    @property
+    def precision_reason(self) -> str:
+        """Why this precision (one line, for the status bar and ``layout2im info --device``)."""
+        return self.precision_choice.reason if self.precision_choice else ""
+
+    def _workload(self) -> str:
+        """The precision cache's name for this model's renders: ``render:<preset>``."""
+        preset = self.preset
+        if preset == "custom":
+            import hashlib
+            preset = "custom-" + hashlib.sha1(repr(self.config.to_dict()).encode()).hexdigest()[:8]
+        return f"render:{preset}{'-legacy' if self.config.legacy_numerics else ''}"
+
+    def _render_probe(self):
+        """A function that renders one fixed random layout of up to 8 objects (full forward, no
+        cache) in a given precision: what the precision policy times."""
+        n = min(8, self.config.max_objects)
+        gen = torch.Generator().manual_seed(0)
+        ids = torch.tensor(self.vocabulary.category_ids)
+        objs = ids[torch.randint(len(ids), (1, n), generator=gen)]
+        xy = torch.rand(1, n, 2, generator=gen) * 0.6
+        bboxes = torch.cat([xy, xy + 0.2 + torch.rand(1, n, 2, generator=gen) * 0.2], -1)
+        zs = torch.randn(1, n, self.z_dim, generator=gen)
+        mask = torch.ones(1, n, dtype=torch.bool)
+
+        @torch.no_grad()
+        def run(precision: str) -> None:
+            saved, self.precision = self.precision, precision
+            try:
+                self._full(objs, bboxes, zs, mask)
+            finally:
+                self.precision = saved
+        return run
 
     def clear_cache(self) -> None:
         """Forget cached object features and conv-LSTM states."""
@@ -501,7 +524,7 @@ class Layout2ImModel:
                 else:  # objects were only removed from the end: the state after the last one is cached
                     h = state[-1][0]
                 ones = torch.ones(1, len(keys), dtype=torch.bool, device=self._dev)
-                img = self.G.decode(le.residual(h.to(feats[0].dtype)), objs[None].to(self._dev),
+                img = self.G.decode(le.bottleneck(h), objs[None].to(self._dev),
                                     bboxes[None].to(self._dev), zs[None].to(self._dev), ones)
             image = self._to_unit_hwc(img)[0]
             self._edit = _EditCache(keys, prev.states[:first] + states, image)

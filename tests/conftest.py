@@ -8,6 +8,48 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication
 import pytest
 
 
+def pytest_addoption(parser):
+    parser.addoption("--device", default="cpu",
+                     help="device for the device-aware tests (those using the ``device`` fixture): cpu (default) "
+                          "or cuda / cuda:<i>; with a GPU device the other tests are skipped, and without CUDA "
+                          "every test is skipped with the reason")
+
+
+def pytest_collection_modifyitems(config, items):
+    wanted = config.getoption("--device")
+    if wanted == "cpu":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        skip = pytest.mark.skip(reason=f"--device {wanted}: CUDA is not available on this machine")
+    else:
+        skip = pytest.mark.skip(reason=f"CPU-only test (not device-aware); run without --device {wanted}")
+    for item in items:
+        if not torch.cuda.is_available() or "device" not in getattr(item, "fixturenames", ()):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def device(request):
+    """The torch device of ``--device`` (default cpu) for device-aware tests. On CUDA, TF32 is off so
+    fp32 results can be compared to 1e-5."""
+    import torch
+
+    dev = torch.device(request.config.getoption("--device"))
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return dev
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_precision_cache(tmp_path_factory):
+    """The precision policy's per-machine timing cache goes to a temporary folder."""
+    os.environ["LAYOUT2IM_CACHE_DIR"] = str(tmp_path_factory.mktemp("layout2im_cache"))
+    yield
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_qt_settings(tmp_path_factory):
     """Point every QSettings and QStandardPaths location at a temporary folder."""

@@ -20,6 +20,8 @@ def test_model_fills_palette_status_and_title(make_window, tiny_model):
     w = make_window(tiny_model)
     assert w.palette_panel.categories == tiny_model.categories
     assert "random" in w.model_label.text() and "CPU" in w.device_label.text()
+    assert tiny_model.precision in w.device_label.text()  # "Device: CPU · fp32", why in the tooltip
+    assert w.device_label.toolTip() == tiny_model.precision_reason != ""
     assert w.windowTitle() == "Untitled — Layout2Im Studio"
     assert w.editor.current_category == tiny_model.categories[0]
 

@@ -81,8 +81,9 @@ def test_edit_path_reuses_cached_objects(model, monkeypatch):
     real = model.G.layout_encoder.object_features
     monkeypatch.setattr(model.G.layout_encoder, "object_features", lambda *a: calls.append(a[0].shape[0]) or real(*a))
     steps = []
-    real_step = model.G.layout_encoder.clstm.step
-    monkeypatch.setattr(model.G.layout_encoder.clstm, "step", lambda *a: steps.append(1) or real_step(*a))
+    first_cell = model.G.layout_encoder.clstm.cell_list[0]
+    real_update = first_cell.update  # every step of the first layer ends in it
+    monkeypatch.setattr(first_cell, "update", lambda *a: steps.append(1) or real_update(*a))
     model.render_float(replace(lay, 5, lay.objects[5].with_z(np.zeros(model.z_dim))))
     assert calls == [1] and len(steps) == 1  # one object re-encoded, one conv-LSTM step
 

@@ -189,7 +189,6 @@ class _PaintG(torch.nn.Module):
 def test_directions_through_the_generator_find_where_it_paints_the_factor():
     from layout2im_core.training.named_directions import MAX_STD, FactorMap, generator_named_directions
 
-    g = torch.Generator().manual_seed(0)
     items = []
     for _ in range(20):  # one object per image, nothing on top of it
         items.append({"img": torch.zeros(3, 64, 64), "objs": torch.tensor([1]),

@@ -9,6 +9,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..config import ModelConfig
+from .fast_conv import conv2d_module
 from .layers import ConditionalBatchNorm2d
 from .shapes import assert_shape
 
@@ -61,7 +62,7 @@ class CropEncoder(nn.Module):
         x = crops
         for conv, bn in ((self.c1, self.bn1), (self.c2, self.bn2), (self.c3, self.bn3),
                          (self.c4, self.bn4), (self.conv5, self.bn5)):
-            x = F.relu(bn(conv(x), objs))
+            x = F.relu(bn(conv2d_module(conv, x), objs))  # conv5's 2x2 output: a matmul on CPU
         x = x.float().mean(dim=(2, 3))  # [N, C5]
         mu = self.fc_mu(x).float()
         logvar = self.fc_logvar(x).float()

@@ -13,10 +13,43 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ..config import ModelConfig
 from .shapes import assert_shape
+from . import fast_conv
 
 
 def _sn_conv(cin: int, cout: int, k: int) -> nn.Module:
     return spectral_norm(nn.Conv2d(cin, cout, k, 1, k // 2, bias=True))
+
+
+def conv3x3_avg_pool(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """``avg_pool2d(conv(x), 2)`` of a 3x3, stride-1, padding-1 conv as one 4x4, stride-2 conv whose
+    kernel is the 3x3 kernel averaged over the four positions of the pooling window: the same math
+    (sums in another order) with 16/36 of the multiply-adds. ``conv.weight`` is read once, as
+    ``conv(x)`` does (one spectral-norm power iteration in training).
+
+    A 2x2 output (the object discriminator's last block) runs as a matmul (``fast_conv``).
+
+    x: [B, Cin, H, W] with even H, W -> [B, Cout, H/2, W/2]."""
+    w = conv.weight  # [Cout, Cin, 3, 3]
+    w4 = (w.flatten(2) @ _pool_matrix(w.device)).view(w.shape[0], w.shape[1], 4, 4)  # one small GEMM
+    return fast_conv.conv2d(x, w4, conv.bias, stride=2, padding=1)
+
+
+_POOL_MATRICES = {}
+
+
+def _pool_matrix(device) -> torch.Tensor:
+    """[9, 16] float32: row ky*3+kx spreads a 3x3 tap over the 4x4 kernel positions it reaches under
+    2x2 average pooling, (ky+dy)*4 + (kx+dx) for dy, dx in {0, 1}, with weight 1/4."""
+    key = str(device)
+    if key not in _POOL_MATRICES:
+        m = torch.zeros(9, 16)
+        for ky in range(3):
+            for kx in range(3):
+                for dy in range(2):
+                    for dx in range(2):
+                        m[ky * 3 + kx, (ky + dy) * 4 + kx + dx] = 0.25
+        _POOL_MATRICES[key] = m.to(device)
+    return _POOL_MATRICES[key]
 
 
 class OptimizedBlock(nn.Module):
@@ -31,12 +64,10 @@ class OptimizedBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [B, Cin, H, W] -> [B, Cout, H', W'] (H' = H/2 when downsampling)."""
-        r = self.conv2(F.relu(self.conv1(x)))
-        s = x
-        if self.downsample:
-            r = F.avg_pool2d(r, 2)
-            s = F.avg_pool2d(s, 2)
-        return r + self.c_sc(s)
+        h = F.relu(self.conv1(x))
+        if not self.downsample:
+            return self.conv2(h) + self.c_sc(x)
+        return conv3x3_avg_pool(self.conv2, h) + self.c_sc(F.avg_pool2d(x, 2))
 
 
 class ResBlock(nn.Module):
@@ -54,12 +85,11 @@ class ResBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [B, Cin, H, W] -> [B, Cout, H', W']."""
         x = F.relu(x)
-        r = self.conv2(F.relu(self.conv1(x)))
-        s = self.c_sc(x)
-        if self.downsample:
-            r = F.avg_pool2d(r, 2)
-            s = F.avg_pool2d(s, 2)
-        return r + s
+        h = F.relu(self.conv1(x))
+        if not self.downsample:
+            return self.conv2(h) + self.c_sc(x)
+        # pooling commutes with the 1x1 shortcut, and folds into conv2 (conv3x3_avg_pool): same math
+        return conv3x3_avg_pool(self.conv2, h) + self.c_sc(F.avg_pool2d(x, 2))
 
 
 def _trunk(widths, first_downsample: bool) -> nn.Sequential:

@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     p.add_argument("--iterations", type=int_range(1, 10 ** 9), help="total iterations")
     p.add_argument("--batch-size", type=int_range(1, 4096), help="images per iteration and process")
     p.add_argument("--precision", choices=PRECISIONS,
-                   help="fp32, bf16, or auto: bf16 where the hardware runs it natively, else fp32")
+                   help="auto: bf16 where native and measured faster for this preset (cached), else fp32")
     p.add_argument("--device", type=device_name, help="auto (default), cpu, cuda, cuda:<i>")
     p.add_argument("--seed", type=int_range(0, 2 ** 63 - 1))
     p.add_argument("--num-workers", type=int_range(0, 256), help="DataLoader workers")
@@ -104,18 +104,22 @@ def cmd_train(args) -> int:
 
     cfg, run_dir, resume = resolve_train_config(args)
     if args.dry_run:
-        from .distributed import resolve_device, resolve_precision
+        from .distributed import choose_train_precision, resolve_device
 
         print(f"# preset {args.preset if not resume else '(resumed run)'}; run dir {run_dir}")
         print(format_config(cfg))
         try:
             device = resolve_device(cfg.device)
-            print(f"# on this machine: device {device}, precision {resolve_precision(cfg.precision, device)}")
+            choice = choose_train_precision(cfg.precision, device, cfg.model_preset, measure=False)
+            print(f"# on this machine: device {device}, precision {choice.precision} ({choice.reason}"
+                  f"{'; timed when training starts' if choice.source == 'not measured' else ''})")
         except ValueError as e:
             print(f"# on this machine: {e}")
         return 0
+    from .distributed import resolve_device
     from .trainer import train
 
+    resolve_device(cfg.device)  # DeviceError (e.g. cuda without CUDA): one clear line before any work
     result = train(cfg, run_dir, resume=resume, argv=sys.argv, progress=not args.no_progress)
     print(f"{result.status} at step {result.step}; checkpoint {result.checkpoint}")
     return 0 if result.status == "done" else 130

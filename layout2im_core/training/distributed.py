@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, List
+from typing import Any, Callable, List, Optional
 
 import torch
 import torch.distributed as dist
+
+from .. import precision as _policy
 
 log = logging.getLogger(__name__)
 
@@ -44,41 +46,89 @@ def env_dist_info() -> DistInfo:
 
 
 def resolve_device(requested: str, info: DistInfo = DistInfo()) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` -> ``cuda:<local_rank>``.
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` -> ``cuda:<local_rank>``
+    (``layout2im_core.precision.resolve_device``).
 
     Raises:
-        ValueError: CUDA requested but not available (message names the request).
+        DeviceError (a ValueError): CUDA requested but not available (message names the request).
     """
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {requested!r} requested but CUDA is not available (torch "
-                             f"{torch.__version__}); use --device cpu")
-        return torch.device(f"cuda:{info.local_rank}" if requested == "cuda" else requested)
-    return torch.device(requested)
+    return _policy.resolve_device(requested, info.local_rank)
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bf16 natively (CUDA with bf16; CPUs with AVX512-BF16 or AMX).
-    Elsewhere oneDNN falls back to reference kernels: bf16 is then many times slower than fp32."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+    """Whether ``device`` computes bf16 natively (CUDA with bf16 units; CPUs with AVX512-BF16 or AMX).
+    Elsewhere bf16 is emulated and several times slower than fp32 (``layout2im_core.precision``)."""
+    return _policy.native_bf16(device)[0]
 
 
-def resolve_precision(requested: str, device: torch.device) -> str:
-    """``auto`` -> ``bf16`` where native (``native_bf16``), else ``fp32``. An explicit ``bf16`` on a
-    device without native bf16 is kept, with a warning."""
-    if requested == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
-    if requested == "bf16" and not native_bf16(device):
-        log.warning("bf16 requested but %s has no native bf16 (no AVX512-BF16/AMX): it is emulated and "
-                    "several times slower than fp32; consider --precision fp32", device)
-    return requested
+def resolve_precision(requested: str, device: torch.device, preset: Optional[str] = None, world_size: int = 1,
+                      measure: bool = True) -> str:
+    """The training precision by the policy of ``layout2im_core.precision``.
+
+    ``auto``: bf16 where the device has native bf16 and, given ``preset``, a short timing of that
+    preset's training forward + backward (``train_probe``, 4 images x 4 objects; cached
+    per machine and preset) shows it faster; fp32 otherwise. Under DDP (``world_size`` > 1), or with
+    ``measure=False`` and nothing cached, nothing is timed: bf16 where native (every rank must decide
+    alike). An explicit ``bf16`` without native support is kept, with a warning naming the slowdown.
+    The reason is logged.
+
+    Returns:
+        ``"fp32"`` or ``"bf16"``.
+    """
+    return choose_train_precision(requested, device, preset, world_size, measure).precision
+
+
+def choose_train_precision(requested: str, device: torch.device, preset: Optional[str] = None,
+                           world_size: int = 1, measure: bool = True) -> _policy.PrecisionChoice:
+    """As ``resolve_precision``, returning the whole decision with its reason."""
+    timings = None
+    if preset and world_size == 1 and measure:
+        def timings():
+            return _policy.time_alternating(train_probe(preset, device), rounds=2, budget_s=20.0)
+    workload = f"train:{preset}" if preset and world_size == 1 else ""
+    return _policy.choose_precision(requested, device, workload, timings)
+
+
+def train_probe(preset: str, device, batch: int = 4, objects: int = 4) -> Callable[[str], None]:
+    """A function that runs one training-like pass of a preset in a given precision: G's training
+    forward, both discriminators on its outputs, and the backward of their sum, on a fixed random
+    batch (``batch`` images x ``objects`` objects). What the policy times for training; it leaves the
+    global random state as it found it.
+
+    Raises:
+        KeyError: unknown preset.
+    """
+    from ..config import model_preset
+    from ..models.discriminators import ImageDiscriminator, ObjectDiscriminator
+    from ..models.generator import Generator
+
+    device = torch.device(device)
+    cfg = model_preset(preset, 184)
+    fmt = torch.channels_last if device.type == "cpu" else torch.contiguous_format  # as the trainer
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        nets = [n.to(device=device, memory_format=fmt) for n in
+                (Generator(cfg), ImageDiscriminator(cfg), ObjectDiscriminator(cfg))]
+        imgs = torch.rand(batch, 3, 64, 64, device=device) * 2 - 1
+        objs = torch.randint(1, cfg.num_classes, (batch, objects), device=device)
+        xy = torch.rand(batch, objects, 2, device=device) * 0.6
+        bboxes = torch.cat([xy, xy + 0.3], -1)
+        z = torch.randn(batch * objects, cfg.z_dim, device=device)
+    mask = torch.ones(batch, objects, dtype=torch.bool, device=device)
+    G, D_img, D_obj = nets
+
+    def run(precision: str) -> None:
+        with torch.random.fork_rng(devices=[]):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                out = G(imgs, objs, bboxes, mask, z)
+                loss = (D_img(torch.cat([out.img_rec, out.img_rand])).float().sum()
+                        + D_obj(torch.cat([out.crops_rec, out.crops_rand])).src.float().sum())
+            loss.backward()
+        for net in nets:
+            net.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    return run
 
 
 def init_process_group(info: DistInfo, device: torch.device) -> None:

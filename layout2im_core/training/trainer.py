@@ -184,7 +184,8 @@ class Trainer:
             self.device = resolve_device(cfg.device, self.dist)
         except ValueError as e:
             raise TrainConfigError(str(e)) from None
-        cfg = self.cfg = cfg.replace(precision=resolve_precision(cfg.precision, self.device))
+        cfg = self.cfg = cfg.replace(precision=resolve_precision(cfg.precision, self.device, cfg.model_preset,
+                                                                 self.dist.world_size))
         if dataset is None:
             dataset, vocabulary = open_dataset(cfg)
         elif vocabulary is None:
