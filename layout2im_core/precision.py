@@ -30,7 +30,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 import torch
 
-from .errors import DeviceError
+from .errors import DeviceError, value_text
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,10 @@ def resolve_device(requested: Optional[str] = None, local_rank: int = 0) -> torc
     """
     if requested in (None, "", "auto"):
         return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(requested)
-    except (RuntimeError, TypeError):
-        raise DeviceError(f"{requested!r} is not a device: use auto, cpu, cuda or cuda:<index>") from None
+    text = requested if isinstance(requested, str) else None
+    if text is None or not (text in ("cpu", "cuda") or (text.startswith("cuda:") and text[5:].isdigit())):
+        raise DeviceError(f"{value_text(requested, 40)} is not a device: use auto, cpu, cuda or cuda:<index>")
+    dev = torch.device(text)
     if dev.type == "cpu":
         return torch.device("cpu")
     if dev.type != "cuda":
@@ -336,10 +336,10 @@ def write_cache(key: str, entry: dict) -> None:
     data = read_cache()
     data[key] = entry
     try:
+        from .atomic import atomic_write
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(data, indent=1, sort_keys=True), fsync=False)
     except OSError as e:
         log.debug("precision cache not written (%s): %s", path, e)
 

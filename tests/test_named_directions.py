@@ -157,7 +157,7 @@ def test_slider_math_over_non_orthogonal_named_rows():
 
 class _PaintG(torch.nn.Module):
     """A generator whose object k brightness is z[k, 0] / 4 + 0.5 inside its box, and an encoder whose
-    mu[0] is 4 * (mean of the crop - 0.5): the factor 'shade' (= mu[0] on real crops) moves along z[0]."""
+    mu[0] is 4 * (the crop's centre - 0.5) = z[k, 0]: the factor 'shade' moves along z[0]."""
 
     def __init__(self, z_dim=6):
         super().__init__()
@@ -167,7 +167,7 @@ class _PaintG(torch.nn.Module):
         class Enc(torch.nn.Module):
             def forward(self, crops, objs, sample=True):
                 m = torch.zeros(crops.shape[0], outer.cfg.z_dim)
-                m[:, 0] = 4 * (crops.mean((1, 2, 3)) - 0.5)
+                m[:, 0] = 4 * (crops[:, :, 4, 4].mean(1) - 0.5)  # the crop's centre: inside the box
                 return type("Code", (), {"mu": m})()
 
         self.crop_encoder = Enc()
