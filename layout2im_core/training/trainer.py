@@ -47,7 +47,7 @@ MAX_RUN_JSON_BYTES = 16 * 2 ** 20  # RUN/config.json, RUN/command.json
 # Keys a resumed run may change; everything else must stay as the checkpoint says.
 RESUMABLE_KEYS = ("iterations", "device", "precision", "num_workers", "log_every", "sample_every", "checkpoint_every",
                   "keep_last", "data_path", "directions_max_images", "directions_top_k",
-                  "directions_min_crops", "loss_weights")
+                  "directions_min_crops", "loss_weights", "lr")
 
 
 class RunDirError(errors.Layout2ImError):
@@ -268,6 +268,9 @@ class Trainer:
         if self.G_ema is not None:
             self.G_ema.load_state_dict(ckpt["G_ema"] if "G_ema" in ckpt else ckpt["G"])
         self.opts.load_state_dict(ckpt["optimizers"])
+        for opt in (self.opts.G, self.opts.D_img, self.opts.D_obj):  # a resumed run may change the lr
+            for group in opt.param_groups:
+                group["lr"] = self.cfg.lr
         self.step, self.wall_time_s = int(ckpt["step"]), float(ckpt.get("wall_time_s", 0.0))
         rngs = ckpt["rng"]
         if len(rngs) == self.dist.world_size:
