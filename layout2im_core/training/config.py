@@ -254,12 +254,16 @@ TRAIN_PRESETS: Dict[str, TrainConfig] = {
     "scenes64-lite": TrainConfig(data_kind="scenes", data_path=None, model_preset="lite-masks", batch_size=8,
                                  iterations=100_000, precision="auto", sample_every=200, checkpoint_every=100,
                                  loss_weights=LITE_LOSS_WEIGHTS),
-    # 180 photos (all of train2017 and val2017 but the 20 held out), 1-16 objects each, small-data tools
+    # 180 photos (all of train2017 and val2017 but the 20 held out), 1-16 objects each, small-data tools;
+    # mode seeking at a quarter: with D held back by DiffAugment, ms 1 bought its in-box change with
+    # periodic 8-pixel textures (docs/training.md, "cocostuff-mini64"). Start it from a scenes64 checkpoint
+    # (--set init_from=...): the procedural scenes teach sky, ground and the stacking of boxes.
     "cocostuff-mini64": TrainConfig(data_kind="coco", data_path="../shared/data/coco-stuff-mini",
                                     split="train+val-holdout", min_objects=1, max_objects=16,
                                     model_preset="isla", batch_size=8, iterations=100_000, precision="auto",
-                                    sample_every=500, checkpoint_every=250, num_samples=8, num_workers=1,
-                                    object_order="area", diffaugment="color,translation,cutout", **ISLA_RECIPE),
+                                    sample_every=250, checkpoint_every=250, num_samples=8, num_workers=1,
+                                    object_order="area", diffaugment="color,translation,cutout",
+                                    **dict(ISLA_RECIPE, loss_weights=dataclasses.replace(ISLA_LOSS_WEIGHTS, ms=0.25))),
     "cocostuff-mini64-lite": TrainConfig(data_kind="coco", data_path="../shared/data/coco-stuff-mini", split="train",
                                          model_preset="lite-masks", batch_size=8, iterations=20_000,
                                          precision="auto", sample_every=200, checkpoint_every=100, num_samples=8,
