@@ -285,12 +285,3 @@ def look_repairs(project: Project) -> List[str]:
             out.append(f"object {i}: its look's base or seed was unusable and was reset")
     return out[:10] + ([f"and {len(out) - 10} more looks reset"] if len(out) > 10 else [])
 
-
-def clamp_bbox(bbox: Sequence[float], min_size: float) -> BBox:
-    """Clamp a bbox into [0, 1] keeping at least ``min_size`` per side (shifting it inside if needed)."""
-    x0, y0, x1, y1 = (float(v) for v in bbox)
-    w = min(1.0, max(min_size, x1 - x0))
-    h = min(1.0, max(min_size, y1 - y0))
-    x0 = min(max(0.0, x0), 1.0 - w)
-    y0 = min(max(0.0, y0), 1.0 - h)
-    return (x0, y0, x0 + w, y0 + h)

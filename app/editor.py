@@ -9,9 +9,11 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence
 from PySide6.QtCore import QMimeData, QObject, Signal
 from PySide6.QtGui import QGuiApplication, QUndoStack
 
+from layout2im_core.boxes import clamp_bbox
+
 from .canvas.handles import MIN_SIZE, move_bboxes
 from .commands import AddObjectsCommand, RemoveObjectsCommand, ReorderCommand, UpdateObjectsCommand
-from .document import DocObject, Document, clamp_bbox, new_uid
+from .document import DocObject, Document, new_uid
 from .selection import Selection
 
 OBJECTS_MIME = "application/x-layout2im-objects"

@@ -11,7 +11,10 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
                                QVBoxLayout, QWidget)
 
-BBox = Tuple[float, float, float, float]
+from layout2im_core.boxes import BBox
+
+from .canvas.handles import drawn_bbox
+
 MIN_SIDE = 0.02  # smallest box side, as a share of the photo
 
 
@@ -44,8 +47,9 @@ class PhotoBoxView(QWidget):
         return QRectF((self.width() - w * s) / 2, (self.height() - h * s) / 2, w * s, h * s)
 
     def to_norm(self, p: QPointF) -> Tuple[float, float]:
+        """A widget point -> photo coordinates in its [0, 1] units (may lie outside)."""
         r = self.photo_rect()
-        return (min(max((p.x() - r.x()) / r.width(), 0.0), 1.0), min(max((p.y() - r.y()) / r.height(), 0.0), 1.0))
+        return ((p.x() - r.x()) / r.width(), (p.y() - r.y()) / r.height())
 
     def set_box(self, box: Optional[BBox]) -> None:
         self.box = None if box is None else tuple(float(v) for v in box)
@@ -59,7 +63,7 @@ class PhotoBoxView(QWidget):
     def mouseMoveEvent(self, e) -> None:
         if self._anchor is not None:
             (ax, ay), (bx, by) = self.to_norm(self._anchor), self.to_norm(e.position())
-            self.set_box((min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)))
+            self.set_box(drawn_bbox(ax, ay, bx, by))
 
     def mouseReleaseEvent(self, e) -> None:
         if self._anchor is not None and e.button() == Qt.LeftButton:

@@ -11,10 +11,12 @@ import numpy as np
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Signal
 from PySide6.QtGui import QImage, QImageReader
 
+from layout2im_core.boxes import clamp_bbox
+
 from .annotations import (AnnotatedPhoto, AnnotationError, annotated_images, load_json, map_labels, merge_photos,
                           natural_key, parse_annotation)
 from .canvas.handles import MIN_SIZE
-from .document import DocObject, clamp_bbox, new_uid
+from .document import DocObject, new_uid
 from .look_editor import LookEditor
 from .photo_dialog import qimage_to_array
 

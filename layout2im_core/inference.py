@@ -24,7 +24,7 @@ import torch
 from .checkpoint import ModelFile, load_model_file, save_model_file
 from .config import ModelConfig, model_preset, preset_name
 from .errors import LayoutError, ModelFileError, clip, value_text
-from .geometry import check_bbox
+from .boxes import area_in_image, check_bbox
 from . import precision as _policy
 from .precision import PrecisionChoice, available_devices
 from .models.generator import Generator
@@ -293,7 +293,7 @@ class Layout2ImModel:
         first for an ``area`` model (a stable sort), unchanged otherwise."""
         if self.object_order != "area":
             return layout
-        return LayoutSpec(tuple(sorted(layout.objects, key=lambda o: -_area(o.bbox))))
+        return LayoutSpec(tuple(sorted(layout.objects, key=lambda o: -area_in_image(o.bbox))))
 
     def set_device(self, device: Optional[str]) -> None:
         """Move the model to ``device`` (see class doc) and choose its precision there (the policy of
@@ -387,7 +387,7 @@ class Layout2ImModel:
 
         Raises:
             LayoutError: not a LayoutSpec of ObjectSpecs, empty, too many objects, a category that is
-                not a string, bad bbox (see ``geometry.check_bbox``; a string such as "0011" is not a
+                not a string, bad bbox (see ``boxes.check_bbox``; a string such as "0011" is not a
                 bbox), z not Z finite numbers within ``MAX_ABS_Z``, a bad seed. Messages quote values
                 clipped to a few dozen characters.
             UnknownCategoryError: categories not in the vocabulary (all named, clipped).
@@ -431,7 +431,7 @@ class Layout2ImModel:
         if n > self.trained_max_objects:
             out.append(f"{n} objects: this model was trained with at most {self.trained_max_objects}")
         small = [f"{i} ({clip(o.category, 40)})" for i, o in enumerate(layout.objects, 1)  # numbered from 1, as lists show them
-                 if _area(o.bbox) < MIN_BOX_AREA]
+                 if area_in_image(o.bbox) < MIN_BOX_AREA]
         if small:
             out.append(f"boxes under 2% of the image (outside the trained range): objects {', '.join(small)}")
         unknown = sorted({clip(str(o.category), 40) for o in layout.objects
@@ -688,15 +688,6 @@ def _calibrate_batch_norm(G: Generator, vocab: Vocabulary, gen: torch.Generator,
     for m in bns:
         m.momentum = 0.1
     G.eval()
-
-
-def _area(bbox) -> float:
-    try:
-        x0, y0, x1, y1 = (float(v) for v in bbox)
-    except (TypeError, ValueError):
-        return 0.0
-    a = max(0.0, min(x1, 1) - max(x0, 0)) * max(0.0, min(y1, 1) - max(y0, 0))
-    return a if math.isfinite(a) else 0.0
 
 
 def import_official(path, vocab: str = "coco", device: Optional[str] = None) -> Layout2ImModel:

@@ -3,7 +3,8 @@ document model behaves (order, categories, clipboard, recent categories)."""
 
 import pytest
 
-from app.document import DocObject, Document, clamp_bbox
+from app.document import DocObject, Document
+from layout2im_core.boxes import clamp_bbox
 from app.editor import Editor
 
 pytestmark = pytest.mark.gui

@@ -21,10 +21,12 @@ from PySide6.QtGui import QColor, QCursor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QMenu
 
 from ..colors import category_rgb
-from ..document import DocEvent, clamp_bbox
+from layout2im_core.boxes import clamp_bbox, contains
+
+from ..document import DocEvent
 from .box_item import BoxItem
 from .painting import paint_background, paint_handles
-from .handles import HANDLE_DRAW_PX, MIN_SIZE, contains, drawn_bbox, hit_handle, move_bboxes, resize_bbox
+from .handles import HANDLE_DRAW_PX, MIN_SIZE, drawn_bbox, hit_handle, move_bboxes, resize_bbox
 
 if TYPE_CHECKING:
     from ..editor import Editor

@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 from ..atomic import atomic_write
+from ..boxes import area, clip_unit, xywh_px_to_bbox, xyxy_to_xywh
 from ..errors import LayoutError
 from ..types import LayoutSpec, ObjectSpec
 from ..vocab import Vocabulary
@@ -138,17 +139,14 @@ def _rng(seed) -> np.random.Generator:
 
 
 def _clip_box(x0, y0, x1, y1) -> Tuple[float, float, float, float]:
-    return tuple(round(float(min(1.0, max(0.0, v))), 4) for v in (x0, y0, x1, y1))
-
-
-def _area(b) -> float:
-    return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
+    c0, c1, c2, c3 = (round(v, 4) for v in clip_unit((x0, y0, x1, y1)))
+    return (c0, c1, c2, c3)
 
 
 def _covered(a, b) -> float:
     """Intersection of two boxes over the smaller box's area."""
     iw, ih = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
-    return max(0.0, iw) * max(0.0, ih) / max(1e-9, min(_area(a), _area(b)))
+    return max(0.0, iw) * max(0.0, ih) / max(1e-9, min(area(a), area(b)))
 
 
 # Base size (w, h) ranges at perspective scale 1 for the objects that stand on something.
@@ -219,7 +217,7 @@ def sample_scene(seed, min_objects: int = 3, max_objects: int = 8) -> SceneLayou
             h = float(rng.uniform(0.12, 0.28) if cat == "mountain" else rng.uniform(0.07, 0.14))
             x0 = float(rng.uniform(-0.15, 1.15 - w))
             box = _clip_box(x0, hz - h, x0 + w, hz)
-            if _area(box) > MIN_AREA:
+            if area(box) > MIN_AREA:
                 objs.append((cat, box))
                 n_far += 1
             continue
@@ -237,7 +235,7 @@ def sample_scene(seed, min_objects: int = 3, max_objects: int = 8) -> SceneLayou
             w, h = w * k, h * k
         x0 = float(rng.uniform(-0.05, 1.05 - w))
         box = _clip_box(x0, b - h, x0 + w, b)
-        if _area(box) > MIN_AREA and all(_covered(box, t) < 0.45 for _, t in things):
+        if area(box) > MIN_AREA and all(_covered(box, t) < 0.45 for _, t in things):
             things.append((cat, box))
     order = {"sky-other": 0, "clouds": 1, "mountain": 2, "hill": 3}
     back = sorted(objs, key=lambda o: order.get(o[0], 4))  # stable: regions keep their top-down order
@@ -288,8 +286,8 @@ def _make_one(args) -> List[Dict]:
     coco = Vocabulary.builtin("coco")
     anns = []
     for k, o in enumerate(layout.objects):
-        x0, y0, x1, y1 = (round(v * size, 3) for v in o.bbox)
-        w, h = round(x1 - x0, 3), round(y1 - y0, 3)
+        x0, y0, w, h = xyxy_to_xywh([round(v * size, 3) for v in o.bbox])
+        w, h = round(w, 3), round(h, 3)
         anns.append({"image_id": index + 1, "category_id": coco.id_of(o.category), "bbox": [x0, y0, w, h],
                      "area": round(w * h, 3), "iscrowd": 0, "order": k, "appearance": o.appearance.to_dict()})
     return anns
@@ -374,8 +372,7 @@ def load_scene_layouts(out_dir: PathLike) -> List[Tuple[str, SceneLayout]]:
         w, h = im["width"], im["height"]
         objs = []
         for a in sorted(per_image[im["id"]], key=lambda a: a.get("order", 0)):
-            x, y, bw, bh = a["bbox"]
-            objs.append(SceneObject(names[a["category_id"]], (x / w, y / h, (x + bw) / w, (y + bh) / h),
+            objs.append(SceneObject(names[a["category_id"]], xywh_px_to_bbox(a["bbox"], w, h),
                                     Appearance.from_dict(a["appearance"])))
         out.append((im["file_name"], SceneLayout(tuple(objs))))
     return out

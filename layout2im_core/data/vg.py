@@ -27,6 +27,7 @@ from typing import List, Union
 import numpy as np
 import torch
 
+from ..boxes import xywh_px_to_bbox
 from ..errors import DataError, clip
 from ..input_files import InputFileError, read_json
 from ..vocab import Vocabulary
@@ -206,8 +207,7 @@ class VisualGenomeDataset(SkipUnreadable):
             return [{} for _ in chosen]
         out = []
         for s in chosen:
-            x, y, w, h = self._boxes[row, s]
-            box = np.clip([x / w_px, y / h_px, (x + w) / w_px, (y + h) / h_px], 0.0, 1.0)
+            box = xywh_px_to_bbox(self._boxes[row, s], w_px, h_px, clip=True)
             if box[2] > box[0] and box[3] > box[1]:
                 out.append({} if flags is None else {n: float(flags[s, a]) for a, n in enumerate(self.attribute_names)})
         return out
@@ -259,8 +259,7 @@ class VisualGenomeDataset(SkipUnreadable):
         row = int(self._rows[index])
         objs, bboxes = [], []
         for s in self.select_objects(index, rng):
-            x, y, w, h = self._boxes[row, s]
-            box = np.clip([x / w_px, y / h_px, (x + w) / w_px, (y + h) / h_px], 0.0, 1.0)
+            box = xywh_px_to_bbox(self._boxes[row, s], w_px, h_px, clip=True)
             if box[2] > box[0] and box[3] > box[1]:
                 objs.append(int(self._names[row, s]))
                 bboxes.append(box)
