@@ -4,7 +4,7 @@ menus) call these; nothing else changes the document."""
 from __future__ import annotations
 
 import json
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from PySide6.QtCore import QMimeData, QObject, Signal
 from PySide6.QtGui import QGuiApplication, QUndoStack
@@ -27,9 +27,8 @@ class Editor(QObject):
 
     Attributes:
         doc: the Document.  stack: its QUndoStack (no limit).  selection: the Selection.
-        z_source: ``z_source(n) -> list of n z tuples (or None)`` used for new objects.
-        look_source: ``look_source(n) -> list of n (z, seed)`` used for new objects (default: the
-            z of ``z_source`` without a seed).
+        look_source: ``look_source(n) -> list of n (z, seed)`` used for new objects (default:
+            ``(None, None)``, no look yet; the window sets ``LookEditor.new_looks``).
         known: category names the loaded model knows (None: no model; nothing is flagged).
         trained: category names the loaded model was trained on (None: all it knows).
     """
@@ -44,8 +43,8 @@ class Editor(QObject):
         self.stack = QUndoStack(self)
         self.stack.setUndoLimit(0)  # 0 = unlimited
         self.selection = Selection(self)
-        self.z_source: Callable[[int], List] = lambda n: [None] * n
-        self.look_source: Callable[[int], List] = lambda n: [(z, None) for z in self.z_source(n)]
+        self.look_source: Callable[[int], List[Tuple[Optional[Tuple[float, ...]], Optional[int]]]] = \
+            lambda n: [(None, None)] * n
         self.known: Optional[set] = None
         self.trained: Optional[set] = None
         self._current = ""

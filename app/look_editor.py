@@ -1,7 +1,7 @@
 """Per-object appearance edits: sliders, seed, re-roll, lock-aware pastes, reset. Every change is one
-undo step (a slider drag too); the model is reached only through the inference client's worker
-(``InferenceClient.run_job``), never from the GUI thread. The slider <-> z mapping is in
-``appearance.py``.
+undo step (a slider drag too). New looks are drawn here on the GUI thread (numpy: ``appearance.py``,
+the model's own formula); the model itself is reached only through the inference client's worker
+(``InferenceClient.run_job``). The slider <-> z mapping is in ``appearance.py``.
 
 A locked object keeps its z: re-rolls, pastes, seeds, photos and variations skip it (with a message)
 and the appearance panel disables its sliders.
@@ -10,31 +10,35 @@ and the appearance panel disables its sliders.
 from __future__ import annotations
 
 import json
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PySide6.QtCore import QMimeData, QObject, Signal
 from PySide6.QtGui import QGuiApplication
 
-from .appearance import LookBasis, effective_base, move_sliders, slider_values
+from .appearance import LookBasis, effective_base, move_sliders, random_looks, seeded_look, slider_values
 from .commands import LookStepCommand, UpdateObjectsCommand
 from .document import DocObject
 from .editor import Editor
+
+if TYPE_CHECKING:
+    from .inference_worker import InferenceClient, ModelInfo
 
 LOOK_MIME = "application/x-layout2im-look"
 Look = Tuple[Optional[Tuple[float, ...]], Optional[Tuple[float, ...]], Optional[int]]  # z, base z, seed
 
 
 class LookEditor(QObject):
-    """Look operations on the editor's document. ``client``: the InferenceClient (None in bare tests:
-    the operations that need the model then do nothing).
+    """Look operations on the editor's document. ``client``: the InferenceClient; the operations that
+    need a model do nothing before one is loaded. :meth:`new_looks` is the editor's ``look_source``
+    (the window connects them).
 
     Signals: ``message(str)`` for the status bar.
     """
 
     message = Signal(str)
 
-    def __init__(self, editor: Editor, client=None, parent=None):
+    def __init__(self, editor: Editor, client: "InferenceClient", parent=None):
         super().__init__(parent)
         self.editor = editor
         self.client = client
@@ -42,13 +46,27 @@ class LookEditor(QObject):
 
     @property
     def doc(self):
+        """The editor's document."""
         return self.editor.doc
+
+    @property
+    def info(self) -> Optional["ModelInfo"]:
+        """The loaded model's facts (None before a model is loaded)."""
+        return self.client.info
 
     # ---- reading -------------------------------------------------------------------------------
     def basis(self, category: str) -> Optional[LookBasis]:
         """The look basis of a category under the loaded model (None without a model)."""
-        info = getattr(self.client, "info", None)
+        info = self.info
         return None if info is None else info.basis(category)
+
+    def new_looks(self, n: int) -> List[Tuple[Optional[Tuple[float, ...]], Optional[int]]]:
+        """``n`` new random looks (z, seed) of the loaded model's z size; ``(None, None)`` each
+        without a model (the objects get one when a model loads: :meth:`fill_missing`)."""
+        info = self.info
+        if info is None:
+            return [(None, None)] * n
+        return list(random_looks(info.z_dim, n))
 
     def current(self) -> Optional[DocObject]:
         """The object the appearance panel steers: the one selected object (None otherwise)."""
@@ -92,13 +110,12 @@ class LookEditor(QObject):
         return [o.uid for o in after]
 
     def reroll(self, uids: Sequence[int], text: str) -> List[int]:
-        """New random looks (from the client's seeded pool) for ``uids``; locked ones keep theirs."""
-        take = getattr(self.client, "take_looks", None) or (lambda n: self.editor.look_source(n))
-        targets = [u for u in self.editor.uids_in(uids)]
+        """New random looks (each of a fresh seed) for ``uids``; locked ones keep theirs."""
+        targets = self.editor.uids_in(uids)
         if not targets:
             self.message.emit("Select an object to re-roll its look")
             return []
-        fresh = take(len(targets))
+        fresh = self.new_looks(len(targets))
         return self.apply_looks({u: (z, None, s) for u, (z, s) in zip(targets, fresh)}, text)
 
     def reroll_selected(self) -> List[int]:
@@ -130,14 +147,12 @@ class LookEditor(QObject):
         return self.apply_looks(looks, "Typical look")
 
     def set_seed(self, uid: int, seed: int) -> None:
-        """z = ``sample_z(1, seed)`` for one object (sampled on the worker; one undo step)."""
-        if self.client is None or self.client.info is None:
+        """z = ``sample_z(1, seed)`` for one object (one undo step; nothing without a model)."""
+        info = self.info
+        if info is None:
             return
-        seed = int(seed)
-        self.client.run_job(lambda m: m.sample_z(1, seed)[0],
-                            lambda z: self.apply_looks({uid: (tuple(float(v) for v in z), None, seed)},
-                                                       f"Seed {seed}"),
-                            lambda msg: self.message.emit(f"Cannot sample seed {seed}: {msg}"))
+        z, seed = seeded_look(info.z_dim, seed)
+        self.apply_looks({uid: (z, None, seed)}, f"Seed {seed}")
 
     def set_lock(self, uids: Sequence[int], locked: bool) -> None:
         """Lock or unlock the looks of ``uids`` (one undo step)."""
@@ -213,14 +228,9 @@ class LookEditor(QObject):
         self.editor.stack.push(UpdateObjectsCommand(self.doc, [before], [now], "Look slider"))
         return True
 
-    def cancel_slider(self) -> None:
-        """Abandon a drag: back to the look at the press."""
-        drag, self._drag = self._drag, None
-        if drag is not None and drag[0].uid in self.doc:
-            self.doc.replace([drag[0]])
-
     @property
     def dragging(self) -> bool:
+        """A slider drag is in progress."""
         return self._drag is not None
 
     def set_slider(self, uid: int, k: int, value: float) -> bool:
@@ -245,22 +255,13 @@ class LookEditor(QObject):
 
     # ---- model-wide ----------------------------------------------------------------------------
     def fill_missing(self) -> int:
-        """Give every object without a z one from the model (seeded pool); not an undo step: it
-        completes a document that came from a file or was made before a model was loaded."""
-        info = getattr(self.client, "info", None)
+        """Give every object without a z a new random look; not an undo step: it completes a
+        document that came from a file or was made before a model was loaded. Returns how many."""
+        info = self.info
         if info is None:
             return 0
         missing = [o for o in self.doc.objects if o.z is None]
-        if not missing:
-            return 0
-        looks = self.client.take_looks(len(missing))
-        filled = [o.with_look(z, None, s) for o, (z, s) in zip(missing, looks) if z is not None]
-        if filled:
-            self.doc.replace(filled)
-        if len(filled) < len(missing):  # the pool ran dry: ask the worker for the rest
-            from .inference_worker import seeded_looks
-            rest = [o.uid for o in missing[len(filled):]]
-            self.client.run_job(lambda m: seeded_looks(m, len(rest)), lambda ls: self.doc.replace(
-                [self.doc.get(u).with_look(z, None, s) for u, (z, s) in zip(rest, ls)
-                 if u in self.doc and self.doc.get(u).z is None]))
-        return len(filled)
+        if missing:
+            looks = random_looks(info.z_dim, len(missing))
+            self.doc.replace([o.with_look(z, None, s) for o, (z, s) in zip(missing, looks)])
+        return len(missing)

@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
         self.editor = Editor(parent=self)
         self.client = InferenceClient(self)
         self.looks = LookEditor(self.editor, self.client, self)
+        self.editor.look_source = self.looks.new_looks  # new objects get a look of the loaded model
         self.variations = Variations(self.looks, self.client, lambda: self.model_info, self)
         self.model_info: Optional[ModelInfo] = None
         self.last_result: Optional[RenderResult] = None
@@ -248,8 +249,6 @@ class MainWindow(QMainWindow):
         self.editor.known = set(info.categories)
         self.editor.trained = set(info.limits.trained) or None
         self._requested = None
-        self.editor.z_source = self.client.take_z
-        self.editor.look_source = self.client.take_looks
         self.palette_panel.set_categories(info.categories, trained=info.trained)
         if self.editor.current_category not in self.editor.known and info.categories:
             self.editor.set_current_category((info.trained or info.categories)[0])

@@ -21,12 +21,13 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QComboBox, QDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
+from layout2im_core.model_api import RenderModel
 from layout2im_core.types import LayoutSpec
 
+from .appearance import SEED_MAX, Look
 from .colors import category_rgb
 from .layout_checks import check_layout
 from .image_view import array_to_qimage
-from .inference_worker import SEED_MAX
 from .panels.palette import swatch_icon
 from .theme import icon
 
@@ -34,7 +35,6 @@ MODES = (("objects", "Objects × samples"), ("layout", "Whole layout (unlocked o
 CELL_PX = 128            # tile side in the whole-layout grid
 OBJECT_CELL_PX = 96      # tile side in the object x sample grid
 MAX_OBJECT_ROWS = 8      # rows of the object grid (select objects to choose which)
-Look = Tuple[Tuple[float, ...], int]  # (z, seed it was sampled with)
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class VariationResult:
         return tuple(looks for _, looks in self.cells)
 
 
-def render_variations(model, plan: VariationPlan, seeds: Sequence[Sequence[Sequence[int]]]) -> VariationResult:
+def render_variations(model: RenderModel, plan: VariationPlan, seeds: Sequence[Sequence[Sequence[int]]]) -> VariationResult:
     """On the worker: tile (r, c) is ``plan.layout`` where each object ``plan.rows[r][j]`` gets
     ``sample_z(1, seeds[r][c][j])``; all tiles in one ``generate_batch``."""
     layouts, cells = [], []

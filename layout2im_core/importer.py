@@ -12,7 +12,7 @@ from __future__ import annotations
 import pickle
 import struct
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Optional, Union
 
 import torch
 
@@ -22,6 +22,9 @@ from . import model_file_checks as checks
 from .errors import ModelFileError, clip, exception_reason, value_text
 from .input_files import InputFileError, check_regular_file, read_json
 from .vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from .inference import Layout2ImModel
 
 MAX_VOCAB_BYTES = 64 * 2 ** 20
 
@@ -137,3 +140,12 @@ def convert_official(path, vocab: Union[str, Path] = "coco", name: str = "") -> 
     card = {"source": f"official Layout2Im checkpoint {path.name}", "preset": preset_name(cfg), "legacy_numerics": True,
             "trained_max_objects": 8 if str(vocab) != "vg" else 9}
     return ModelFile(cfg, vocabulary, sd, name=name or path.stem, card=card)
+
+
+def import_official(path, vocab: str = "coco", device: Optional[str] = None) -> "Layout2ImModel":
+    """Load an official Layout2Im generator checkpoint (``netG_coco.pkl`` etc.) as a model.
+
+    ``vocab``: ``"coco"``, ``"vg"`` or a path to a ``vocab.json``. Raises ModelFileError."""
+    from .inference import Layout2ImModel
+
+    return Layout2ImModel(convert_official(path, vocab), device=device)

@@ -18,7 +18,7 @@ def snap(doc):
 def editor(qapp):
     ed = Editor()
     zs = iter(range(1000))
-    ed.z_source = lambda n: [tuple(float(next(zs)) for _ in range(4)) for _ in range(n)]
+    ed.look_source = lambda n: [(tuple(float(next(zs)) for _ in range(4)), None) for _ in range(n)]
     ed.add_object("sky", (0.0, 0.0, 1.0, 0.4))
     ed.add_object("sea", (0.0, 0.4, 1.0, 1.0))
     ed.add_object("boat", (0.3, 0.35, 0.5, 0.55))

@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ALLOWED_CORE = {"layout2im_core.inference", "layout2im_core.types", "layout2im_core.project",
                 "layout2im_core.errors", "layout2im_core.vocab",
                 "layout2im_core.resources_path",  # torch-free: where the icons and models are
-                "layout2im_core.atomic", "layout2im_core.input_files"}  # torch-free: file writing and reading
+                "layout2im_core.atomic", "layout2im_core.input_files",
+                "layout2im_core.boxes", "layout2im_core.model_api", "layout2im_core.model_registry"}  # torch-free: file writing and reading
 QT = ("PySide6", "PyQt5", "PyQt6", "PySide2", "qtawesome", "shiboken6")
 
 

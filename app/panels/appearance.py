@@ -17,10 +17,9 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
-from ..appearance import DEFAULT_K, MAX_NAMED, SLIDER_RANGE, STEPS_PER_SD, from_steps, to_steps
+from ..appearance import DEFAULT_K, MAX_NAMED, SEED_MAX, SLIDER_RANGE, STEPS_PER_SD, from_steps, to_steps
 from ..colors import category_rgb
 from ..document import DocEvent
-from ..inference_worker import SEED_MAX
 from ..look_editor import LookEditor
 from ..theme import icon
 
@@ -203,7 +202,7 @@ class AppearancePanel(QWidget):
                            f" <small>(object {i} of {len(self.editor.doc)})</small>")
 
     def _show_note(self, o, basis) -> None:
-        info = getattr(self.looks.client, "info", None)
+        info = self.looks.info
         if o is None:
             text = ("Select one object to steer its look; re-roll, lock and paste act on every selected "
                     "object." if len(self.editor.selection) > 1 else
