@@ -67,8 +67,11 @@ def test_slider_moves_only_the_selected_objects_z_one_undo_step(make_window, dir
     assert panel.uid == uids[2] and "look 1" in panel.labels[0].text() and panel.sliders[0].isEnabled()
     assert all(s.value() == 0 for s in panel.sliders)
     depth = ed.stack.count()
+    events = []
+    ed.doc.subscribe(lambda ev: events.append(ev.kind))
     drag_slider(panel, 1, 1.5)
     assert ed.stack.count() == depth + 1, "a slider drag is one undo step"
+    assert events == ["look", "look"], "two previews; the release changes nothing more: no event"
     after = ed.doc.objects
     assert [o.category for o in after] == [b[0] for b in before]
     assert after[0].z == before[0][1] and after[1].z == before[1][1], "other objects keep their z"

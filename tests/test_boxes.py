@@ -32,7 +32,7 @@ def test_out_of_range_boxes_clamp_or_raise():
 
 
 def test_clamp_area_contains():
-    assert clamp_bbox((0.95, -0.2, 1.2, 0.1), 0.1) == pytest.approx((0.75, 0.0, 1.0, 0.3))
+    assert clamp_bbox((0.9, -0.2, 1.3, 0.1), 0.02) == pytest.approx((0.6, 0.0, 1.0, 0.3))
     assert clamp_bbox((0.5, 0.5, 0.5, 0.5), 0.02) == pytest.approx((0.5, 0.5, 0.52, 0.52))
     assert clip_unit((-1, 0.5, 2, 0.7)) == (0.0, 0.5, 1.0, 0.7)
     assert area((0.0, 0.0, 0.5, 0.5)) == 0.25 and area((0.5, 0.5, 0.0, 0.0)) == 0.0

@@ -4,7 +4,7 @@ locks or unlocks that object's look."""
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Sequence
 
 from PySide6.QtCore import QEvent, QRect, QTimer, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QListWidget, QListWidgetItem, 
                                QStyleOptionViewItem)
 
 from ..colors import UNKNOWN_RGB, category_rgb
-from ..document import DocEvent
+from ..document import DocEvent, DocObject
 from ..editor import Editor
 from ..theme import icon
 from .palette import swatch_icon
@@ -78,7 +78,9 @@ class ObjectList(QListWidget):
         self.itemSelectionChanged.connect(self._on_item_selection)
 
     def _on_doc(self, event: DocEvent) -> None:
-        if event.kind not in ("geometry", "look"):
+        if event.kind == "attrs":
+            self._refresh_rows(event.uids)
+        elif event.kind in ("structure", "reset"):
             self.rebuild()
 
     def rebuild(self) -> None:
@@ -87,27 +89,46 @@ class ObjectList(QListWidget):
         try:
             self.clear()
             for i, o in enumerate(self.editor.doc.objects):
-                unknown = self.editor.is_unknown(o.category)
-                text = f"{i + 1}. {o.category}"
-                if unknown:
-                    text += "   — unknown to this model"
-                item = QListWidgetItem(swatch_icon(UNKNOWN_RGB if unknown else category_rgb(o.category)), text)
-                item.setData(UID_ROLE, o.uid)
-                item.setData(LOCKED_ROLE, o.locked)
-                if unknown:
-                    item.setForeground(QBrush(QColor(*UNKNOWN_RGB)))
-                    item.setToolTip(f"'{o.category}' is not in the loaded model's vocabulary: kept in the "
-                                    "project, not rendered")
-                elif self.editor.is_untrained(o.category):
-                    item.setText(text + "   — not trained on")
-                    font = item.font()
-                    font.setItalic(True)
-                    item.setFont(font)
-                    item.setToolTip(f"The loaded model was not trained on '{o.category}': it draws it poorly")
+                item = QListWidgetItem()
+                self._show(item, i, o)
                 self.addItem(item)
                 item.setSelected(o.uid in self.editor.selection)
         finally:
             self._syncing = False
+
+    def _refresh_rows(self, uids: Sequence[int]) -> None:
+        """Redraw the rows of ``uids`` only (same objects in the same order as before)."""
+        rows = {self.item(r).data(UID_ROLE): r for r in range(self.count())}
+        doc = self.editor.doc
+        if any(u not in rows or u not in doc for u in uids):
+            self.rebuild()
+            return
+        for u in uids:
+            self._show(self.item(rows[u]), rows[u], doc.get(u))
+
+    def _show(self, item: QListWidgetItem, i: int, o: DocObject) -> None:
+        """Row ``i`` shows object ``o``: number, category, swatch, lock; marked when the model lacks the
+        category or was not trained on it."""
+        unknown = self.editor.is_unknown(o.category)
+        text = f"{i + 1}. {o.category}"
+        if unknown:
+            text += "   — unknown to this model"
+        item.setIcon(swatch_icon(UNKNOWN_RGB if unknown else category_rgb(o.category)))
+        item.setText(text)
+        item.setData(UID_ROLE, o.uid)
+        item.setData(LOCKED_ROLE, o.locked)
+        for role in (Qt.ForegroundRole, Qt.FontRole, Qt.ToolTipRole):  # back to the defaults
+            item.setData(role, None)
+        if unknown:
+            item.setForeground(QBrush(QColor(*UNKNOWN_RGB)))
+            item.setToolTip(f"'{o.category}' is not in the loaded model's vocabulary: kept in the "
+                            "project, not rendered")
+        elif self.editor.is_untrained(o.category):
+            item.setText(text + "   — not trained on")
+            font = item.font()
+            font.setItalic(True)
+            item.setFont(font)
+            item.setToolTip(f"The loaded model was not trained on '{o.category}': it draws it poorly")
 
     def toggle_lock(self, uid: int) -> None:
         """Lock or unlock one object's look (one undo step)."""
