@@ -12,6 +12,7 @@ from typing import Optional
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from layout2im_core.model_registry import default_model_path
 from layout2im_core.project import Project, ProjectFileError, ProjectObject, load_project
 
 from .dialogs import Dialogs
@@ -76,8 +77,7 @@ def run_self_test(window, out_path: str, model_path: Optional[str] = None, timeo
         if state["loaded"]:
             return
         state["loaded"] = True
-        from layout2im_core import inference  # already imported by the worker: free here
-        layouts = Path(inference.default_model_path()).parents[1] / "layouts"
+        layouts = default_model_path().parents[1] / "layouts"
         project = example_project(info.categories, layouts)
         window.editor.doc.load_project(project)
         window.files._after_replace(None)

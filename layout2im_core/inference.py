@@ -1,6 +1,6 @@
-"""The inference API: the module of the core the app's worker thread imports (the app's GUI thread
-uses the torch-free ``model_api``, ``model_registry``, ``types`` and ``boxes``; docs/architecture.md).
-Only plain Python values and numpy arrays cross this boundary; never tensors.
+"""The inference API: the model behind the app (imported on its worker thread) and the CLI; one of
+the core's public API modules (docs/architecture.md, "Packages"). Only plain Python values and numpy
+arrays cross this boundary; never tensors.
 
 A :class:`Layout2ImModel` loads a model file (safetensors: weights + config + vocabulary + card +
 appearance directions; loading runs no code), renders layouts to uint8 RGB images through the **fast
