@@ -26,6 +26,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from layout2im_core.boxes import BBox, clip_unit, normalise, xywh_to_xyxy
 from layout2im_core.errors import clip
 from layout2im_core.input_files import InputFileError, read_json
+
 COCO_STUFF_OTHER = "other"  # COCO-Stuff's "unlabeled region" class: not a category (left out, as in training)
 MAX_ANNOTATION_BYTES = 512 * 2 ** 20
 MAX_LABEL_CHARS = 256  # = layout2im_core.project.MAX_NAME_CHARS

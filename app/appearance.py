@@ -35,7 +35,7 @@ seed saved in a project gives the same z in the app, the CLI and the model).
 from __future__ import annotations
 
 import random
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -47,6 +47,7 @@ DEFAULT_K = 6          # principal sliders shown
 MAX_NAMED = 6          # named sliders shown at most (custom data may name many attributes)
 SEED_MAX = 2 ** 31 - 1  # seeds of new looks are drawn from [0, SEED_MAX) (a spin box shows them)
 Look = Tuple[Tuple[float, ...], int]  # (z, the seed it was drawn with)
+Vector = Union[Sequence[float], np.ndarray]  # a code or slider positions, as tuples or arrays
 
 
 class LookBasis(AppearanceDirections):
@@ -79,9 +80,9 @@ class LookBasis(AppearanceDirections):
             return c
         return np.linalg.pinv(c.T)
 
-    @staticmethod
-    def unit_axes(z_dim: int, k: int = DEFAULT_K) -> "LookBasis":
-        """The fallback: the first ``k`` unit axes of z, std 1."""
+    @classmethod
+    def unit_axes(cls, z_dim: int, k: Optional[int] = DEFAULT_K) -> "LookBasis":
+        """The fallback: the first ``k`` unit axes of z (all when None), std 1."""
         return LookBasis.from_directions(AppearanceDirections.unit_axes(z_dim, k))
 
     @property
@@ -93,20 +94,20 @@ class LookBasis(AppearanceDirections):
         return int(self.components.shape[1])
 
 
-def effective_base(z: Sequence[float], base_z: Optional[Sequence[float]]) -> np.ndarray:
+def effective_base(z: Vector, base_z: Optional[Vector]) -> np.ndarray:
     """The base code of an object: ``base_z``, or ``z`` when it has none (or one of another size)."""
     if base_z is None or len(base_z) != len(z):
         return np.asarray(z, np.float64)
     return np.asarray(base_z, np.float64)
 
 
-def slider_values(z: Sequence[float], base_z: Optional[Sequence[float]], basis: LookBasis) -> np.ndarray:
+def slider_values(z: Vector, base_z: Optional[Vector], basis: LookBasis) -> np.ndarray:
     """Slider positions s [K] (standard deviations, not clamped) of ``z`` relative to its base."""
     zz = np.asarray(z, np.float64)
     return (basis.readout @ (zz - effective_base(zz, base_z))) / basis.std
 
 
-def move_sliders(z: Sequence[float], old: Sequence[float], new: Sequence[float], basis: LookBasis) -> np.ndarray:
+def move_sliders(z: Vector, old: Vector, new: Vector, basis: LookBasis) -> np.ndarray:
     """z' (float64 [Z]) after moving the sliders from ``old`` to ``new`` (each [K])."""
     delta = (np.asarray(new, np.float64) - np.asarray(old, np.float64)) * basis.std
     return np.asarray(z, np.float64) + delta @ basis.components

@@ -235,7 +235,7 @@ class Document:
         out = []
         for o, look in zip(project.objects, looks):
             base, seed = _read_look(look, o.z)
-            out.append(DocObject(new_uid(), o.category, tuple(o.bbox), o.z, o.locked, base, seed))
+            out.append(DocObject(new_uid(), o.category, o.bbox, o.z, o.locked, base, seed))
         return out
 
     def load_project(self, project: Project) -> None:
@@ -272,7 +272,7 @@ def _read_look(look, z) -> Tuple[Optional[Tuple[float, ...]], Optional[int]]:
     try:
         ok = isinstance(base, list) and len(base) == len(z) and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in base)
-        base = to_float32_tuple(base) if ok else None
+        base = to_float32_tuple(base) if ok and isinstance(base, list) else None
         if base is not None and not all(math.isfinite(v) for v in base):
             base = None
     except (TypeError, ValueError, OverflowError):

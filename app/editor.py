@@ -155,7 +155,7 @@ class Editor(QObject):
             self.message.emit("Nothing to paste")
             return []
         try:
-            items = json.loads(bytes(mime.data(OBJECTS_MIME)).decode("utf-8"))
+            items = json.loads(bytes(mime.data(OBJECTS_MIME).data()).decode("utf-8"))
             self._paste_count += 1
             off = PASTE_OFFSET * self._paste_count
             objs = [self._offset_copy(DocObject(0, str(d["category"]), tuple(d["bbox"]), None,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
 
 from layout2im_core.model_api import MIN_BOX_AREA, RenderModel
 from layout2im_core.model_registry import default_model_path

@@ -16,16 +16,16 @@ import numpy as np
 from PySide6.QtCore import QMimeData, QObject, Signal
 from PySide6.QtGui import QGuiApplication
 
-from .appearance import LookBasis, effective_base, move_sliders, random_looks, seeded_look, slider_values
+from .appearance import LookBasis, Vector, effective_base, move_sliders, random_looks, seeded_look, slider_values
 from .commands import LookStepCommand, UpdateObjectsCommand
-from .document import DocObject
+from .document import DocObject, Document
 from .editor import Editor
 
 if TYPE_CHECKING:
     from .inference_worker import InferenceClient, ModelInfo
 
 LOOK_MIME = "application/x-layout2im-look"
-Look = Tuple[Optional[Tuple[float, ...]], Optional[Tuple[float, ...]], Optional[int]]  # z, base z, seed
+Look = Tuple[Optional[Vector], Optional[Vector], Optional[int]]  # z, base z, seed
 
 
 class LookEditor(QObject):
@@ -42,10 +42,10 @@ class LookEditor(QObject):
         super().__init__(parent)
         self.editor = editor
         self.client = client
-        self._drag: Optional[Tuple[DocObject, np.ndarray]] = None  # object and slider values at press
+        self._drag: Optional[Tuple[DocObject, LookBasis, np.ndarray]] = None  # object, basis, sliders at press
 
     @property
-    def doc(self):
+    def doc(self) -> Document:
         """The editor's document."""
         return self.editor.doc
 
@@ -85,7 +85,7 @@ class LookEditor(QObject):
         """Slider positions (sd, unclamped) of an object, None when it cannot be steered."""
         o = self.doc.get(uid)
         b = self.steerable(o)
-        return None if b is None else slider_values(o.z, o.base_z, b)
+        return None if b is None or o.z is None else slider_values(o.z, o.base_z, b)
 
     # ---- absolute looks ------------------------------------------------------------------------
     def apply_looks(self, looks: Dict[int, Look], text: str) -> List[int]:
@@ -129,7 +129,7 @@ class LookEditor(QObject):
     def reset(self, uids: Optional[Sequence[int]] = None) -> List[int]:
         """Sliders back to 0: z = base z (keeps the seed)."""
         uids = self.editor.selection.uids if uids is None else uids
-        looks = {}
+        looks: Dict[int, Look] = {}
         for u in self.editor.uids_in(uids):
             o = self.doc.get(u)
             if o.z is not None and o.base_z is not None:
@@ -139,7 +139,7 @@ class LookEditor(QObject):
     def typical(self, uids: Optional[Sequence[int]] = None) -> List[int]:
         """The category's typical look: z = base z = the mean of its crop codes."""
         uids = self.editor.selection.uids if uids is None else uids
-        looks = {}
+        looks: Dict[int, Look] = {}
         for u in self.editor.uids_in(uids):
             b = self.steerable(self.doc.get(u))
             if b is not None and not b.fallback:
@@ -181,19 +181,23 @@ class LookEditor(QObject):
             self.message.emit("No look on the clipboard (Copy Look first)")
             return []
         try:
-            d = json.loads(bytes(mime.data(LOOK_MIME)).decode("utf-8"))
+            d = json.loads(bytes(mime.data(LOOK_MIME).data()).decode("utf-8"))
             z = tuple(float(v) for v in d["z"])
             base = None if d.get("base_z") is None else tuple(float(v) for v in d["base_z"])
             seed = d["seed"] if isinstance(d.get("seed"), int) else None
         except (ValueError, KeyError, TypeError):
             self.message.emit("The clipboard holds no readable look")
             return []
-        targets = [u for u in self.editor.selection.uids if u in self.doc
-                   and (self.doc.get(u).z is None or len(self.doc.get(u).z) == len(z))]
+        targets = [u for u in self.editor.selection.uids if u in self.doc and self._fits(self.doc.get(u), z)]
         if not targets:
             self.message.emit("Select the object(s) to paste the look onto")
             return []
         return self.apply_looks({u: (z, base, seed) for u in targets}, "Paste look")
+
+    @staticmethod
+    def _fits(o: DocObject, z: Sequence[float]) -> bool:
+        """A look with code ``z`` can be pasted onto ``o`` (it has no z yet, or one of that size)."""
+        return o.z is None or len(o.z) == len(z)
 
     def _first_selected(self) -> Optional[DocObject]:
         sel = [u for u in self.editor.selection.uids if u in self.doc]
@@ -204,18 +208,18 @@ class LookEditor(QObject):
         """A slider drag starts on ``uid``: remember where from (False if it cannot be steered)."""
         o = self.doc.get(uid) if uid in self.doc else None
         b = self.steerable(o)
-        if b is None or o.locked:
+        if o is None or o.z is None or b is None or o.locked:
             self._drag = None
             return False
-        self._drag = (o, slider_values(o.z, o.base_z, b))
+        self._drag = (o, b, slider_values(o.z, o.base_z, b))
         return True
 
     def preview_slider(self, k: int, value: float) -> None:
         """During a drag: slider ``k`` at ``value`` sd (the document shows it; not an undo step)."""
         if self._drag is None or self._drag[0].uid not in self.doc:
             return
-        o, start = self._drag
-        self.doc.replace([self._moved(o, start, k, value)])
+        o, basis, start = self._drag
+        self.doc.replace([self._moved(o, basis, start, k, value)])
 
     def end_slider(self) -> bool:
         """The drag ends: one undo step from the look at the press to the current one."""
@@ -238,20 +242,21 @@ class LookEditor(QObject):
         merges with the next ones on the same object within a second."""
         o = self.doc.get(uid) if uid in self.doc else None
         b = self.steerable(o)
-        if b is None or o.locked:
+        if o is None or o.z is None or b is None or o.locked:
             return False
-        n = self._moved(o, slider_values(o.z, o.base_z, b), k, value)
+        n = self._moved(o, b, slider_values(o.z, o.base_z, b), k, value)
         if n.look == o.look:
             return False
         self.editor.stack.push(LookStepCommand(self.doc, o, n))
         return True
 
-    def _moved(self, o: DocObject, start: np.ndarray, k: int, value: float) -> DocObject:
-        b = self.steerable(o)
+    @staticmethod
+    def _moved(o: DocObject, basis: LookBasis, start: np.ndarray, k: int, value: float) -> DocObject:
+        """``o`` with slider ``k`` moved from ``start[k]`` to ``value`` (sd), the others kept."""
+        assert o.z is not None  # a steerable object has a z
         new = start.copy()
         new[k] = value
-        base = effective_base(o.z, o.base_z)
-        return o.with_(z=move_sliders(o.z, start, new, b), base_z=base)
+        return o.with_(z=move_sliders(o.z, start, new, basis), base_z=effective_base(o.z, o.base_z))
 
     # ---- model-wide ----------------------------------------------------------------------------
     def fill_missing(self) -> int:

@@ -14,7 +14,7 @@ from typing import Sequence, Tuple
 from .errors import LayoutError, value_text
 from .types import BBox
 
-__all__ = ["BBox", "check_bbox", "clamp_bbox", "clip_unit", "clip_px", "area", "area_in_image", "contains",
+__all__ = ["BBox", "as_bbox", "check_bbox", "clamp_bbox", "clip_unit", "clip_px", "area", "area_in_image", "contains",
            "xywh_to_xyxy", "xyxy_to_xywh", "normalise", "xywh_px_to_bbox"]
 
 
@@ -53,6 +53,12 @@ def check_bbox(bbox: Sequence[float], index: int = 0, clamp: bool = True) -> BBo
     if x1 == x0 or y1 == y0:
         raise LayoutError(f"object {index}: bbox {vals} has zero area")
     return x0, y0, x1, y1
+
+
+def as_bbox(values: Sequence[float]) -> BBox:
+    """Four numbers as a bbox tuple of floats (no checks: see :func:`check_bbox`)."""
+    x0, y0, x1, y1 = (float(v) for v in values)
+    return (x0, y0, x1, y1)
 
 
 def clip_unit(bbox: Sequence[float]) -> BBox:

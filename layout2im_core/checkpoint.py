@@ -67,14 +67,15 @@ class Directions:
         kk = self.components.shape[1] if k is None else min(k, self.components.shape[1])
         names: List[str] = []
         comps, std, expl, r2 = [], [], [], []
-        if self.names:
+        valid, n_comps, n_std, n_r2 = self.named_valid, self.named_components, self.named_std, self.named_r2
+        if self.names and valid is not None and n_comps is not None and n_std is not None and n_r2 is not None:
             for f, name in enumerate(self.names):
-                if bool(self.named_valid[i, f]):
+                if bool(valid[i, f]):
                     names.append(name)
-                    comps.append(self.named_components[i, f].numpy())
-                    std.append(float(self.named_std[i, f]))
+                    comps.append(n_comps[i, f].numpy())
+                    std.append(float(n_std[i, f]))
                     expl.append(0.0)
-                    r2.append(float(self.named_r2[i, f]))
+                    r2.append(float(n_r2[i, f]))
         names += [""] * kk
         comps += list(self.components[i, :kk].numpy())
         std += self.std[i, :kk].tolist()

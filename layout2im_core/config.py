@@ -102,7 +102,8 @@ class ModelConfig:
         unknown = sorted(set(d) - names)
         if unknown:
             raise ValueError(f"unknown model config keys: {unknown}")
-        return ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        values: Dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return ModelConfig(**values)
 
 
 _PRESETS: Dict[str, Dict[str, Any]] = {

@@ -94,6 +94,7 @@ class EditCache:
                 h, states = le.clstm(seq, torch.ones(1, seq.shape[1], dtype=torch.bool, device=dev),
                                      state=state, keep_states=True)
             else:  # objects were only removed from the end: the state after the last one is cached
+                assert state is not None  # first == len(keys) > 0 here
                 h = state[-1][0]
             ones = torch.ones(1, len(keys), dtype=torch.bool, device=dev)
             img = self.G.decode(le.bottleneck(h), objs[None].to(dev), bboxes[None].to(dev), zs[None].to(dev), ones)

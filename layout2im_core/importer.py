@@ -12,13 +12,13 @@ from __future__ import annotations
 import pickle
 import struct
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, List, Optional, Union
 
 import torch
 
+from . import model_file_checks as checks
 from .checkpoint import ModelFile
 from .config import ModelConfig, model_preset, preset_name
-from . import model_file_checks as checks
 from .errors import ModelFileError, clip, exception_reason, value_text
 from .input_files import InputFileError, check_regular_file, read_json
 from .vocab import Vocabulary
@@ -62,7 +62,7 @@ def config_from_official(sd, num_classes: int) -> ModelConfig:
         le = [sd[f"layout_encoder.c{i}.weight"].shape[0] for i in range(1, 5)]
         emb = sd["layout_encoder.embedding.weight"].shape[1]
         z = sd["crop_encoder.fc_mu.weight"].shape[0]
-        hidden = []
+        hidden: List[int] = []
         while f"layout_encoder.clstm.cell_list.{len(hidden)}.conv.weight" in sd:
             hidden.append(sd[f"layout_encoder.clstm.cell_list.{len(hidden)}.conv.weight"].shape[0] // 4)
         kernel = sd["layout_encoder.clstm.cell_list.0.conv.weight"].shape[-1]

@@ -213,7 +213,8 @@ class Layout2ImModel:
             self.clear_cache()
             self.precision = "fp32"
             self.precision_choice = _policy.choose_precision(
-                self._precision_req, dev, self._workload(), timings=lambda: _policy.time_alternating(self._render_probe()))
+                self._precision_req, dev, self._workload(),
+                timings=lambda: _policy.time_alternating(self._render_probe()))
             self.precision = self.precision_choice.precision
             self.clear_cache()
 
@@ -299,8 +300,8 @@ class Layout2ImModel:
         n = len(layout.objects)
         if n > self.trained_max_objects:
             out.append(f"{n} objects: this model was trained with at most {self.trained_max_objects}")
-        small = [f"{i} ({clip(o.category, 40)})" for i, o in enumerate(layout.objects, 1)  # numbered from 1, as lists show them
-                 if area_in_image(o.bbox) < MIN_BOX_AREA]
+        small = [f"{i} ({clip(o.category, 40)})"  # numbered from 1, as lists show them
+                 for i, o in enumerate(layout.objects, 1) if area_in_image(o.bbox) < MIN_BOX_AREA]
         if small:
             out.append(f"boxes under 2% of the image (outside the trained range): objects {', '.join(small)}")
         unknown = sorted({clip(str(o.category), 40) for o in layout.objects
@@ -411,7 +412,8 @@ class Layout2ImModel:
         box = check_bbox(bbox, 0, clamp=True)
         obj_id = self.vocabulary.id_of(category)
         size = self.config.image_size
-        small = np.asarray(Image.fromarray(arr).resize((size, size), Image.BILINEAR), dtype=np.float32) / 255.0
+        resized = Image.fromarray(arr).resize((size, size), Image.Resampling.BILINEAR)
+        small = np.asarray(resized, dtype=np.float32) / 255.0  # [64, 64, 3] in [0, 1]
         img = torch.from_numpy(small).permute(2, 0, 1)[None].to(self._dev)  # [1, 3, 64, 64]
         with self._lock, self._autocast():
             crops = self.G.crop(self.G.to_model_space(img), torch.tensor([box], device=self._dev),

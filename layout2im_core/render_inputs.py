@@ -75,13 +75,12 @@ def layout_arrays(layout: LayoutSpec, vocabulary: Vocabulary, max_objects: int, 
     ids = vocabulary.ids_of([o.category for o in objects])
     bboxes = [check_bbox(o.bbox, i, clamp=True) for i, o in enumerate(objects)]
     missing = [i for i, o in enumerate(objects) if o.z is None]
-    rand = sample_z(len(missing), z_dim, seed) if missing else None
     zs = np.empty((len(objects), z_dim), np.float32)  # [O, Z]
+    if missing:
+        zs[missing] = sample_z(len(missing), z_dim, seed)
     for i, o in enumerate(objects):
-        if o.z is None:
-            zs[i] = rand[missing.index(i)]
-            continue
-        zs[i] = z_values(o.z, i, o.category, z_dim)
+        if o.z is not None:
+            zs[i] = z_values(o.z, i, o.category, z_dim)
     return ids, bboxes, zs
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Sequence, Tuple
 
@@ -38,6 +38,7 @@ class Vocabulary:
     """
 
     names: Tuple[str, ...]
+    _index: Dict[str, int] = field(init=False, repr=False, compare=False)  # name -> id
 
     def __post_init__(self):
         if not isinstance(self.names, tuple) or not all(isinstance(n, str) for n in self.names):

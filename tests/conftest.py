@@ -77,6 +77,7 @@ def tiny_model():
 def app_settings(tmp_path):
     """AppSettings backed by an ini file in the test's temporary folder."""
     from PySide6.QtCore import QSettings
+
     from app.settings import AppSettings
     return AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
 

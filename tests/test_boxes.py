@@ -2,8 +2,19 @@ import math
 
 import pytest
 
-from layout2im_core.boxes import (area, area_in_image, check_bbox, clamp_bbox, clip_px, clip_unit, contains,
-                                  normalise, xywh_px_to_bbox, xywh_to_xyxy, xyxy_to_xywh)
+from layout2im_core.boxes import (
+    area,
+    area_in_image,
+    check_bbox,
+    clamp_bbox,
+    clip_px,
+    clip_unit,
+    contains,
+    normalise,
+    xywh_px_to_bbox,
+    xywh_to_xyxy,
+    xyxy_to_xywh,
+)
 from layout2im_core.errors import LayoutError
 
 

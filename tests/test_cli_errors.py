@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from fs_faults import files_under, full_disk, read_only
+
 from layout2im_core.cli import main
 from layout2im_core.inference import Layout2ImModel
 

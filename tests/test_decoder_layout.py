@@ -5,6 +5,7 @@ import dataclasses
 
 import pytest
 import torch
+from test_training_data import SyntheticLayouts, one_thread  # noqa: F401  (fixture)
 
 from layout2im_core.config import model_preset
 from layout2im_core.errors import DataError, ModelFileError
@@ -14,7 +15,6 @@ from layout2im_core.models.layers import eval_mode
 from layout2im_core.training import checkpoints as ckpts
 from layout2im_core.training.config import train_preset
 from layout2im_core.training.trainer import Trainer
-from test_training_data import SyntheticLayouts, one_thread  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

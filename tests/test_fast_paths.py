@@ -9,6 +9,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from test_training_data import one_thread  # noqa: F401  (fixture)
 
 from layout2im_core.config import model_preset
 from layout2im_core.geometry import bbox_to_mask
@@ -18,8 +19,6 @@ from layout2im_core.models.conv_lstm import ConvLSTM
 from layout2im_core.models.discriminators import ImageDiscriminator, ObjectDiscriminator, conv3x3_avg_pool
 from layout2im_core.models.generator import Generator
 from layout2im_core.types import LayoutSpec, ObjectSpec
-
-from test_training_data import one_thread  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

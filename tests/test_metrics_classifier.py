@@ -4,9 +4,16 @@ import pytest
 import torch
 
 from layout2im_core.errors import Layout2ImError, ModelFileError
-from layout2im_core.metrics.classifier import (Accuracy, ClassifierConfig, ObjectClassifier, accuracy,
-                                               load_classifier, object_crops, save_classifier,
-                                               train_classifier)
+from layout2im_core.metrics.classifier import (
+    Accuracy,
+    ClassifierConfig,
+    ObjectClassifier,
+    accuracy,
+    load_classifier,
+    object_crops,
+    save_classifier,
+    train_classifier,
+)
 from layout2im_core.vocab import Vocabulary
 
 # ids 1, 3, 4 are categories; 2 is a placeholder (like COCO's unused ids)

@@ -60,7 +60,8 @@ class PaintModel:
 def test_command_end_to_end_writes_every_figure_and_reuses_the_classifier(tiny_file, tmp_path, capsys):
     out, clf = tmp_path / "check.json", tmp_path / "scene_clf.safetensors"
     rc = main(["check-scenes", "--model", str(tiny_file), "--n", "6", "--train-scenes", "8",
-               "--classifier-epochs", "1", "--classifier", str(clf), "--out", str(out), "--no-fid", "--colour-scenes", "40",
+               "--classifier-epochs", "1", "--classifier", str(clf), "--out", str(out), "--no-fid",
+               "--colour-scenes", "40",
                "--samples", "2"])
     assert rc == 0
     text = capsys.readouterr().out
@@ -176,7 +177,7 @@ def test_classifier_file_of_other_classes_is_refused(no_work, tmp_path):
 
 
 def test_figure_helpers_on_known_cases():
-    from layout2im_core.metrics.scene_figures import (ColourMeter, box_change, checkerboard_response, spearman)
+    from layout2im_core.metrics.scene_figures import ColourMeter, box_change, checkerboard_response, spearman
 
     assert spearman([1, 2, 3, 4], [10, 20, 25, 100]) == pytest.approx(1.0)
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)

@@ -1,13 +1,12 @@
 """Network contracts: shapes, dtypes, paper parameter counts, batched conv-LSTM == sequential."""
 
+import pytest
 import torch
 
 from layout2im_core.config import ModelConfig, model_preset, preset_name
 from layout2im_core.models.conv_lstm import ConvLSTM
 from layout2im_core.models.discriminators import ImageDiscriminator, ObjectDiscriminator
 from layout2im_core.models.generator import Generator
-
-import pytest
 
 
 def n_params(m):
@@ -94,7 +93,8 @@ def test_layout_encoder_batched_equals_per_image_in_eval():
         batched = G.generate(objs, bboxes, z, obj_mask)
         for i in range(3):
             n = int(obj_mask[i].sum())
-            alone = G.generate(objs[i:i + 1, :n], bboxes[i:i + 1, :n], z[i:i + 1, :n], torch.ones(1, n, dtype=torch.bool))
+            alone = G.generate(objs[i:i + 1, :n], bboxes[i:i + 1, :n], z[i:i + 1, :n],
+                               torch.ones(1, n, dtype=torch.bool))
             torch.testing.assert_close(batched[i:i + 1], alone, atol=1e-5, rtol=0)
 
 

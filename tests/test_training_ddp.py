@@ -6,10 +6,10 @@ import socket
 
 import torch
 import torch.multiprocessing as mp
+from test_training_data import SyntheticLayouts
 
 from layout2im_core.training import checkpoints as ckpts
 from layout2im_core.training.config import train_preset
-from test_training_data import SyntheticLayouts
 
 
 def _free_port() -> int:

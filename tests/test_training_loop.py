@@ -9,6 +9,7 @@ import signal
 import pytest
 import torch
 from PIL import Image
+from test_training_data import SyntheticLayouts, one_thread  # noqa: F401  (fixture)
 
 from layout2im_core.errors import Layout2ImError, ModelFileError
 from layout2im_core.training import checkpoints as ckpts
@@ -16,7 +17,6 @@ from layout2im_core.training import step as step_mod
 from layout2im_core.training.config import train_preset
 from layout2im_core.training.step import LOSS_TERMS, NonFiniteLossError
 from layout2im_core.training.trainer import Trainer
-from test_training_data import SyntheticLayouts, one_thread  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_training_data import one_thread  # noqa: F401  (fixture)
 
 from layout2im_core import cli
 from layout2im_core.checkpoint import load_model_file
 from layout2im_core.training import checkpoints as ckpts
 from layout2im_core.training.config import train_preset
 from layout2im_core.training.trainer import train
-from test_training_data import one_thread  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -7,7 +7,7 @@ letters it holds (``n`` -> y0, ``s`` -> y1, ``w`` -> x0, ``e`` -> x1).
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 from layout2im_core.boxes import BBox, clip_unit
 
@@ -67,7 +67,7 @@ def clamp_delta(bboxes: Iterable[Sequence[float]], dx: float, dy: float) -> Tupl
     return dx, dy
 
 
-def move_bboxes(bboxes: Dict[int, Sequence[float]], dx: float, dy: float) -> Dict[int, BBox]:
+def move_bboxes(bboxes: Mapping[int, Sequence[float]], dx: float, dy: float) -> Dict[int, BBox]:
     """Translate several bboxes together by (dx, dy), clamped so all stay inside the canvas."""
     dx, dy = clamp_delta(bboxes.values(), dx, dy)
     return {k: (b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy) for k, b in bboxes.items()}

@@ -15,19 +15,19 @@ handles is done here in screen pixels, so the hit zone is the same at any zoom.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, List, Literal, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QCursor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QMenu
 
-from ..colors import category_rgb
 from layout2im_core.boxes import BBox, clamp_bbox, contains
 
+from ..colors import category_rgb
 from ..document import DocEvent, DocObject
 from .box_item import BoxItem
-from .painting import paint_background, paint_handles
 from .handles import HANDLE_DRAW_PX, MIN_SIZE, drawn_bbox, hit_handle, move_bboxes, resize_bbox
+from .painting import paint_background, paint_handles
 
 if TYPE_CHECKING:
     from ..editor import Editor
@@ -57,9 +57,9 @@ class Drag:
     base: List[int] = field(default_factory=list)  # the selection at the press (band)
 
 
-_CURSORS = {"nw": Qt.SizeFDiagCursor, "se": Qt.SizeFDiagCursor, "ne": Qt.SizeBDiagCursor,
-            "sw": Qt.SizeBDiagCursor, "n": Qt.SizeVerCursor, "s": Qt.SizeVerCursor,
-            "e": Qt.SizeHorCursor, "w": Qt.SizeHorCursor}
+_C = Qt.CursorShape
+_CURSORS = {"nw": _C.SizeFDiagCursor, "se": _C.SizeFDiagCursor, "ne": _C.SizeBDiagCursor, "sw": _C.SizeBDiagCursor,
+            "n": _C.SizeVerCursor, "s": _C.SizeVerCursor, "e": _C.SizeHorCursor, "w": _C.SizeHorCursor}
 
 
 class CanvasView(QGraphicsView):
@@ -83,15 +83,15 @@ class CanvasView(QGraphicsView):
         self.setScene(scene)
         # boxes are axis-aligned: no antialiasing needed, and repainting only what changed keeps the
         # GUI thread (and the GIL) free for the renderer during a drag
-        self.setRenderHints(QPainter.TextAntialiasing)
-        self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
-        self.setCacheMode(QGraphicsView.CacheBackground)
-        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
-        self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # pan: middle drag or Space+drag
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setRenderHints(QPainter.RenderHint.TextAntialiasing)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # pan: middle drag or Space+drag
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setAcceptDrops(True)
-        self.setFocusPolicy(Qt.StrongFocus)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.viewport().setMouseTracking(True)
         self.setMinimumSize(200, 200)
         editor.doc.subscribe(self._on_doc)
@@ -203,24 +203,25 @@ class CanvasView(QGraphicsView):
             return
         self.cancel_drag()
         self._tool = chosen
-        self.viewport().setCursor(QCursor(Qt.CrossCursor))
+        self.viewport().setCursor(QCursor(Qt.CursorShape.CrossCursor))
         self.tool_changed.emit(chosen)
 
     # ---- mouse ---------------------------------------------------------------------------------
     def mousePressEvent(self, event) -> None:
         pos = event.position()
-        if event.button() == Qt.MiddleButton or (event.button() == Qt.LeftButton and self._space):
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space):
             self._drag = Drag("pan", last=pos)
-            self.viewport().setCursor(Qt.ClosedHandCursor)
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             return
-        if event.button() == Qt.RightButton:
+        if event.button() == Qt.MouseButton.RightButton:
             uid = self.box_at(pos)
             if uid is not None and uid not in self.editor.selection:
                 self.editor.selection.set([uid])
             return
-        if event.button() != Qt.LeftButton:
+        if event.button() != Qt.MouseButton.LeftButton:
             return
-        self.setFocus(Qt.MouseFocusReason)
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
         start = self.to_norm(pos)
         if self._tool == "draw":
             self._start_draw(start)
@@ -230,7 +231,7 @@ class CanvasView(QGraphicsView):
             uid, handle = hit
             self._drag = Drag("resize", start, uid=uid, handle=handle, before={uid: self.editor.doc.get(uid).bbox})
             return
-        mods = event.modifiers() & (Qt.ControlModifier | Qt.ShiftModifier)
+        mods = event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
         uid = self.box_at(pos)
         sel = self.editor.selection
         if uid is not None:
@@ -262,7 +263,7 @@ class CanvasView(QGraphicsView):
         if d is None:
             self._update_cursor(pos)
             return
-        if not event.buttons() & (Qt.LeftButton | Qt.MiddleButton):
+        if not event.buttons() & (Qt.MouseButton.LeftButton | Qt.MouseButton.MiddleButton):
             self._end_drag(pos)  # the release went elsewhere (e.g. a message box popped up)
             return
         if d.mode == "pan":
@@ -330,15 +331,15 @@ class CanvasView(QGraphicsView):
     def _update_cursor(self, pos) -> None:
         hit = None if self._tool == "draw" else self.handle_at(pos)
         if self._space:
-            cursor = Qt.OpenHandCursor
+            cursor = Qt.CursorShape.OpenHandCursor
         elif self._tool == "draw":
-            cursor = Qt.CrossCursor
+            cursor = Qt.CursorShape.CrossCursor
         elif hit:
             cursor = _CURSORS[hit[1]]
         elif self.box_at(pos) is not None:
-            cursor = Qt.SizeAllCursor
+            cursor = Qt.CursorShape.SizeAllCursor
         else:
-            cursor = Qt.CrossCursor
+            cursor = Qt.CursorShape.CrossCursor
         self.viewport().setCursor(QCursor(cursor))
 
     def contextMenuEvent(self, event) -> None:
@@ -351,28 +352,29 @@ class CanvasView(QGraphicsView):
     # ---- keyboard ------------------------------------------------------------------------------
     def keyPressEvent(self, event) -> None:
         key, mods = event.key(), event.modifiers()
-        arrows = {Qt.Key_Left: (-1, 0), Qt.Key_Right: (1, 0), Qt.Key_Up: (0, -1), Qt.Key_Down: (0, 1)}
-        if key in arrows and not mods & Qt.ControlModifier:
-            self.editor.nudge_selected(*arrows[key], big=bool(mods & Qt.ShiftModifier))
-        elif key in (Qt.Key_Tab, Qt.Key_Backtab):
-            self.editor.cycle_selection(-1 if key == Qt.Key_Backtab or mods & Qt.ShiftModifier else 1)
-        elif key == Qt.Key_Escape:
+        arrows = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
+        if key in arrows and not mods & Qt.KeyboardModifier.ControlModifier:
+            self.editor.nudge_selected(*arrows[key], big=bool(mods & Qt.KeyboardModifier.ShiftModifier))
+        elif key in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
+            back = key == Qt.Key.Key_Backtab or mods & Qt.KeyboardModifier.ShiftModifier
+            self.editor.cycle_selection(-1 if back else 1)
+        elif key == Qt.Key.Key_Escape:
             if self.cancel_drag():
                 pass
             elif self._tool == "draw":
                 self.set_tool("select")
             else:
                 self.editor.selection.clear()
-        elif key == Qt.Key_Space and not event.isAutoRepeat():
+        elif key == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
-            self.viewport().setCursor(Qt.OpenHandCursor)
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
         else:
             super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event) -> None:
-        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = False
-            self.viewport().setCursor(Qt.CrossCursor)
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
         else:
             super().keyReleaseEvent(event)
 
@@ -398,15 +400,15 @@ class CanvasView(QGraphicsView):
         self.editor.add_object(category, clamp_bbox((x - h, y - h, x + h, y + h), MIN_SIZE))
         self.editor.set_current_category(category)
         event.acceptProposedAction()
-        self.setFocus(Qt.OtherFocusReason)
+        self.setFocus(Qt.FocusReason.OtherFocusReason)
 
     # ---- zoom ----------------------------------------------------------------------------------
     def zoom_by(self, factor: float, anchor_under_mouse: bool = False) -> None:
         """Zoom by ``factor`` (about the mouse with ``anchor_under_mouse``, else the centre)."""
         cur = self.transform().m11()
         factor = min(max(cur * factor, ZOOM_RANGE[0]), ZOOM_RANGE[1]) / cur
-        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse if anchor_under_mouse
-                                     else QGraphicsView.AnchorViewCenter)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse if anchor_under_mouse
+                                     else QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self._auto_fit = False
         self.scale(factor, factor)
         self._zoomed()
@@ -423,7 +425,7 @@ class CanvasView(QGraphicsView):
         """Ctrl+0: fit the whole canvas in the view (and keep fitting on resize)."""
         self._auto_fit = True
         m = SIDE * 0.03
-        self.fitInView(QRectF(-m, -m, SIDE + 2 * m, SIDE + 2 * m), Qt.KeepAspectRatio)
+        self.fitInView(QRectF(-m, -m, SIDE + 2 * m, SIDE + 2 * m), Qt.AspectRatioMode.KeepAspectRatio)
         self._zoomed()
 
     def wheelEvent(self, event) -> None:
@@ -437,21 +439,21 @@ class CanvasView(QGraphicsView):
             self.fit()
 
     # ---- painting ------------------------------------------------------------------------------
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
-        paint_background(painter, rect, self.palette(), SIDE)
+    def drawBackground(self, painter: QPainter, rect: Union[QRectF, QRect]) -> None:
+        paint_background(painter, QRectF(rect), self.palette(), SIDE)
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+    def drawForeground(self, painter: QPainter, rect: Union[QRectF, QRect]) -> None:
         d = self._drag
         if d and d.mode in ("draw", "band"):
             b = drawn_bbox(*d.start, *d.now)
             color = QColor(*category_rgb(self.editor.current_category)) if d.mode == "draw" \
                 else self.palette().color(self.palette().ColorRole.Highlight)
-            pen = QPen(color, 1.5, Qt.DashLine)
+            pen = QPen(color, 1.5, Qt.PenStyle.DashLine)
             pen.setCosmetic(True)
             painter.setPen(pen)
-            painter.setBrush(Qt.NoBrush)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(QRectF(b[0] * SIDE, b[1] * SIDE, (b[2] - b[0]) * SIDE, (b[3] - b[1]) * SIDE))
         boxes = [(self._bbox_px(self.editor.doc.get(uid).bbox),
-                  self._items[uid].color if uid in self._items else QColor(Qt.gray))
+                  self._items[uid].color if uid in self._items else QColor(Qt.GlobalColor.gray))
                  for uid in self.editor.uids_in(self.editor.selection.uids)]
         paint_handles(painter, boxes)

@@ -4,10 +4,10 @@ principal directions ("look k" with the share of variance each explains), all in
 -3..+3; a seed, lock, and buttons for re-roll, reset, typical look, copy/paste, photo, variations.
 
 Each control is a small class bound both ways to the :class:`~app.look_editor.LookEditor`: it shows
-one object's state (``show_object``, ``show_value``) and turns its widget's events into LookEditor calls. The panel composes
-them and redraws from the document; the slider <-> z mapping is in ``appearance.py``. A drag of a
-slider previews live (the image follows through the worker's coalescing) and becomes one undo step
-at release.
+one object's state (``show_object``, ``show_value``) and turns its widget's events into LookEditor
+calls. The panel composes them and redraws from the document; the slider <-> z mapping is in
+``appearance.py``. A drag of a slider previews live (the image follows through the worker's
+coalescing) and becomes one undo step at release.
 """
 
 from __future__ import annotations
@@ -16,8 +16,17 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSlider, QSpinBox, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..appearance import DEFAULT_K, MAX_NAMED, SEED_MAX, SLIDER_RANGE, STEPS_PER_SD, LookBasis, from_steps, to_steps
 from ..colors import category_rgb
@@ -39,13 +48,13 @@ class SliderRow:
         self.k, self.looks, self._uid = k, looks, uid
         self.syncing = False
         self.label, self.value = QLabel(f"look {k + 1}"), QLabel("+0.00")
-        self.value.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        self.value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.value.setMinimumWidth(self.value.fontMetrics().horizontalAdvance("+0.00 ") + 2)
-        s = self.slider = QSlider(Qt.Horizontal)
+        s = self.slider = QSlider(Qt.Orientation.Horizontal)
         s.setRange(-int(SLIDER_RANGE * STEPS_PER_SD), int(SLIDER_RANGE * STEPS_PER_SD))
         s.setSingleStep(STEPS_PER_SD // 10)
         s.setPageStep(STEPS_PER_SD // 2)
-        s.setTickPosition(QSlider.TicksBelow)
+        s.setTickPosition(QSlider.TickPosition.TicksBelow)
         s.setTickInterval(STEPS_PER_SD)
         s.sliderPressed.connect(self._on_pressed)
         s.valueChanged.connect(self._on_value)
@@ -71,7 +80,7 @@ class SliderRow:
         if factor:
             label.setText(f"<b>{factor}</b>")
             label.setToolTip(f"Moves this object's {factor}: a direction fitted on the training crops' recorded "
-                             f"'{factor}' (held-out R² {basis.r2[i]:.2f}); 1 step = 1 standard deviation "
+                             f"'{factor}' (held-out R² {self._r2(basis):.2f}); 1 step = 1 standard deviation "
                              f"({basis.std[i]:.3g} in z)")
             return
         n = i + 1 - sum(1 for j in range(i) if basis.name(j))
@@ -79,6 +88,10 @@ class SliderRow:
         label.setText(f"{name} {n} <small>({100 * basis.explained[i]:.0f}%)</small>")
         label.setToolTip(f"Direction {n} of this category's appearance: explains {100 * basis.explained[i]:.1f}% "
                          f"of its variance; 1 step = 1 standard deviation ({basis.std[i]:.3g} in z)")
+
+    def _r2(self, basis: LookBasis) -> float:
+        """Held-out R² of the named factor of this row (NaN when unknown)."""
+        return float("nan") if basis.r2 is None else float(basis.r2[self.k])
 
     def show_value(self, v: float) -> None:
         """The position ``v`` (sd; shown clamped on the slider, exactly in the number)."""
@@ -147,7 +160,7 @@ class LockButton(QToolButton):
         self.looks, self._uid = looks, uid
         self.syncing = False
         self.setCheckable(True)
-        self.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.setToolTip("Lock this object's look: re-rolls, pastes and sliders leave it alone")
         self.toggled.connect(self._on_toggled)
 
@@ -178,8 +191,8 @@ def button_row(names: Sequence[str], buttons: Dict[str, QToolButton]) -> QHBoxLa
     row.setSpacing(4)
     for n in names:
         b = buttons[n] = QToolButton()
-        b.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
-        b.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         row.addWidget(b)
     return row
 
@@ -193,11 +206,11 @@ class AppearancePanel(QWidget):
         self.editor = looks.editor
         self._uid: Optional[int] = None
         self.title = QLabel()
-        self.title.setTextFormat(Qt.RichText)
+        self.title.setTextFormat(Qt.TextFormat.RichText)
         self.lock_button = LockButton(looks, lambda: self._uid)
         self.note = QLabel()
         self.note.setWordWrap(True)
-        self.note.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
+        self.note.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.rows = [SliderRow(i, looks, lambda: self._uid) for i in range(k)]
         self.seed = SeedBox(looks, lambda: self._uid)
         self.buttons: Dict[str, QToolButton] = {}

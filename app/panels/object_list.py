@@ -6,10 +6,16 @@ from __future__ import annotations
 
 from typing import List, Sequence
 
-from PySide6.QtCore import QEvent, QRect, QTimer, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QListWidget, QListWidgetItem, QStyle, QStyledItemDelegate,
-                               QStyleOptionViewItem)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListWidget,
+    QListWidgetItem,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+)
 
 from ..colors import UNKNOWN_RGB, category_rgb
 from ..document import DocEvent, DocObject
@@ -17,8 +23,8 @@ from ..editor import Editor
 from ..theme import icon
 from .palette import swatch_icon
 
-UID_ROLE = Qt.UserRole + 1
-LOCKED_ROLE = Qt.UserRole + 2
+UID_ROLE = Qt.ItemDataRole.UserRole + 1
+LOCKED_ROLE = Qt.ItemDataRole.UserRole + 2
 LOCK_PX = 22  # width of the padlock zone at a row's right end
 
 
@@ -37,7 +43,7 @@ class LockDelegate(QStyledItemDelegate):
         r = lock_rect(option.rect)
         opt = QStyleOptionViewItem(option)
         opt.rect = option.rect.adjusted(0, 0, -LOCK_PX, 0)  # text never runs under the padlock
-        if option.state & QStyle.State_Selected:
+        if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(r, option.palette.highlight())
         super().paint(painter, opt, index)
         locked = bool(index.data(LOCKED_ROLE))
@@ -49,9 +55,11 @@ class LockDelegate(QStyledItemDelegate):
         painter.restore()
 
     def editorEvent(self, event, model, option, index) -> bool:
-        if event.type() in (QEvent.MouseButtonPress, QEvent.MouseButtonRelease, QEvent.MouseButtonDblClick) \
-                and event.button() == Qt.LeftButton and lock_rect(option.rect).contains(event.position().toPoint()):
-            if event.type() == QEvent.MouseButtonRelease:
+        T = QEvent.Type
+        mouse = event.type() in (T.MouseButtonPress, T.MouseButtonRelease, T.MouseButtonDblClick)
+        if mouse and event.button() == Qt.MouseButton.LeftButton \
+                and lock_rect(option.rect).contains(event.position().toPoint()):
+            if event.type() == QEvent.Type.MouseButtonRelease:
                 self.lock_clicked.emit(int(index.data(UID_ROLE)))
             return True
         return super().editorEvent(event, model, option, index)
@@ -64,10 +72,11 @@ class ObjectList(QListWidget):
         super().__init__(parent)
         self.editor = editor
         self._syncing = False
-        self.setSelectionMode(QAbstractItemView.ExtendedSelection)
-        self.setDragDropMode(QAbstractItemView.InternalMove)
-        self.setDefaultDropAction(Qt.MoveAction)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # long rows are clipped; tooltips tell all
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        # long rows are clipped; tooltips tell all
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setToolTip("Fusion order: the model reads objects from top to bottom. Drag to reorder.\n"
                         "Click a padlock to lock or unlock that object's look.")
         self.delegate = LockDelegate(self)
@@ -117,8 +126,8 @@ class ObjectList(QListWidget):
         item.setText(text)
         item.setData(UID_ROLE, o.uid)
         item.setData(LOCKED_ROLE, o.locked)
-        for role in (Qt.ForegroundRole, Qt.FontRole, Qt.ToolTipRole):  # back to the defaults
-            item.setData(role, None)
+        for role in (Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole, Qt.ItemDataRole.ToolTipRole):
+            item.setData(role, None)  # back to the defaults
         if unknown:
             item.setForeground(QBrush(QColor(*UNKNOWN_RGB)))
             item.setToolTip(f"'{o.category}' is not in the loaded model's vocabulary: kept in the "

@@ -155,6 +155,7 @@ _SIZES = {"tree": ((0.14, 0.22), (0.28, 0.42)), "bush": ((0.16, 0.26), (0.1, 0.1
           "house": ((0.2, 0.3), (0.18, 0.26)), "fence": ((0.35, 0.7), (0.07, 0.1)),
           "car": ((0.22, 0.3), (0.1, 0.13)), "boat": ((0.2, 0.3), (0.12, 0.2))}
 # What stands on each ground category, with relative frequencies.
+_ON: Dict[str, Dict[str, float]]
 _ON = {"grass": {"tree": 3, "bush": 1.5, "flower": 1.5, "rock": 1, "house": 1.5, "fence": 1},
        "sand": {"rock": 2, "bush": 1, "fence": 1}, "sea": {"boat": 1}, "road": {"car": 1}}
 
@@ -268,7 +269,7 @@ def render_scene(layout: SceneLayout, seed: int = 0, size: int = 128, supersampl
         x0, y0 = min(x0, x1 - 2), min(y0, y1 - 2)
         DRAWERS[o.category](canvas, (x0, y0, x1, y1), o.appearance, np.random.default_rng([seed, k]))
     img = Image.fromarray((np.clip(canvas, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB")
-    return img.resize((size, size), Image.LANCZOS) if supersample != 1 else img
+    return img.resize((size, size), Image.Resampling.LANCZOS) if supersample != 1 else img
 
 
 def scene_for_index(seed: int, index: int) -> Tuple[SceneLayout, int]:
@@ -344,7 +345,7 @@ def make_scenes(n: int, out_dir: PathLike, seed: int = 0, size: int = 128, worke
             results.append(_make_one(job))
             bar.update()
     bar.close()
-    annotations = []
+    annotations: List[Dict] = []
     for anns in results:
         for a in anns:
             annotations.append({"id": len(annotations) + 1, **a})

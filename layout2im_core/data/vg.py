@@ -140,7 +140,8 @@ class VisualGenomeDataset(SkipUnreadable):
         self.stats.objects_kept = int(self._valid[self._rows].sum())
         for reason in ("unknown_category",):
             if self.stats.objects_dropped.get(reason):
-                log.warning("%s: dropped %d objects (%s)", self.h5_path.name, self.stats.objects_dropped[reason], reason)
+                log.warning("%s: dropped %d objects (%s)", self.h5_path.name, self.stats.objects_dropped[reason],
+                            reason)
         if self.stats.images_dropped.get("missing_file"):
             log.warning("%s: %d image files missing", self.image_dir, self.stats.images_dropped["missing_file"])
         if not keep:

@@ -15,9 +15,9 @@ Protocol (all deterministic for a given ``seed``):
    features and n, the baselines ``colour-boxes`` and ``copy-nearest`` (``baselines.py``, fitted on
    the training split), and the model's gap to each. Diversity: ST-LPIPS-alex between run A and run B
    of each layout, mean and std over the n layouts (``lpips.py``).
-5. Object accuracy (its classifier is made first): a classifier trained from scratch on the real 32x32 crops of the training split
-   (or loaded from ``classifier_path``), applied to crops of the n held-out real eval images (the
-   ceiling) and to crops of run A at the same boxes (``classifier.py``).
+5. Object accuracy (its classifier is made first): a classifier trained from scratch on the real 32x32
+   crops of the training split (or loaded from ``classifier_path``), applied to crops of the n held-out
+   real eval images (the ceiling) and to crops of run A at the same boxes (``classifier.py``).
 6. Inception Score: not computed (see ``IS_NOT_COMPUTED``).
 
 Result: ``{"format", "version", "model", "vocabulary", "data", "n", "seed", "classifier", "seconds",
@@ -34,11 +34,12 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
+from ..boxes import as_bbox
 from ..errors import DataError, Layout2ImError, ModelFileError
 from ..types import LayoutSpec, ObjectSpec
 from ..vocab import Vocabulary
@@ -186,7 +187,7 @@ def run_eval(model, dataset_train, dataset_eval, n: int, out_json=None, *, seed:
     say(f"reading {n} evaluation images")
     items = [dataset_eval[i] for i in range(n)]
     real = np.stack([_to_uint8(it["img"]) for it in items])  # [n, 64, 64, 3]
-    layouts = [LayoutSpec(tuple(ObjectSpec(vocab.name_of(int(o)), tuple(float(v) for v in b))
+    layouts = [LayoutSpec(tuple(ObjectSpec(vocab.name_of(int(o)), as_bbox(b))
                                 for o, b in zip(it["objs"].tolist(), it["bboxes"].tolist()))) for it in items]
     order = getattr(model, "in_training_order", None)  # e.g. largest box first for an ``area`` model
     if order is not None:
@@ -196,7 +197,7 @@ def run_eval(model, dataset_train, dataset_eval, n: int, out_json=None, *, seed:
     gen_a = _generate(model, layouts, seed, 0, batch_size)
     gen_b = _generate(model, layouts, seed, 1, batch_size)
 
-    metrics: Dict[str, object] = {}
+    metrics: Dict[str, Any] = {}
     say("FID / KID: TF-Inception pool3 features")
     f_real = fid_mod.inception_features(real, batch_size, device)
     f_gen = fid_mod.inception_features(gen_a, batch_size, device)

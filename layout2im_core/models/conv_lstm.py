@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from .frozen import DerivedCache, compute_dtype, no_grad_needed
 from .shapes import assert_shape

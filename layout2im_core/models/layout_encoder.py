@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from ..config import ModelConfig
@@ -201,7 +201,8 @@ class LayoutEncoder(nn.Module):
 @functools.lru_cache(maxsize=16)
 def _valid_taps(size, kernel, stride, padding, device) -> torch.Tensor:
     """[L, K] float32: 1 where tap k of output pixel l reads the image, 0 where it reads padding."""
-    return F.unfold(torch.ones((1, 1) + size, device=device), kernel, padding=padding, stride=stride)[0].t().contiguous()
+    ones = torch.ones((1, 1) + size, device=device)
+    return F.unfold(ones, kernel, padding=padding, stride=stride)[0].t().contiguous()
 
 
 def _bn_statistics(bn: nn.BatchNorm2d, training: bool, u: torch.Tensor, mask: torch.Tensor):
