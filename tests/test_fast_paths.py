@@ -9,7 +9,6 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from test_training_data import one_thread  # noqa: F401  (fixture)
 
 from layout2im_core.config import model_preset
 from layout2im_core.geometry import bbox_to_mask

@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from layout2im_core.cli import main
 from layout2im_core.errors import Layout2ImError, ModelFileError, UnknownCategoryError
@@ -17,14 +16,9 @@ from layout2im_core.vocab import Vocabulary
 FIGURES = [sc.SLIDER, sc.REDRAW, sc.COLOUR, sc.LOCALITY_MEAN, sc.LOCALITY_MEDIAN, sc.LOCALITY_SLIDER, sc.DIVERSITY,
            sc.DIVERSITY_REAL, sc.IDENTITY, sc.IDENTITY_REAL, sc.CHECKER]
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: a second thread only adds synchronisation
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks on tiny batches: a second thread only adds synchronisation on a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+
 
 
 @pytest.fixture(scope="module")

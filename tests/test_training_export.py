@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-from test_training_data import SyntheticLayouts, one_thread  # noqa: F401  (fixture)
 
 from layout2im_core.checkpoint import load_model_file
 from layout2im_core.config import model_preset
@@ -77,8 +76,8 @@ def test_categories_with_too_few_crops_fall_back_to_unit_axes():
     assert d.summary()["fallback_ids"] == [2, 3]
 
 
-def test_encode_crops_uses_eval_mode_mu():
-    ds = SyntheticLayouts(n=5)
+def test_encode_crops_uses_eval_mode_mu(synthetic_layouts):
+    ds = synthetic_layouts(n=5)
     torch.manual_seed(0)
     G = Generator(model_preset("tiny", len(ds.vocabulary))).train()
     objs, mu, var, most, attrs, where = encode_crops(G, ds, max_images=3, batch_size=2)
@@ -93,9 +92,9 @@ def test_encode_crops_uses_eval_mode_mu():
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
+def trained_run(tmp_path_factory, synthetic_layouts):
     run = tmp_path_factory.mktemp("export") / "run"
-    ds = SyntheticLayouts(n=8, categories=3)
+    ds = synthetic_layouts(n=8, categories=3)
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     Trainer(train_preset("tiny-test").replace(directions_max_images=0), run, dataset=ds, vocabulary=ds.vocabulary,

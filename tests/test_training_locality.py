@@ -4,7 +4,6 @@ object's z act inside its own box."""
 
 import pytest
 import torch
-from test_training_data import one_thread  # noqa: F401  (fixture)
 
 from layout2im_core import losses
 from layout2im_core.config import LossWeights, model_preset
