@@ -118,8 +118,8 @@ def check_inputs(model, dataset_train, dataset_eval, n: int, out_json=None) -> N
     _check_vocabulary(model.vocabulary, dataset_eval, "evaluation")
     package_file(fid_mod.INCEPTION_PACKAGE, fid_mod.INCEPTION_FILE)
     package_file(lpips_mod.LPIPS_PACKAGE, lpips_mod.LPIPS_FILE)
-    if out_json is not None and not Path(out_json).resolve().parent.is_dir():
-        raise Layout2ImError(f"output folder {Path(out_json).resolve().parent} does not exist")
+    if out_json is not None:
+        report.check_output_folder(out_json)
 
 
 def _to_uint8(img: torch.Tensor) -> np.ndarray:

@@ -17,6 +17,14 @@ from ..errors import Layout2ImError
 OPS = (">=", ">", "<=")
 
 
+def check_output_folder(path) -> None:
+    """Raise Layout2ImError when the folder a report (or another output file) would go in does not
+    exist: checked before any work."""
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        raise Layout2ImError(f"output folder {folder} does not exist")
+
+
 def entry(value: Optional[float], n: int, target: Optional[Tuple[str, float]] = None, **extra) -> Dict:
     """One figure: value, count, target and pass (None when there is no target or no value).
 

@@ -62,9 +62,9 @@ import numpy as np
 from ..errors import Layout2ImError
 from ..types import LayoutSpec
 from . import classifier as clf_mod
+from .report import check_output_folder, passed, write_json
 from .report import entry as _entry
 from .report import format_table as _format_table
-from .report import passed, write_json
 from .scene_classifier import (  # noqa: F401
     CLASSIFIER_BATCH,
     CLASSIFIER_EPOCHS,
@@ -172,8 +172,8 @@ def check_inputs(model, n: int, samples: int, train_scenes: int, classifier_path
         raise Layout2ImError(f"classifier_epochs must be at least 1, got {classifier_epochs}")
     check_scene_categories(model.vocabulary, repr(str(getattr(model, "name", "the model"))))
     for p in (out_json, classifier_path):
-        if p is not None and not Path(p).resolve().parent.is_dir():
-            raise Layout2ImError(f"output folder {Path(p).resolve().parent} does not exist")
+        if p is not None:
+            check_output_folder(p)
 
 
 def run_scene_check(model, n: int = 500, out_json=None, *, seed: int = 0, samples: int = 4,
