@@ -3,15 +3,15 @@ menus) call these; nothing else changes the document."""
 
 from __future__ import annotations
 
-import json
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from PySide6.QtCore import QMimeData, QObject, Signal
-from PySide6.QtGui import QGuiApplication, QUndoStack
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
 
 from layout2im_core.boxes import clamp_bbox
 
 from .canvas.handles import MIN_SIZE, move_bboxes
+from .clipboard import get_json, put_json
 from .commands import AddObjectsCommand, RemoveObjectsCommand, ReorderCommand, UpdateObjectsCommand
 from .document import DocObject, Document, new_uid
 from .selection import Selection
@@ -138,24 +138,19 @@ class Editor(QObject):
         objs = self._selected_objects()
         if not objs:
             return False
-        payload = json.dumps([{"category": o.category, "bbox": list(o.bbox), "locked": o.locked,
-                               "z": None if o.z is None else list(o.z), "seed": o.seed,
-                               "base_z": None if o.base_z is None else list(o.base_z)} for o in objs])
-        mime = QMimeData()
-        mime.setData(OBJECTS_MIME, payload.encode("utf-8"))
-        mime.setText(payload)
-        QGuiApplication.clipboard().setMimeData(mime)
+        put_json(OBJECTS_MIME, [{"category": o.category, "bbox": list(o.bbox), "locked": o.locked,
+                                 "z": None if o.z is None else list(o.z), "seed": o.seed,
+                                 "base_z": None if o.base_z is None else list(o.base_z)} for o in objs])
         self._paste_count = 0
         return True
 
     def paste(self) -> List[int]:
         """Paste objects from the clipboard, offset a little more at each paste."""
-        mime = QGuiApplication.clipboard().mimeData()
-        if mime is None or not mime.hasFormat(OBJECTS_MIME):
-            self.message.emit("Nothing to paste")
-            return []
         try:
-            items = json.loads(bytes(mime.data(OBJECTS_MIME).data()).decode("utf-8"))
+            items = get_json(OBJECTS_MIME)
+            if items is None:
+                self.message.emit("Nothing to paste")
+                return []
             self._paste_count += 1
             off = PASTE_OFFSET * self._paste_count
             objs = [self._offset_copy(DocObject(0, str(d["category"]), tuple(d["bbox"]), None,

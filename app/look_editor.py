@@ -9,14 +9,13 @@ and the appearance panel disables its sliders.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-from PySide6.QtCore import QMimeData, QObject, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QObject, Signal
 
 from .appearance import LookBasis, Vector, effective_base, move_sliders, random_looks, seeded_look, slider_values
+from .clipboard import get_json, put_json
 from .commands import LookStepCommand, UpdateObjectsCommand
 from .document import DocObject, Document
 from .editor import Editor
@@ -165,23 +164,18 @@ class LookEditor(QObject):
         if o is None or o.z is None:
             self.message.emit("Select an object with a look to copy")
             return False
-        payload = json.dumps({"z": list(o.z), "base_z": None if o.base_z is None else list(o.base_z),
-                              "seed": o.seed, "category": o.category})
-        mime = QMimeData()
-        mime.setData(LOOK_MIME, payload.encode("utf-8"))
-        mime.setText(payload)
-        QGuiApplication.clipboard().setMimeData(mime)
+        put_json(LOOK_MIME, {"z": list(o.z), "base_z": None if o.base_z is None else list(o.base_z),
+                             "seed": o.seed, "category": o.category})
         self.message.emit(f"Copied the look of {o.category}")
         return True
 
     def paste_look(self) -> List[int]:
         """Give the selected objects the copied look (any category: each keeps its own)."""
-        mime = QGuiApplication.clipboard().mimeData()
-        if mime is None or not mime.hasFormat(LOOK_MIME):
-            self.message.emit("No look on the clipboard (Copy Look first)")
-            return []
         try:
-            d = json.loads(bytes(mime.data(LOOK_MIME).data()).decode("utf-8"))
+            d = get_json(LOOK_MIME)
+            if d is None:
+                self.message.emit("No look on the clipboard (Copy Look first)")
+                return []
             z = tuple(float(v) for v in d["z"])
             base = None if d.get("base_z") is None else tuple(float(v) for v in d["base_z"])
             seed = d["seed"] if isinstance(d.get("seed"), int) else None

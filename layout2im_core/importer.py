@@ -20,8 +20,8 @@ from . import model_file_checks as checks
 from .checkpoint import ModelFile
 from .config import ModelConfig, model_preset, preset_name
 from .errors import ModelFileError, clip, exception_reason, value_text
-from .input_files import InputFileError, check_regular_file, read_json
-from .vocab import Vocabulary
+from .input_files import InputFileError, check_regular_file
+from .vocab import Vocabulary, read_vocabulary
 
 if TYPE_CHECKING:
     from .inference import Layout2ImModel
@@ -38,16 +38,7 @@ def load_vocab_arg(vocab: Union[str, Path]) -> Vocabulary:
     """
     if str(vocab) in ("coco", "vg"):
         return Vocabulary.builtin(str(vocab))
-    try:
-        data = read_json(Path(vocab), MAX_VOCAB_BYTES, "vocabulary file")
-    except InputFileError as e:
-        raise ModelFileError(f"cannot read vocabulary: {e}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("object_idx_to_name"), list):
-        raise ModelFileError(f"vocabulary {vocab}: expected a JSON object with a list 'object_idx_to_name'")
-    try:
-        return Vocabulary.from_dict(data)
-    except ValueError as e:
-        raise ModelFileError(f"vocabulary {vocab}: {clip(str(e), 160)}") from None
+    return read_vocabulary(vocab, MAX_VOCAB_BYTES, ModelFileError)
 
 
 def config_from_official(sd, num_classes: int) -> ModelConfig:

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from ..boxes import xywh_px_to_bbox
-from ..errors import DataError, clip
+from ..errors import DataError
 from ..input_files import InputFileError, read_json
-from ..vocab import Vocabulary
+from ..vocab import Vocabulary, read_vocabulary
 from .coco import ReadStats
 from .image_io import SkipUnreadable, make_item, read_image
 
@@ -44,17 +44,7 @@ REQUIRED_FIELDS = ("object_names", "object_boxes", "objects_per_image", "relatio
 def load_vg_vocabulary(vocab_json: PathLike) -> Vocabulary:
     """The object vocabulary of an sg2im ``vocab.json`` (``object_idx_to_name``; 179 entries for the
     paper setting). Raises DataError if the file is missing, unreadable or lacks the field."""
-    path = Path(vocab_json)
-    try:
-        data = read_json(path, 256 * 2 ** 20, "vocabulary file")
-    except InputFileError as e:
-        raise DataError(str(e)) from None
-    if not isinstance(data, dict) or not isinstance(data.get("object_idx_to_name"), list):
-        raise DataError(f"{path}: missing field 'object_idx_to_name' (a list of names)")
-    try:
-        return Vocabulary.from_dict(data)
-    except ValueError as e:
-        raise DataError(f"{path}: field 'object_idx_to_name': {clip(str(e), 160)}") from None
+    return read_vocabulary(vocab_json, 256 * 2 ** 20, DataError)
 
 
 class VisualGenomeDataset(SkipUnreadable):

@@ -32,7 +32,6 @@ epoch for the classifier (``classifier_max_images`` caps its data for the full C
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
@@ -136,11 +135,6 @@ def _generate(model, layouts: Sequence[LayoutSpec], seed: int, run: int, batch_s
     if imgs.dtype != np.uint8 or imgs.shape[0] != len(layouts) or imgs.ndim != 4 or imgs.shape[-1] != 3:
         raise Layout2ImError(f"generate_batch must return uint8 [N, H, W, 3], got {imgs.dtype} {list(imgs.shape)}")
     return imgs
-
-
-def _plain(d: Dict) -> Dict:
-    """Tuples -> lists, so the dict equals its JSON round trip."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
 def _entry(value: float, n: int, **extra) -> Dict:
@@ -264,17 +258,14 @@ def _classifier(vocab: Vocabulary, dataset_train, path, epochs: int, max_images:
             raise ModelFileError(f"classifier file {path} was trained on another vocabulary "
                                  f"({file_vocab.digest()}) than the model's ({vocab.digest()})")
         say(f"object classifier loaded from {path}")
-        return clf, {"loaded_from": str(path), "config": _plain(asdict(clf.config))}
+        return clf, {"loaded_from": str(path), "config": clf_mod.config_dict(clf)}
     count = len(dataset_train) if max_images is None else min(len(dataset_train), int(max_images))
     crops, labels = clf_mod.dataset_crops(dataset_train, range(count))
     say(f"training the object classifier from scratch on {len(crops)} real crops of {count} training images")
     clf = clf_mod.train_classifier(crops, labels, vocab, epochs=epochs, seed=seed, device=device)
     info = {"trained_on": {"images": count, "crops": len(crops)}, "epochs": epochs, "seed": seed,
-            "config": _plain(asdict(clf.config))}
-    if path is not None:
-        clf_mod.save_classifier(clf, vocab, path)
-        info["saved_to"] = str(path)
-        say(f"object classifier saved to {path}")
+            "config": clf_mod.config_dict(clf)}
+    clf_mod.keep_trained(clf, vocab, path, info, say)
     return clf, info
 
 

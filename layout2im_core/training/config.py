@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, Optional, Tuple
 
 from ..config import PRESETS as MODEL_PRESETS
-from ..config import LossWeights
+from ..config import LossWeights, unknown_fields
 from ..errors import Layout2ImError, clip
 
 DATA_KINDS = ("coco", "vg", "custom", "scenes")
@@ -197,8 +197,7 @@ class TrainConfig:
     @staticmethod
     def from_dict(d: Dict[str, Any]) -> "TrainConfig":
         """Inverse of :meth:`to_dict`. Raises TrainConfigError on unknown keys or bad values."""
-        names = {f.name for f in dataclasses.fields(TrainConfig)}
-        unknown = sorted(set(d) - names)
+        unknown = unknown_fields(TrainConfig, d)
         if unknown:
             raise TrainConfigError(f"unknown training config keys: {unknown}")
         d = dict(d)
