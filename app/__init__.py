@@ -1,8 +1,9 @@
 """Layout2Im Studio: the desktop layout editor with live generation (PySide6).
 
 The app reaches the model only through ``layout2im_core.inference`` (imported lazily on the worker
-thread, so the window appears before torch loads) and the core's plain types, errors, vocabulary and
-project file. Layout of the package:
+thread, so the window appears before torch loads); of the rest of the core it imports only the
+public API modules listed in docs/architecture.md ("Packages", enforced by pyproject's import
+contracts). Layout of the package:
 
     __main__.py        entry point ``layout2im-studio`` (+ ``--self-test OUT.png``)
     main_window.py     composes the parts

@@ -67,7 +67,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or create_application(sys.argv[:1])
-    if app is None:
+    if not isinstance(app, QApplication):
         return 2
     from .qt_compat import protect_none
     protect_none()  # PySide6 6.12 on Python < 3.12 loses references to None (see qt_compat)

@@ -5,7 +5,7 @@ of a long list of QAction constructions and lets tests trigger any command the u
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
@@ -69,7 +69,7 @@ FIXED_NAMES = {"undo": "Undo", "redo": "Redo"}  # their text follows the stack (
 SPECIAL_KEYS = {"F13", "F14", "F15", "F16", "F17", "F18", "F19", "F20", "Undo", "Redo", "Copy", "Paste",
                 "Cut", "Find", "Open", "Help"}  # platform extras in QKeySequence.keyBindings
 
-MENUS = {
+MENUS: Dict[str, List[Optional[str]]] = {
     "&File": ["new", "open", "@recent", "@examples", "import_annotation", "save", "save_as", None, "export_png",
               "copy_image", None, "quit"],
     "&Edit": ["undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", "select_all", None,
@@ -93,7 +93,7 @@ class ActionSet:
         self.window = window
         self.by_name: Dict[str, QAction] = {}
         self._icons: Dict[str, str] = {"undo": "fa5s.undo", "redo": "fa5s.redo"}
-        undo.setShortcuts(QKeySequence.keyBindings(QKeySequence.Undo))  # Ctrl+Z, plus e.g. F14 / Undo keys
+        undo.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Undo))  # Ctrl+Z, plus e.g. F14 / Undo keys
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         undo.setStatusTip("Undo the last change")
         redo.setStatusTip("Redo the change undone last")

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from layout2im_core.boxes import BBox, clip_unit, normalise, xywh_to_xyxy
 from layout2im_core.errors import clip
 from layout2im_core.input_files import InputFileError, read_json
 
-BBox = Tuple[float, float, float, float]
 COCO_STUFF_OTHER = "other"  # COCO-Stuff's "unlabeled region" class: not a category (left out, as in training)
 MAX_ANNOTATION_BYTES = 512 * 2 ** 20
 MAX_LABEL_CHARS = 256  # = layout2im_core.project.MAX_NAME_CHARS
@@ -188,8 +188,8 @@ def _norm_box(x0: float, y0: float, x1: float, y1: float, w: int, h: int) -> Opt
     vals = (x0, y0, x1, y1)
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in vals):
         return None
-    x0, x1 = sorted((min(max(x0 / w, 0.0), 1.0), min(max(x1 / w, 0.0), 1.0)))
-    y0, y1 = sorted((min(max(y0 / h, 0.0), 1.0), min(max(y1 / h, 0.0), 1.0)))
+    a0, b0, a1, b1 = clip_unit(normalise(vals, w, h))
+    (x0, x1), (y0, y1) = sorted((a0, a1)), sorted((b0, b1))  # labelme points come in any order
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
@@ -223,8 +223,7 @@ def _coco(data: Dict, source: Path, image_name: Optional[str]) -> AnnotatedPhoto
         if label == COCO_STUFF_OTHER:
             dropped += 1
             continue
-        x, y, bw, bh = bbox
-        box = _norm_box(x, y, x + bw, y + bh, w, h)
+        box = _norm_box(*xywh_to_xyxy(bbox), w, h)
         if box is not None:
             objects.append((label, box))
     file_name = image.get("file_name")

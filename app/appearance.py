@@ -26,48 +26,41 @@ Every absolute change of the look (new seed, re-roll, paste, photo, variation, i
 ``base = z``, i.e. all sliders at 0; **Reset** sets ``z = base``; **Typical** sets ``z = base = m``.
 Both codes are stored in the project file (``z`` per object, ``base_z`` in ``meta["looks"]``), so the
 positions survive save -> load.
+
+New looks are drawn here, on the GUI thread: a look of seed s is ``z = sample_z(1, Z, s)[0]``
+(``layout2im_core.model_api.sample_z``, numpy: the formula ``Layout2ImModel.sample_z`` uses, so a
+seed saved in a project gives the same z in the app, the CLI and the model).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+import random
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from layout2im_core.model_api import AppearanceDirections, sample_z
 
 SLIDER_RANGE = 3.0     # sliders span -3 .. +3 standard deviations
 STEPS_PER_SD = 100     # QSlider integer steps per standard deviation (0.01 sd resolution)
 DEFAULT_K = 6          # principal sliders shown
 MAX_NAMED = 6          # named sliders shown at most (custom data may name many attributes)
+SEED_MAX = 2 ** 31 - 1  # seeds of new looks are drawn from [0, SEED_MAX) (a spin box shows them)
+Look = Tuple[Tuple[float, ...], int]  # (z, the seed it was drawn with)
+Vector = Union[Sequence[float], np.ndarray]  # a code or slider positions, as tuples or arrays
 
 
-@dataclass(frozen=True)
-class LookBasis:
-    """A category's appearance directions (plain numpy, float64 for the arithmetic).
-
-    Attributes:
-        mean: [Z] centre of the category's crop codes.  components: [K, Z] orthonormal directions.
-        std: [K] standard deviation along each (> 0).  explained: [K] share of variance in [0, 1].
-        fallback: True when these are the unit axes of z (the model holds no directions for it).
-        names: [K] factor name of each named row ("colour", ...; they come first), "" for principal rows.
-        r2: [K] held-out R^2 of each named factor from the code (NaN for principal rows).
-    """
-
-    mean: np.ndarray
-    components: np.ndarray
-    std: np.ndarray
-    explained: np.ndarray
-    fallback: bool
-    names: Tuple[str, ...] = ()
-    r2: Optional[np.ndarray] = None
+class LookBasis(AppearanceDirections):
+    """A category's appearance directions made ready for the sliders (the fields of
+    :class:`~layout2im_core.model_api.AppearanceDirections`): float64 for the arithmetic, at most
+    ``MAX_NAMED`` named rows (first), std at least 1e-6, ``names`` and ``r2`` given for every row."""
 
     @staticmethod
-    def from_directions(d) -> "LookBasis":
-        """From the inference API's AppearanceDirections (at most ``MAX_NAMED`` named rows kept)."""
+    def from_directions(d: AppearanceDirections) -> "LookBasis":
+        """From the model's AppearanceDirections (at most ``MAX_NAMED`` named rows kept)."""
         comps = np.asarray(d.components, np.float64)
-        names = tuple(getattr(d, "names", ()) or ("",) * comps.shape[0])
-        r2 = getattr(d, "r2", None)
-        r2 = np.full(comps.shape[0], np.nan) if r2 is None else np.asarray(r2, np.float64)
+        names = tuple(d.names or ("",) * comps.shape[0])
+        r2 = np.full(comps.shape[0], np.nan) if d.r2 is None else np.asarray(d.r2, np.float64)
         keep = [i for i, n in enumerate(names) if n][:MAX_NAMED] + [i for i, n in enumerate(names) if not n]
         std = np.maximum(np.asarray(d.std, np.float64), 1e-6)
         return LookBasis(np.asarray(d.mean, np.float64), comps[keep], std[keep],
@@ -87,11 +80,10 @@ class LookBasis:
             return c
         return np.linalg.pinv(c.T)
 
-    @staticmethod
-    def unit_axes(z_dim: int, k: int = DEFAULT_K) -> "LookBasis":
-        """The fallback: the first ``k`` unit axes of z, std 1."""
-        k = min(k, z_dim)
-        return LookBasis(np.zeros(z_dim), np.eye(z_dim)[:k], np.ones(k), np.full(k, 1.0 / z_dim), True)
+    @classmethod
+    def unit_axes(cls, z_dim: int, k: Optional[int] = DEFAULT_K) -> "LookBasis":
+        """The fallback: the first ``k`` unit axes of z (all when None), std 1."""
+        return LookBasis.from_directions(AppearanceDirections.unit_axes(z_dim, k))
 
     @property
     def k(self) -> int:
@@ -102,20 +94,20 @@ class LookBasis:
         return int(self.components.shape[1])
 
 
-def effective_base(z: Sequence[float], base_z: Optional[Sequence[float]]) -> np.ndarray:
+def effective_base(z: Vector, base_z: Optional[Vector]) -> np.ndarray:
     """The base code of an object: ``base_z``, or ``z`` when it has none (or one of another size)."""
     if base_z is None or len(base_z) != len(z):
         return np.asarray(z, np.float64)
     return np.asarray(base_z, np.float64)
 
 
-def slider_values(z: Sequence[float], base_z: Optional[Sequence[float]], basis: LookBasis) -> np.ndarray:
+def slider_values(z: Vector, base_z: Optional[Vector], basis: LookBasis) -> np.ndarray:
     """Slider positions s [K] (standard deviations, not clamped) of ``z`` relative to its base."""
     zz = np.asarray(z, np.float64)
     return (basis.readout @ (zz - effective_base(zz, base_z))) / basis.std
 
 
-def move_sliders(z: Sequence[float], old: Sequence[float], new: Sequence[float], basis: LookBasis) -> np.ndarray:
+def move_sliders(z: Vector, old: Vector, new: Vector, basis: LookBasis) -> np.ndarray:
     """z' (float64 [Z]) after moving the sliders from ``old`` to ``new`` (each [K])."""
     delta = (np.asarray(new, np.float64) - np.asarray(old, np.float64)) * basis.std
     return np.asarray(z, np.float64) + delta @ basis.components
@@ -130,3 +122,13 @@ def to_steps(value: float) -> int:
 def from_steps(steps: int) -> float:
     """A QSlider position -> its value in standard deviations."""
     return steps / STEPS_PER_SD
+
+
+def seeded_look(z_dim: int, seed: int) -> Look:
+    """The look of ``seed``: (``sample_z(1, z_dim, seed)[0]`` as Python floats, seed)."""
+    return tuple(float(v) for v in sample_z(1, z_dim, seed)[0]), int(seed)
+
+
+def random_looks(z_dim: int, n: int) -> List[Look]:
+    """``n`` new looks, each of a fresh random seed in [0, ``SEED_MAX``)."""
+    return [seeded_look(z_dim, random.randrange(SEED_MAX)) for _ in range(n)]

@@ -12,10 +12,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from layout2im_core.model_registry import DEFAULT_MODEL, available_models
 from layout2im_core.project import Project, ProjectFileError, load_project
 from layout2im_core.resources_path import resources_dir
 
-DEFAULT_MODEL = "scenes64"    # listed first (the core's default model)
 THUMBNAIL_SEED = 0            # looks of the examples' objects (they carry no z) in the thumbnails
 
 
@@ -80,12 +80,8 @@ def _title(path: Path, project: Project) -> str:
 def load_catalog(root: Optional[Path] = None) -> Catalog:
     """Read ``root`` (default: the shipped resources folder); unreadable layouts are left out."""
     root = Path(root) if root is not None else resources_dir()
-    try:
-        files = sorted((root / "models").glob("*.safetensors"))
-    except OSError:
-        files = []
-    models = sorted((ShippedModel(p.name[:-len(".safetensors")], p) for p in files),
-                    key=lambda m: (m.name != DEFAULT_MODEL, m.name))
+    models = sorted((ShippedModel(name, p) for name, p in available_models(root).items()),
+                    key=lambda m: (m.name != DEFAULT_MODEL, m.name))  # the default first
     order = {m.name: i for i, m in enumerate(models)}
     examples = []
     try:

@@ -8,11 +8,12 @@ re-applies the final state).
 from __future__ import annotations
 
 import time
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 from PySide6.QtGui import QUndoCommand
 
 from .document import DocObject, Document
+from .selection import Selection
 
 
 class AddObjectsCommand(QUndoCommand):
@@ -20,7 +21,7 @@ class AddObjectsCommand(QUndoCommand):
     ``selection``, a redo selects the objects again (as the add itself did)."""
 
     def __init__(self, doc: Document, items: Sequence[Tuple[int, DocObject]], text: str = "Add",
-                 selection=None):
+                 selection: Optional[Selection] = None):
         super().__init__(text)
         self._doc = doc
         self._items = list(items)
@@ -46,7 +47,8 @@ class RemoveObjectsCommand(QUndoCommand):
     """Remove objects; undo puts them back at their old positions and, with a ``selection`` (an
     object with ``set(uids)``), selects them again, as they were selected when deleted."""
 
-    def __init__(self, doc: Document, uids: Iterable[int], text: str = "Delete", selection: Optional[object] = None):
+    def __init__(self, doc: Document, uids: Iterable[int], text: str = "Delete",
+                 selection: Optional[Selection] = None):
         super().__init__(text)
         self._doc = doc
         self._uids = list(uids)
@@ -93,13 +95,6 @@ class ReorderCommand(QUndoCommand):
 
     def undo(self) -> None:
         self._doc.set_order(self._before)
-
-
-def bbox_update(doc: Document, before: Dict[int, tuple], after: Dict[int, tuple], text: str) -> UpdateObjectsCommand:
-    """An UpdateObjectsCommand that changes only bboxes (``before``/``after``: uid -> bbox)."""
-    objs_before = [doc.get(uid).with_(bbox=b) for uid, b in before.items()]
-    objs_after = [doc.get(uid).with_(bbox=b) for uid, b in after.items()]
-    return UpdateObjectsCommand(doc, objs_before, objs_after, text)
 
 
 class LookStepCommand(UpdateObjectsCommand):

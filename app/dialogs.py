@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox, QWidget
 
 
 class Dialogs:
@@ -27,14 +27,13 @@ class Dialogs:
 
     def ask_yes_no(self, title: str, text: str) -> bool:
         """A yes/no question; True for yes."""
-        return QMessageBox.question(self.parent, title, text) == QMessageBox.Yes
+        return QMessageBox.question(self.parent, title, text) == QMessageBox.StandardButton.Yes
 
     def ask_save(self, title: str, text: str) -> str:
         """Save / Discard / Cancel before losing changes: returns "save", "discard" or "cancel"."""
-        ans = QMessageBox.warning(self.parent, title, text,
-                                  QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel,
-                                  QMessageBox.Save)
-        return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(ans, "cancel")
+        B = QMessageBox.StandardButton
+        ans = QMessageBox.warning(self.parent, title, text, B.Save | B.Discard | B.Cancel, B.Save)
+        return {B.Save: "save", B.Discard: "discard"}.get(ans, "cancel")
 
     def open_file(self, title: str, filters: str, directory: str = "") -> Optional[str]:
         """A file to open, or None."""
@@ -60,7 +59,7 @@ class Dialogs:
         """A box (x0, y0, x1, y1) in [0, 1] drawn on ``image`` (a QImage), or None."""
         from .photo_dialog import PhotoBoxDialog
         dlg = PhotoBoxDialog(image, title, initial, self.parent)
-        return dlg.box if dlg.exec() == PhotoBoxDialog.Accepted else None
+        return dlg.box if dlg.exec() == QDialog.DialogCode.Accepted else None
 
     def choose(self, title: str, label: str, items: Sequence[str]) -> Optional[str]:
         """One of ``items``, or None."""

@@ -5,12 +5,15 @@ commands in ``commands.py``, or directly for the live preview of a drag) and red
 them. Each object has a ``uid`` that stays the same through every edit, undo and redo, so views can
 map objects to their items.
 
-Listeners get a :class:`DocEvent` whose ``kind`` is one of:
+Listeners get a :class:`DocEvent` whose ``kind`` (:data:`EventKind`) is one of:
     ``reset``      everything changed (new / opened document)
     ``structure``  objects were inserted, removed or reordered
     ``geometry``   only bboxes changed (a drag: views that do not draw boxes may ignore it)
     ``attrs``      category or lock flag changed (maybe z too)
     ``look``       only the look changed (z, base z, seed): views that do not show it may ignore it
+Events are sent only for a real change, and name only the objects that changed (``uids``), so views
+redraw just those: an undo command's first ``redo`` that re-applies what a drag preview already
+shows sends nothing, and so causes no second refresh or render.
 
 Per-object look state beyond ``z`` and ``locked`` (the base code of the sliders and the seed, see
 ``appearance.py``) is saved in the project's ``meta["looks"]``: a list in object order of
@@ -22,13 +25,14 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, replace
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Literal, Optional, Sequence, Tuple
 
 from layout2im_core.project import Project, ProjectObject, to_float32_tuple
 from layout2im_core.types import BBox, LayoutSpec, ObjectSpec
 
 _uids = itertools.count(1)
 LOOKS_KEY = "looks"  # project meta key of the per-object base z and seed
+EventKind = Literal["reset", "structure", "geometry", "attrs", "look"]
 
 
 def new_uid() -> int:
@@ -82,7 +86,7 @@ class DocObject:
 class DocEvent:
     """What changed: ``kind`` (see module docstring) and the uids concerned (empty for reset)."""
 
-    kind: str
+    kind: EventKind
     uids: Tuple[int, ...] = ()
 
 
@@ -146,7 +150,7 @@ class Document:
         """Call ``listener(event)`` after every change."""
         self._listeners.append(listener)
 
-    def _notify(self, kind: str, uids: Iterable[int] = ()) -> None:
+    def _notify(self, kind: EventKind, uids: Iterable[int] = ()) -> None:
         event = DocEvent(kind, tuple(uids))
         for fn in list(self._listeners):
             fn(event)
@@ -156,29 +160,36 @@ class Document:
         """Insert objects at indices, in the given order (each index counts the ones before)."""
         for index, obj in items:
             self._objects.insert(max(0, min(index, len(self._objects))), obj)
-        self._notify("structure", [o.uid for _, o in items])
+        if items:
+            self._notify("structure", [o.uid for _, o in items])
 
     def remove(self, uids: Iterable[int]) -> List[Tuple[int, DocObject]]:
         """Remove objects; returns (index, object) pairs in ascending index, ready for ``insert``."""
         wanted = set(uids)
         removed = [(i, o) for i, o in enumerate(self._objects) if o.uid in wanted]
         self._objects = [o for o in self._objects if o.uid not in wanted]
-        self._notify("structure", [o.uid for _, o in removed])
+        if removed:
+            self._notify("structure", [o.uid for _, o in removed])
         return removed
 
     def replace(self, objects: Sequence[DocObject]) -> None:
-        """Replace objects by uid with new versions (same uids)."""
+        """Replace objects by uid with new versions (same uids); the event names those that changed
+        (none: no event)."""
         new = {o.uid: o for o in objects}
         attrs = look = geometry = False
+        changed = set()
         for i, o in enumerate(self._objects):
-            if o.uid in new:
-                n = new[o.uid]
-                attrs |= (n.category, n.locked) != (o.category, o.locked)
-                look |= n.look != o.look
-                geometry |= n.bbox != o.bbox
-                self._objects[i] = n
-        kind = "attrs" if attrs or (look and geometry) else "look" if look else "geometry"
-        self._notify(kind, new.keys())
+            n = new.get(o.uid)
+            if n is None or n == o:
+                continue
+            attrs |= (n.category, n.locked) != (o.category, o.locked)
+            look |= n.look != o.look
+            geometry |= n.bbox != o.bbox
+            self._objects[i] = n
+            changed.add(o.uid)
+        if changed:
+            kind: EventKind = "attrs" if attrs or (look and geometry) else "look" if look else "geometry"
+            self._notify(kind, [u for u in new if u in changed])
 
     def set_bboxes(self, bboxes: Dict[int, BBox]) -> None:
         """Set the bbox of several objects (the live preview of a drag uses this)."""
@@ -188,6 +199,8 @@ class Document:
         """Reorder: ``uids`` must be a permutation of the current uids."""
         if sorted(uids) != sorted(self.uids()):
             raise ValueError("set_order needs a permutation of the document's uids")
+        if list(uids) == self.uids():
+            return
         by_uid = {o.uid: o for o in self._objects}
         self._objects = [by_uid[u] for u in uids]
         self._notify("structure", uids)
@@ -222,7 +235,7 @@ class Document:
         out = []
         for o, look in zip(project.objects, looks):
             base, seed = _read_look(look, o.z)
-            out.append(DocObject(new_uid(), o.category, tuple(o.bbox), o.z, o.locked, base, seed))
+            out.append(DocObject(new_uid(), o.category, o.bbox, o.z, o.locked, base, seed))
         return out
 
     def load_project(self, project: Project) -> None:
@@ -259,7 +272,7 @@ def _read_look(look, z) -> Tuple[Optional[Tuple[float, ...]], Optional[int]]:
     try:
         ok = isinstance(base, list) and len(base) == len(z) and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in base)
-        base = to_float32_tuple(base) if ok else None
+        base = to_float32_tuple(base) if ok and isinstance(base, list) else None
         if base is not None and not all(math.isfinite(v) for v in base):
             base = None
     except (TypeError, ValueError, OverflowError):
@@ -285,12 +298,3 @@ def look_repairs(project: Project) -> List[str]:
             out.append(f"object {i}: its look's base or seed was unusable and was reset")
     return out[:10] + ([f"and {len(out) - 10} more looks reset"] if len(out) > 10 else [])
 
-
-def clamp_bbox(bbox: Sequence[float], min_size: float) -> BBox:
-    """Clamp a bbox into [0, 1] keeping at least ``min_size`` per side (shifting it inside if needed)."""
-    x0, y0, x1, y1 = (float(v) for v in bbox)
-    w = min(1.0, max(min_size, x1 - x0))
-    h = min(1.0, max(min_size, y1 - y0))
-    x0 = min(max(0.0, x0), 1.0 - w)
-    y0 = min(max(0.0, y0), 1.0 - h)
-    return (x0, y0, x0 + w, y0 + h)

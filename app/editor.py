@@ -3,15 +3,17 @@ menus) call these; nothing else changes the document."""
 
 from __future__ import annotations
 
-import json
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from PySide6.QtCore import QMimeData, QObject, Signal
-from PySide6.QtGui import QGuiApplication, QUndoStack
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from layout2im_core.boxes import clamp_bbox
 
 from .canvas.handles import MIN_SIZE, move_bboxes
+from .clipboard import get_json, put_json
 from .commands import AddObjectsCommand, RemoveObjectsCommand, ReorderCommand, UpdateObjectsCommand
-from .document import DocObject, Document, clamp_bbox, new_uid
+from .document import DocObject, Document, new_uid
 from .selection import Selection
 
 OBJECTS_MIME = "application/x-layout2im-objects"
@@ -25,9 +27,8 @@ class Editor(QObject):
 
     Attributes:
         doc: the Document.  stack: its QUndoStack (no limit).  selection: the Selection.
-        z_source: ``z_source(n) -> list of n z tuples (or None)`` used for new objects.
-        look_source: ``look_source(n) -> list of n (z, seed)`` used for new objects (default: the
-            z of ``z_source`` without a seed).
+        look_source: ``look_source(n) -> list of n (z, seed)`` used for new objects (default:
+            ``(None, None)``, no look yet; the window sets ``LookEditor.new_looks``).
         known: category names the loaded model knows (None: no model; nothing is flagged).
         trained: category names the loaded model was trained on (None: all it knows).
     """
@@ -42,8 +43,8 @@ class Editor(QObject):
         self.stack = QUndoStack(self)
         self.stack.setUndoLimit(0)  # 0 = unlimited
         self.selection = Selection(self)
-        self.z_source: Callable[[int], List] = lambda n: [None] * n
-        self.look_source: Callable[[int], List] = lambda n: [(z, None) for z in self.z_source(n)]
+        self.look_source: Callable[[int], List[Tuple[Optional[Tuple[float, ...]], Optional[int]]]] = \
+            lambda n: [(None, None)] * n
         self.known: Optional[set] = None
         self.trained: Optional[set] = None
         self._current = ""
@@ -137,24 +138,19 @@ class Editor(QObject):
         objs = self._selected_objects()
         if not objs:
             return False
-        payload = json.dumps([{"category": o.category, "bbox": list(o.bbox), "locked": o.locked,
-                               "z": None if o.z is None else list(o.z), "seed": o.seed,
-                               "base_z": None if o.base_z is None else list(o.base_z)} for o in objs])
-        mime = QMimeData()
-        mime.setData(OBJECTS_MIME, payload.encode("utf-8"))
-        mime.setText(payload)
-        QGuiApplication.clipboard().setMimeData(mime)
+        put_json(OBJECTS_MIME, [{"category": o.category, "bbox": list(o.bbox), "locked": o.locked,
+                                 "z": None if o.z is None else list(o.z), "seed": o.seed,
+                                 "base_z": None if o.base_z is None else list(o.base_z)} for o in objs])
         self._paste_count = 0
         return True
 
     def paste(self) -> List[int]:
         """Paste objects from the clipboard, offset a little more at each paste."""
-        mime = QGuiApplication.clipboard().mimeData()
-        if mime is None or not mime.hasFormat(OBJECTS_MIME):
-            self.message.emit("Nothing to paste")
-            return []
         try:
-            items = json.loads(bytes(mime.data(OBJECTS_MIME)).decode("utf-8"))
+            items = get_json(OBJECTS_MIME)
+            if items is None:
+                self.message.emit("Nothing to paste")
+                return []
             self._paste_count += 1
             off = PASTE_OFFSET * self._paste_count
             objs = [self._offset_copy(DocObject(0, str(d["category"]), tuple(d["bbox"]), None,

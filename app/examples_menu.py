@@ -22,7 +22,7 @@ class _ThumbnailStyle(QProxyStyle):
     """The app's style with menu icons of THUMB_PX (menus otherwise show 16 px icons)."""
 
     def pixelMetric(self, metric, option=None, widget=None) -> int:
-        if metric == QStyle.PM_SmallIconSize:
+        if metric == QStyle.PixelMetric.PM_SmallIconSize:
             return THUMB_PX
         return super().pixelMetric(metric, option, widget)
 

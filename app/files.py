@@ -42,7 +42,7 @@ RECOVERY_GLOB = f"recovery*{FILE_SUFFIX}"
 
 def default_recovery_path() -> Path:
     """This instance's autosave file in the per-user app data folder (a name no other instance uses)."""
-    base = QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or str(Path.home())
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation) or str(Path.home())
     return Path(base) / f"recovery-{os.getpid()}-{int(time.time() * 1000)}{FILE_SUFFIX}"
 
 
@@ -332,7 +332,6 @@ class FileController(QObject):
             self.suggested_path = Path(original)
             self.path_changed.emit()
         self.editor.stack.push(AddObjectsCommand(self.doc, list(enumerate(objs)), "Recover"))
-        return True
 
     # ---- image ---------------------------------------------------------------------------------
     def export_png(self) -> bool:
@@ -356,7 +355,8 @@ class FileController(QObject):
     def write_png(self, path: str, scale: int) -> bool:
         """Save the image ``scale`` times enlarged (crisp or smooth as the view shows it)."""
         image = self._image()
-        if image is None or not scaled_image(image, scale, self._smooth()).save(path, "PNG"):
+        # PySide6's stub types the format as bytes, but the binding takes (only) a str
+        if image is None or not scaled_image(image, scale, self._smooth()).save(path, "PNG"):  # type: ignore[call-overload]
             self.dialogs.error("Export PNG", f"Cannot write {path}.")
             return False
         self.settings.set_last_dir("export", path)

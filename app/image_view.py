@@ -18,13 +18,13 @@ def array_to_qimage(img: np.ndarray) -> QImage:
     """uint8 [H, W, 3] RGB -> a QImage that owns its pixels."""
     img = np.ascontiguousarray(img, dtype=np.uint8)
     h, w, _ = img.shape
-    return QImage(img.data, w, h, 3 * w, QImage.Format_RGB888).copy()
+    return QImage(img.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 def scaled_image(image: QImage, scale: int, smooth: bool) -> QImage:
     """``image`` enlarged ``scale`` times, nearest (crisp) or bilinear (smooth)."""
-    return image.scaled(image.width() * scale, image.height() * scale, Qt.IgnoreAspectRatio,
-                        Qt.SmoothTransformation if smooth else Qt.FastTransformation)
+    mode = Qt.TransformationMode.SmoothTransformation if smooth else Qt.TransformationMode.FastTransformation
+    return image.scaled(image.width() * scale, image.height() * scale, Qt.AspectRatioMode.IgnoreAspectRatio, mode)
 
 
 class ImageView(QWidget):
@@ -93,28 +93,28 @@ class ImageView(QWidget):
         p.fillRect(self.rect(), pal.color(pal.ColorRole.Window).darker(108))
         r = self.target_rect()
         if self._image is None:
-            p.setPen(QPen(pal.color(pal.ColorRole.Mid), 1, Qt.DashLine))
+            p.setPen(QPen(pal.color(pal.ColorRole.Mid), 1, Qt.PenStyle.DashLine))
             p.drawRect(r)
             p.setPen(pal.color(pal.ColorRole.PlaceholderText))
-            p.drawText(r, Qt.AlignCenter | Qt.TextWordWrap, self._placeholder)
+            p.drawText(r, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._placeholder)
         else:
-            p.setRenderHint(QPainter.SmoothPixmapTransform, self.smooth)
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
             p.drawImage(r, self._image)
         if self.overlay:
             self._paint_overlay(p, r)
         if self.busy:
-            p.setRenderHint(QPainter.Antialiasing, True)
-            p.setPen(Qt.NoPen)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(pal.color(pal.ColorRole.Highlight))
-            p.drawEllipse(r.topRight().x() - 16, r.top() + 6, 10, 10)
+            p.drawEllipse(int(r.topRight().x() - 16), int(r.top() + 6), 10, 10)
         p.end()
 
     def _paint_overlay(self, p: QPainter, r: QRectF) -> None:
-        p.setRenderHint(QPainter.Antialiasing, True)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         for bbox, category, unknown in self._boxes:
             color = QColor(*(UNKNOWN_RGB if unknown else category_rgb(category)))
-            p.setPen(QPen(color, 1.5, Qt.DashLine if unknown else Qt.SolidLine))
-            p.setBrush(Qt.NoBrush)
+            p.setPen(QPen(color, 1.5, Qt.PenStyle.DashLine if unknown else Qt.PenStyle.SolidLine))
+            p.setBrush(Qt.BrushStyle.NoBrush)
             x0, y0, x1, y1 = bbox
             box = QRectF(r.x() + x0 * r.width(), r.y() + y0 * r.height(),
                          (x1 - x0) * r.width(), (y1 - y0) * r.height())
@@ -123,4 +123,4 @@ class ImageView(QWidget):
             chip = QRectF(box.x(), box.y(), fm.horizontalAdvance(category) + 8, fm.height() + 2)
             p.fillRect(chip.intersected(box), color)
             p.setPen(text_color_on(color))
-            p.drawText(chip.intersected(box), Qt.AlignCenter, category)
+            p.drawText(chip.intersected(box), Qt.AlignmentFlag.AlignCenter, category)

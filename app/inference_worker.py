@@ -5,35 +5,34 @@ pending, so while a render runs, any number of requests collapse into the newest
 running render ends, the worker takes that newest one (requests in between are never computed).
 Results carry their request id and an epoch; the GUI-side :class:`InferenceClient` drops a result
 that is older than the image already shown, or from an older epoch (the model or the document was
-replaced since it was asked for). Control jobs (load a model, change device, sample z, generic jobs)
-queue in order and run before the pending render.
+replaced since it was asked for). Control jobs (load a model, change device, generic jobs) queue in
+order and run before the pending render.
 
 ``layout2im_core.inference`` (and with it torch) is imported on the worker thread, at the first
-model load, so the window appears before torch is imported.
+model load, so the window appears before torch is imported. The worker holds the model as a
+:class:`~layout2im_core.model_api.RenderModel` (the protocol ``Layout2ImModel`` implements); what
+the GUI needs to know of it crosses once, as a :class:`ModelInfo`. Appearance codes are drawn on the
+GUI thread (``appearance.py``), not here.
 """
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
 
+from layout2im_core.model_api import MIN_BOX_AREA, RenderModel
+from layout2im_core.model_registry import default_model_path
 from layout2im_core.types import LayoutSpec
 
 from .appearance import DEFAULT_K, LookBasis
-from .layout_checks import MIN_BOX_AREA, ModelLimits
-
-Z_POOL = 64  # z codes sampled ahead for new objects (the GUI never calls the model)
-SEED_MAX = 2 ** 31 - 1
-Look = Tuple[Tuple[float, ...], Optional[int]]  # (z, seed it was sampled with)
+from .layout_checks import ModelLimits
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,8 @@ class ModelInfo:
     max_objects: int = 0                   # most objects one render takes (0: no limit known)
     trained_max_objects: int = 8           # most objects per image in training
     min_box_area: float = MIN_BOX_AREA     # smallest trained box, share of the image
+    precision: str = "fp32"                # "fp32" or "bf16", as the core's precision policy chose
+    precision_reason: str = ""             # why (one line, for the status bar's tooltip)
 
     @property
     def limits(self) -> ModelLimits:
@@ -60,8 +61,6 @@ class ModelInfo:
         trained = frozenset(self.trained) if 0 < len(self.trained) < len(self.categories) else frozenset()
         return ModelLimits(frozenset(self.categories), trained, self.max_objects, self.trained_max_objects,
                            self.z_dim, self.min_box_area)
-    precision: str = "fp32"                # "fp32" or "bf16", as the core's precision policy chose
-    precision_reason: str = ""             # why (one line, for the status bar's tooltip)
 
     def basis(self, category: str) -> LookBasis:
         """The look basis of ``category`` (unit axes of z for a category the model lacks)."""
@@ -99,11 +98,10 @@ def _message(e: BaseException) -> str:
 class InferenceWorker(QObject):
     """Lives on the worker thread; its public methods are safe to call from the GUI thread."""
 
-    model_loaded = Signal(object, object)  # ModelInfo, list of Look: the z pool
+    model_loaded = Signal(object)          # ModelInfo
     model_failed = Signal(str)
     rendered = Signal(object)              # RenderResult
     render_failed = Signal(int, int, str)  # request id, epoch, message
-    z_sampled = Signal(str, object)        # model name, list of Look
     job_done = Signal(str, object)         # tag, result
     job_failed = Signal(str, str)          # tag, message
     _wake = Signal()
@@ -111,10 +109,10 @@ class InferenceWorker(QObject):
     def __init__(self):
         super().__init__()
         self._lock = threading.Lock()
-        self._jobs: deque = deque()
+        self._jobs: Deque[Callable[[], None]] = deque()
         self._render: Optional[RenderRequest] = None
         self._scheduled = False
-        self._model = None
+        self._model: Optional[RenderModel] = None
         self._path = ""
         self._last: Optional[Tuple[tuple, float]] = None  # (model, layout, seed) rendered last, its ms
         self.renders_done = 0  # read by tests and benchmarks
@@ -132,25 +130,21 @@ class InferenceWorker(QObject):
         imports an official Layout2Im checkpoint instead."""
         self._enqueue(lambda: self._do_load(path, official_vocabulary))
 
-    def set_model(self, model) -> None:
+    def set_model(self, model: RenderModel) -> None:
         """Adopt an already built model (tests, benchmarks)."""
-        self._enqueue(lambda: self._adopt(model, getattr(model, "name", "model")))
+        self._enqueue(lambda: self._adopt(model, model.name))
 
     def set_device(self, device: str) -> None:
         """Move the model to ``device`` ("cpu", "cuda", ...)."""
-        def job():
+        def job() -> None:
+            model = self._model
+            if model is None:
+                return
             try:
-                self._model.set_device(device)
-                self._adopt(self._model, self._path)
+                model.set_device(device)
+                self._adopt(model, self._path)
             except Exception as e:  # noqa: BLE001 - shown to the user
                 self.model_failed.emit(f"Cannot use device {device}: {_message(e)}")
-        self._enqueue(job)
-
-    def sample_z(self, n: int) -> None:
-        """Sample ``n`` codes, each ``model.sample_z(1, seed)`` of a random seed (answer: ``z_sampled``)."""
-        def job():
-            if self._model is not None:
-                self.z_sampled.emit(self._model.name, seeded_looks(self._model, n))
         self._enqueue(job)
 
     def run_job(self, tag: str, fn: Callable[[Any], Any]) -> None:
@@ -213,60 +207,44 @@ class InferenceWorker(QObject):
 
     def _do_load(self, path: Optional[str], official_vocabulary: Optional[str]) -> None:
         try:
+            if path is None and not official_vocabulary:
+                default = default_model_path()
+                if not default.exists():
+                    self.model_failed.emit(f"No model loaded: the default model {default} is missing. "
+                                           "Open a model file (Model > Open Model File…).")
+                    return
+                path = str(default)
             from layout2im_core import inference
+            model: RenderModel
             if official_vocabulary:
-                importer = getattr(inference, "import_official", None)
-                if importer is None:
-                    raise RuntimeError("this build cannot import official checkpoints")
-                model = importer(path, official_vocabulary)  # "coco", "vg" or a vocab.json path
+                model = inference.import_official(path, official_vocabulary)  # "coco", "vg" or a vocab.json path
             else:
-                if path is None:
-                    path = str(inference.default_model_path())
-                    if not Path(path).exists():
-                        self.model_failed.emit(f"No model loaded: the default model {path} is missing. "
-                                               "Open a model file (Model > Open Model File…).")
-                        return
                 model = inference.Layout2ImModel.load(path)
         except Exception as e:  # noqa: BLE001 - corrupt files must never crash the app
             self.model_failed.emit(f"Cannot load the model {path}:\n{_message(e)}")
             return
         self._adopt(model, str(path))
 
-    def _adopt(self, model, path: str) -> None:
+    def _adopt(self, model: RenderModel, path: str) -> None:
         try:
-            try:
-                from layout2im_core.inference import available_devices
-                devices = tuple(available_devices())
-            except ImportError:
-                devices = ("cpu",)
-            directions = getattr(model, "directions", None)  # duck-typed test models may lack it
-            looks = {} if directions is None else {c: LookBasis.from_directions(directions(c, DEFAULT_K))
-                                                   for c in model.categories}
-            try:
-                from layout2im_core.inference import MIN_BOX_AREA as min_area
-            except ImportError:
-                min_area = MIN_BOX_AREA
-            info = ModelInfo(str(model.name), str(path), tuple(model.categories),
-                             str(model.vocabulary.digest()), int(model.z_dim), str(model.device), devices,
-                             tuple(getattr(model, "trained_categories", model.categories)),
-                             bool(getattr(model, "has_directions", False)), looks,
-                             int(getattr(getattr(model, "config", None), "max_objects", 0) or 0),
-                             int(getattr(model, "trained_max_objects", 8) or 0), float(min_area),
-                             str(getattr(model, "precision", "fp32")), str(getattr(model, "precision_reason", "")))
-            pool = seeded_looks(model, Z_POOL)
+            from layout2im_core.inference import available_devices  # torch is loaded by now
+            info = model_info(model, path, tuple(available_devices()))
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
             self.model_failed.emit(f"The model cannot be used: {_message(e)}")
             return
         self._model, self._path = model, path
         self._last = None
-        self.model_loaded.emit(info, pool)
+        self.model_loaded.emit(info)
 
 
-def seeded_looks(model, n: int) -> List[Look]:
-    """``n`` looks (z, seed), each z = ``model.sample_z(1, seed)`` for a fresh random seed."""
-    seeds = [random.randrange(SEED_MAX) for _ in range(n)]
-    return [(tuple(float(v) for v in model.sample_z(1, s)[0]), s) for s in seeds]
+def model_info(model: RenderModel, path: str, devices: Tuple[str, ...]) -> ModelInfo:
+    """What the GUI needs to know of ``model`` (on the worker: it asks every category's directions)."""
+    looks = {c: LookBasis.from_directions(model.directions(c, DEFAULT_K)) for c in model.categories}
+    return ModelInfo(str(model.name), str(path), tuple(model.categories), str(model.vocabulary.digest()),
+                     int(model.z_dim), str(model.device), devices, tuple(model.trained_categories),
+                     bool(model.has_directions), looks, int(model.max_objects), int(model.trained_max_objects),
+                     MIN_BOX_AREA, str(model.precision), str(model.precision_reason))
 
 
 class InferenceClient(QObject):
@@ -296,9 +274,7 @@ class InferenceClient(QObject):
         self._finished_id = 0
         self._shown_id = 0
         self._busy = False
-        self._z_pool: List[Look] = []
-        self._z_asked = False
-        self._jobs: Dict[str, Tuple[int, Callable, Optional[Callable]]] = {}
+        self._jobs: Dict[str, Tuple[Optional[int], Callable[[Any], None], Optional[Callable[[str], None]]]] = {}
         self._job_count = 0
         self._model_gen = 0  # bumps when a model is (re)loaded: jobs asked before are answered to no one
         self.dropped = 0  # stale results dropped (tests)
@@ -307,7 +283,6 @@ class InferenceClient(QObject):
         w.render_failed.connect(self._on_render_failed)
         w.model_loaded.connect(self._on_model_loaded)
         w.model_failed.connect(self.model_failed)
-        w.z_sampled.connect(self._on_z_sampled)
         w.job_done.connect(self._on_job_done)
         w.job_failed.connect(self._on_job_failed)
 
@@ -332,25 +307,13 @@ class InferenceClient(QObject):
         """Load a model on the worker thread (None: the default model)."""
         self.worker.load(path, official_vocabulary)
 
-    def set_model(self, model) -> None:
+    def set_model(self, model: RenderModel) -> None:
         """Use an already built model (tests)."""
         self.worker.set_model(model)
 
     def set_device(self, device: str) -> None:
         """Move the model to another device."""
         self.worker.set_device(device)
-
-    def take_z(self, n: int) -> List[Optional[Tuple[float, ...]]]:
-        """``n`` fresh z codes from the pool sampled by the model (None when it ran dry)."""
-        return [z for z, _ in self.take_looks(n)]
-
-    def take_looks(self, n: int) -> List[Tuple[Optional[Tuple[float, ...]], Optional[int]]]:
-        """``n`` fresh looks (z, seed) from the pool (``(None, None)`` when it ran dry)."""
-        out = [self._z_pool.pop() if self._z_pool else (None, None) for _ in range(n)]
-        if self.info is not None and len(self._z_pool) < Z_POOL // 2 and not self._z_asked:
-            self._z_asked = True
-            self.worker.sample_z(Z_POOL)
-        return out
 
     def run_job(self, fn: Callable[[Any], Any], on_done: Callable[[Any], None],
                 on_failed: Optional[Callable[[str], None]] = None, any_model: bool = False) -> str:
@@ -411,16 +374,8 @@ class InferenceClient(QObject):
         if epoch == self.epoch and request_id >= self._next_id:
             self.render_error.emit(message)
 
-    def _on_model_loaded(self, info: ModelInfo, pool) -> None:
+    def _on_model_loaded(self, info: ModelInfo) -> None:
         self.info = info
         self.new_epoch()
         self._model_gen += 1
-        self._z_pool = list(pool)
-        self._z_asked = False
         self.model_loaded.emit(info)
-
-    def _on_z_sampled(self, model_name: str, looks) -> None:
-        self._z_asked = False
-        if self.info is not None and model_name == self.info.name and all(len(z) == self.info.z_dim
-                                                                          for z, _ in looks):
-            self._z_pool = list(looks) + self._z_pool

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import FrozenSet, List, Optional, Sequence
 
+from layout2im_core.boxes import area_in_image
+
 MIN_BOX_AREA = 0.02   # share of the image below which a box is outside the trained range (the core's)
 MAX_NAMED = 6         # objects named in one line; the rest are counted
 
@@ -46,16 +48,6 @@ class LayoutCheck:
         return ([self.blocking] if self.blocking else []) + self.notes
 
 
-def box_area(bbox: Sequence[float]) -> float:
-    """Area of the part of ``bbox`` inside the image (0 for anything unreadable)."""
-    try:
-        x0, y0, x1, y1 = (float(v) for v in bbox)
-    except (TypeError, ValueError):
-        return 0.0
-    a = max(0.0, min(x1, 1.0) - max(x0, 0.0)) * max(0.0, min(y1, 1.0) - max(y0, 0.0))
-    return a if a == a else 0.0  # NaN -> 0
-
-
 def _named(items: Sequence[str]) -> str:
     shown = ", ".join(items[:MAX_NAMED])
     return shown + (f" and {len(items) - MAX_NAMED} more" if len(items) > MAX_NAMED else "")
@@ -73,7 +65,7 @@ def check_layout(objects: Sequence, limits: ModelLimits) -> LayoutCheck:
         rendered += 1
         if limits.trained and o.category not in limits.trained:
             untrained.append(name)
-        if box_area(o.bbox) < limits.min_box_area:
+        if area_in_image(o.bbox) < limits.min_box_area:
             small.append(name)
         if o.z is not None and limits.z_dim and len(o.z) != limits.z_dim:
             mismatch.append(name)

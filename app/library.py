@@ -12,11 +12,14 @@ one picked last in the Model menu, else the default.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from PySide6.QtCore import QObject, Signal
 
 from .catalog import DEFAULT_MODEL, Catalog, Example, load_catalog, render_examples
+
+if TYPE_CHECKING:
+    from .inference_worker import ModelInfo
 
 
 def _load_shipped(path: Path):
@@ -35,7 +38,7 @@ class Library(QObject):
     message = Signal(str)
 
     def __init__(self, settings, dialogs, files, client, actions, load: Callable[[Optional[str], bool], None],
-                 info: Callable[[], object], catalog: Optional[Catalog] = None, parent=None):
+                 info: Callable[[], Optional["ModelInfo"]], catalog: Optional[Catalog] = None, parent=None):
         super().__init__(parent)
         self.settings, self.dialogs, self.files, self.client, self.actions = settings, dialogs, files, client, actions
         self._load, self._info = load, info
@@ -81,6 +84,7 @@ class Library(QObject):
                 opened = self.files.open_path(self.files.last_project(), ask=False, quiet=True)
         finally:
             self._starting = False
+        path: Optional[str]
         if model_path:
             path, user = model_path, True
         else:

@@ -5,12 +5,13 @@ calls live here: it routes signals."""
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QProgressBar, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QProgressBar, QSplitter, QVBoxLayout, QWidget
+
+from layout2im_core.types import LayoutSpec
 
 from .actions import ActionSet
 from .canvas.view import CanvasView
@@ -19,8 +20,8 @@ from .editor import Editor
 from .files import FileController
 from .image_view import ImageView
 from .inference_worker import InferenceClient, ModelInfo, RenderResult
-from .library import Library
 from .layout_checks import check_layout
+from .library import Library
 from .look_editor import LookEditor
 from .panels import AppearancePanel, ObjectList, Palette
 from .photo_tools import PhotoTools
@@ -40,7 +41,10 @@ def format_ms(ms: float) -> str:
 
 
 class MainWindow(QMainWindow):
-    """The Layout2Im Studio window. ``dialogs`` and ``settings`` are injectable (tests)."""
+    """The Layout2Im Studio window. ``dialogs`` and ``settings`` are injectable (tests).
+    ``action_set``: every menu action by name (``ActionSet``)."""
+
+    action_set: ActionSet
 
     def __init__(self, settings: Optional[AppSettings] = None, dialogs: Optional[Dialogs] = None,
                  recovery_path=None):
@@ -52,12 +56,13 @@ class MainWindow(QMainWindow):
         self.editor = Editor(parent=self)
         self.client = InferenceClient(self)
         self.looks = LookEditor(self.editor, self.client, self)
+        self.editor.look_source = self.looks.new_looks  # new objects get a look of the loaded model
         self.variations = Variations(self.looks, self.client, lambda: self.model_info, self)
         self.model_info: Optional[ModelInfo] = None
         self.last_result: Optional[RenderResult] = None
         self._notes: List[str] = []
         self._render_error = ""       # the last render's failure, shown in the banner until one succeeds
-        self._requested = None        # (layout, seed) of the newest render request of this epoch
+        self._requested: Optional[Tuple[LayoutSpec, int]] = None  # the newest render request of this epoch
         self._user_model_load = False
         self.setWindowIcon(app_icon())
         self._build_widgets()
@@ -66,13 +71,13 @@ class MainWindow(QMainWindow):
                                     recovery_path, self)
         self.photos = PhotoTools(self.looks, self.dialogs, self.settings, self.files, self)
         self._build_actions()
-        self.library = Library(self.settings, self.dialogs, self.files, self.client, self.actions,
+        self.library = Library(self.settings, self.dialogs, self.files, self.client, self.action_set,
                                lambda path, user: self.load_model(path, user=user), lambda: self.model_info,
                                parent=self)
         self._connect()
         self.set_theme(self.settings.theme)
-        self.actions["overlay"].setChecked(self.settings.flag("view/overlay", False))
-        self.actions["smooth"].setChecked(self.settings.flag("view/smooth", False))
+        self.action_set["overlay"].setChecked(self.settings.flag("view/overlay", False))
+        self.action_set["smooth"].setChecked(self.settings.flag("view/smooth", False))
         geometry, state = self.settings.window_state()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 760)
@@ -95,7 +100,7 @@ class MainWindow(QMainWindow):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.banner)
         lay.addWidget(self.image_view, 1)
-        self.splitter = QSplitter(Qt.Horizontal)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.canvas)
         self.splitter.addWidget(right)
         self.splitter.setSizes([560, 560])
@@ -103,16 +108,19 @@ class MainWindow(QMainWindow):
         self.palette_panel = Palette()
         self.object_list = ObjectList(self.editor)
         self.appearance = AppearancePanel(self.looks)
-        for title, widget, area, name in (("Categories", self.palette_panel, Qt.LeftDockWidgetArea, "palette"),
-                                          ("Objects (fusion order)", self.object_list, Qt.RightDockWidgetArea,
-                                           "objects"),
-                                          ("Appearance", self.appearance, Qt.RightDockWidgetArea, "appearance")):
-            dock = QDockWidget(title, self)
+        self._docks: Dict[str, QDockWidget] = {}
+        left_area, right_area = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        docks = (("Categories", self.palette_panel, left_area, "palette"),
+                 ("Objects (fusion order)", self.object_list, right_area, "objects"),
+                 ("Appearance", self.appearance, right_area, "appearance"))
+        for title, widget, area, name in docks:
+            dock = self._docks[name] = QDockWidget(title, self)
             dock.setObjectName(f"dock_{name}")
             dock.setWidget(widget)
-            dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+            dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                             | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
             self.addDockWidget(area, dock)
-        self.resizeDocks([self.findChild(QDockWidget, "dock_palette")], [230], Qt.Horizontal)
+        self.resizeDocks([self._docks["palette"]], [230], Qt.Orientation.Horizontal)
         sb = self.statusBar()
         self.busy_bar = QProgressBar()
         self.busy_bar.setRange(0, 0)
@@ -128,7 +136,7 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         ed, files = self.editor, self.files
-        slots = {
+        slots: Dict[str, Callable[..., Any]] = {
             "new": files.new, "open": files.open, "save": files.save, "save_as": files.save_as,
             "export_png": files.export_png, "copy_image": files.copy_image, "quit": self.close,
             "open_model": self.open_model, "import_official": self.import_official,
@@ -145,20 +153,20 @@ class MainWindow(QMainWindow):
             "zoom_in": self.canvas.zoom_in, "zoom_out": self.canvas.zoom_out, "zoom_fit": self.canvas.fit,
             "overlay": self._set_overlay, "smooth": self._set_smooth,
             "draw_tool": lambda on: self.canvas.set_tool("draw" if on else "select"),
-            "shortcuts": lambda: self.dialogs.info("Keyboard shortcuts", self.actions.shortcut_text()),
+            "shortcuts": lambda: self.dialogs.info("Keyboard shortcuts", self.action_set.shortcut_text()),
             "about": lambda: self.dialogs.info("About", f"{APP_NAME}: sketch labelled boxes and watch a "
                                                         "Layout2Im model paint them, live on a CPU."),
         }
         undo = self.editor.stack.createUndoAction(self, "&Undo")
         redo = self.editor.stack.createRedoAction(self, "&Redo")
-        self.actions = ActionSet(self, slots, undo, redo)
-        self.actions.build_menus()
-        self.actions.theme_group.triggered.connect(lambda a: self.set_theme(a.data()))
-        self.actions.set_recent(self.settings.recent_files(), self.open_recent)
-        self.canvas.context_actions = [None if n is None else self.actions[n] for n in (
+        self.action_set = ActionSet(self, slots, undo, redo)
+        self.action_set.build_menus()
+        self.action_set.theme_group.triggered.connect(lambda a: self.set_theme(a.data()))
+        self.action_set.set_recent(self.settings.recent_files(), self.open_recent)
+        self.canvas.context_actions = [None if n is None else self.action_set[n] for n in (
             "change_category", "toggle_lock", "reroll", "copy_look", "paste_look", "look_from_photo", None,
             "duplicate", "copy", "delete", None, "fuse_earlier", "fuse_later")]
-        self.appearance.set_actions(self.actions.by_name)
+        self.appearance.set_actions(self.action_set.by_name)
         for i in range(1, 10):
             a = QAction(f"Recent category {i}", self)
             a.setShortcut(QKeySequence(str(i)))
@@ -181,7 +189,7 @@ class MainWindow(QMainWindow):
         ed.current_category_changed.connect(lambda _: self._show_tool(self.canvas.tool))
         self.files.path_changed.connect(self._update_title)
         self.files.message.connect(self.show_message)
-        self.files.recent_changed.connect(lambda paths: self.actions.set_recent(paths, self.open_recent))
+        self.files.recent_changed.connect(lambda paths: self.action_set.set_recent(paths, self.open_recent))
         self.files.document_replaced.connect(self._on_document_replaced)
         c.image_ready.connect(self._on_image)
         c.busy_changed.connect(self._on_busy)
@@ -248,13 +256,11 @@ class MainWindow(QMainWindow):
         self.editor.known = set(info.categories)
         self.editor.trained = set(info.limits.trained) or None
         self._requested = None
-        self.editor.z_source = self.client.take_z
-        self.editor.look_source = self.client.take_looks
         self.palette_panel.set_categories(info.categories, trained=info.trained)
         if self.editor.current_category not in self.editor.known and info.categories:
             self.editor.set_current_category((info.trained or info.categories)[0])
         self.palette_panel.select(self.editor.current_category)
-        self.actions.set_devices(info.devices, info.device, self.client.set_device)
+        self.action_set.set_devices(info.devices, info.device, self.client.set_device)
         self.canvas.refresh()
         self.object_list.rebuild()
         self.looks.fill_missing()
@@ -359,9 +365,9 @@ class MainWindow(QMainWindow):
         """Light, dark or system."""
         self.settings.theme = mode
         apply_theme(mode)
-        for a in self.actions.theme_group.actions():
+        for a in self.action_set.theme_group.actions():
             a.setChecked(a.data() == mode)
-        self.actions.refresh_icons()
+        self.action_set.refresh_icons()
         self.appearance.refresh_icons()
         self.object_list.viewport().update()  # padlocks in the new colours
         self.setWindowIcon(app_icon())
@@ -379,8 +385,8 @@ class MainWindow(QMainWindow):
         else:
             self.tool_label.setText("Select tool (B: draw boxes)")
             self.tool_label.setStyleSheet("")
-        actions = getattr(self, "actions", None)  # QMainWindow.actions() until _build_actions ran
-        if isinstance(actions, ActionSet) and actions["draw_tool"].isChecked() != (tool == "draw"):
+        actions: Optional[ActionSet] = getattr(self, "action_set", None)  # None until _build_actions ran
+        if actions is not None and actions["draw_tool"].isChecked() != (tool == "draw"):
             actions["draw_tool"].setChecked(tool == "draw")
 
     def show_message(self, text: str, timeout_ms: int = 4000) -> None:

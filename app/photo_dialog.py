@@ -8,16 +8,27 @@ from typing import Optional, Tuple
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
-BBox = Tuple[float, float, float, float]
+from layout2im_core.boxes import BBox, as_bbox
+
+from .canvas.handles import drawn_bbox
+
 MIN_SIDE = 0.02  # smallest box side, as a share of the photo
 
 
 def qimage_to_array(image: QImage) -> np.ndarray:
     """A QImage -> uint8 [H, W, 3] RGB (a copy)."""
-    img = image.convertToFormat(QImage.Format_RGB888)
+    img = image.convertToFormat(QImage.Format.Format_RGB888)
     h, w, bpl = img.height(), img.width(), img.bytesPerLine()
     buf = np.frombuffer(img.constBits(), np.uint8, count=bpl * h).reshape(h, bpl)
     return buf[:, : 3 * w].reshape(h, w, 3).copy()
@@ -34,8 +45,8 @@ class PhotoBoxView(QWidget):
         self.box: Optional[BBox] = None
         self._anchor: Optional[QPointF] = None
         self.setMinimumSize(320, 240)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
-        self.setCursor(Qt.CrossCursor)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setCursor(Qt.CursorShape.CrossCursor)
 
     def photo_rect(self) -> QRectF:
         """Where the photo is drawn (aspect kept, centred)."""
@@ -44,25 +55,26 @@ class PhotoBoxView(QWidget):
         return QRectF((self.width() - w * s) / 2, (self.height() - h * s) / 2, w * s, h * s)
 
     def to_norm(self, p: QPointF) -> Tuple[float, float]:
+        """A widget point -> photo coordinates in its [0, 1] units (may lie outside)."""
         r = self.photo_rect()
-        return (min(max((p.x() - r.x()) / r.width(), 0.0), 1.0), min(max((p.y() - r.y()) / r.height(), 0.0), 1.0))
+        return ((p.x() - r.x()) / r.width(), (p.y() - r.y()) / r.height())
 
     def set_box(self, box: Optional[BBox]) -> None:
-        self.box = None if box is None else tuple(float(v) for v in box)
+        self.box = None if box is None else as_bbox(box)
         self.update()
         self.box_changed.emit()
 
     def mousePressEvent(self, e) -> None:
-        if e.button() == Qt.LeftButton:
+        if e.button() == Qt.MouseButton.LeftButton:
             self._anchor = e.position()
 
     def mouseMoveEvent(self, e) -> None:
         if self._anchor is not None:
             (ax, ay), (bx, by) = self.to_norm(self._anchor), self.to_norm(e.position())
-            self.set_box((min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)))
+            self.set_box(drawn_bbox(ax, ay, bx, by))
 
     def mouseReleaseEvent(self, e) -> None:
-        if self._anchor is not None and e.button() == Qt.LeftButton:
+        if self._anchor is not None and e.button() == Qt.MouseButton.LeftButton:
             self.mouseMoveEvent(e)
             self._anchor = None
             if self.box and (self.box[2] - self.box[0] < MIN_SIDE or self.box[3] - self.box[1] < MIN_SIDE):
@@ -72,7 +84,7 @@ class PhotoBoxView(QWidget):
         p = QPainter(self)
         p.fillRect(self.rect(), self.palette().dark())
         r = self.photo_rect()
-        p.setRenderHint(QPainter.SmoothPixmapTransform)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.drawImage(r, self.image)
         if self.box:
             x0, y0, x1, y1 = self.box
@@ -103,7 +115,7 @@ class PhotoBoxDialog(QDialog):
         own.clicked.connect(lambda: self.view.set_box(initial))
         whole = QPushButton("Whole photo")
         whole.clicked.connect(lambda: self.view.set_box((0.0, 0.0, 1.0, 1.0)))
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         row = QHBoxLayout()
@@ -122,7 +134,7 @@ class PhotoBoxDialog(QDialog):
         self.resize(int(max(w * s, 360)) + 24, int(max(h * s, 260)) + 90)
 
     def _update_ok(self) -> None:
-        self.buttons.button(QDialogButtonBox.Ok).setEnabled(self.view.box is not None)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(self.view.box is not None)
 
     @property
     def box(self) -> Optional[BBox]:

@@ -11,10 +11,20 @@ import numpy as np
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Signal
 from PySide6.QtGui import QImage, QImageReader
 
-from .annotations import (AnnotatedPhoto, AnnotationError, annotated_images, load_json, map_labels, merge_photos,
-                          natural_key, parse_annotation)
+from layout2im_core.boxes import clamp_bbox
+
+from .annotations import (
+    AnnotatedPhoto,
+    AnnotationError,
+    annotated_images,
+    load_json,
+    map_labels,
+    merge_photos,
+    natural_key,
+    parse_annotation,
+)
 from .canvas.handles import MIN_SIZE
-from .document import DocObject, clamp_bbox, new_uid
+from .document import DocObject, new_uid
 from .look_editor import LookEditor
 from .photo_dialog import qimage_to_array
 
@@ -28,7 +38,7 @@ def read_photo(data: Optional[bytes] = None, path: Optional[str] = None) -> Tupl
     if data is not None:
         buf = QBuffer()
         buf.setData(QByteArray(data))
-        buf.open(QIODevice.ReadOnly)
+        buf.open(QIODevice.OpenModeFlag.ReadOnly)
         reader = QImageReader(buf)
     else:
         reader = QImageReader(str(path))
@@ -63,7 +73,7 @@ class PhotoTools(QObject):
         """Look > From Photo…: open an image, pick a box, encode it into the selected object's z."""
         o = self.looks.current()
         why = self._cannot_take_look(o)
-        if why:
+        if o is None or why:
             self.message.emit(why)
             return False
         path = self.dialogs.open_file("Take a look from a photo", IMAGE_FILTER, self.settings.last_dir("photo"))

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
 
+from layout2im_core.model_registry import default_model_path
 from layout2im_core.project import Project, ProjectFileError, ProjectObject, load_project
 
 from .dialogs import Dialogs
+from .theme import application
 
 EXAMPLE = "beach.json"
 BUILTIN = (("sky-other", (0.0, 0.0, 1.0, 0.45)), ("sea", (0.0, 0.45, 1.0, 0.8)),
@@ -60,7 +61,7 @@ def run_self_test(window, out_path: str, model_path: Optional[str] = None, timeo
                   t_launch: Optional[float] = None) -> int:
     """Drive ``window`` (shown, not started) through the self-test; returns the exit code.
     ``t_launch``: ``time.perf_counter()`` at launch, for the reported time to the first image."""
-    app = QApplication.instance()
+    app = application()
     t0 = time.perf_counter() if t_launch is None else t_launch
     state = {"code": 3, "loaded": False}
 
@@ -76,8 +77,7 @@ def run_self_test(window, out_path: str, model_path: Optional[str] = None, timeo
         if state["loaded"]:
             return
         state["loaded"] = True
-        from layout2im_core import inference  # already imported by the worker: free here
-        layouts = Path(inference.default_model_path()).parents[1] / "layouts"
+        layouts = default_model_path().parents[1] / "layouts"
         project = example_project(info.categories, layouts)
         window.editor.doc.load_project(project)
         window.files._after_replace(None)

@@ -4,7 +4,7 @@ Tests point QSettings at a temporary folder (see tests/conftest.py)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -14,7 +14,7 @@ MAX_RECENT_FILES = 10
 class AppSettings:
     """Typed access to the app's QSettings."""
 
-    def __init__(self, qsettings: QSettings = None):
+    def __init__(self, qsettings: Optional[QSettings] = None):
         self.q = qsettings or QSettings("Layout2Im", "Layout2Im Studio")
 
     def _get(self, key: str, default, typ):
@@ -32,7 +32,7 @@ class AppSettings:
         v = self.q.value("recent_files", [])
         if isinstance(v, str):
             v = [v]
-        return [str(p) for p in (v or []) if p]
+        return [str(p) for p in v if p] if isinstance(v, (list, tuple)) else []
 
     def add_recent_file(self, path: str) -> List[str]:
         """Put ``path`` first in the recent files."""

@@ -14,17 +14,16 @@ def dark_palette() -> QPalette:
     """A calm dark palette for the Fusion style."""
     p = QPalette()
     base, window, text = QColor(37, 37, 40), QColor(45, 45, 49), QColor(225, 225, 228)
-    for role, color in ((QPalette.Window, window), (QPalette.WindowText, text), (QPalette.Base, base),
-                        (QPalette.AlternateBase, window), (QPalette.ToolTipBase, window),
-                        (QPalette.ToolTipText, text), (QPalette.Text, text), (QPalette.Button, window),
-                        (QPalette.ButtonText, text), (QPalette.BrightText, QColor(255, 80, 80)),
-                        (QPalette.Highlight, QColor(64, 128, 220)), (QPalette.HighlightedText, Qt.white),
-                        (QPalette.Link, QColor(100, 160, 255)), (QPalette.Mid, QColor(85, 85, 90)),
-                        (QPalette.Dark, QColor(25, 25, 28)), (QPalette.Light, QColor(70, 70, 75)),
-                        (QPalette.PlaceholderText, QColor(140, 140, 145))):
+    R = QPalette.ColorRole
+    for role, color in ((R.Window, window), (R.WindowText, text), (R.Base, base), (R.AlternateBase, window),
+                        (R.ToolTipBase, window), (R.ToolTipText, text), (R.Text, text), (R.Button, window),
+                        (R.ButtonText, text), (R.BrightText, QColor(255, 80, 80)), (R.Highlight, QColor(64, 128, 220)),
+                        (R.HighlightedText, QColor(Qt.GlobalColor.white)), (R.Link, QColor(100, 160, 255)),
+                        (R.Mid, QColor(85, 85, 90)), (R.Dark, QColor(25, 25, 28)), (R.Light, QColor(70, 70, 75)),
+                        (R.PlaceholderText, QColor(140, 140, 145))):
         p.setColor(role, color)
-    for role in (QPalette.Text, QPalette.WindowText, QPalette.ButtonText):
-        p.setColor(QPalette.Disabled, role, QColor(120, 120, 125))
+    for role in (R.Text, R.WindowText, R.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(120, 120, 125))
     return p
 
 
@@ -42,9 +41,17 @@ def resolve(mode: str) -> str:
     return "dark" if scheme == Qt.ColorScheme.Dark else "light"
 
 
+def application() -> QApplication:
+    """The running QApplication (a widget app always has one: its absence is a programming error)."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        raise RuntimeError("no QApplication is running")
+    return app
+
+
 def apply_theme(mode: str) -> str:
     """Apply a theme to the running QApplication; returns the resolved "light" or "dark"."""
-    app = QApplication.instance()
+    app = application()
     app.setStyle("Fusion")
     resolved = resolve(mode)
     app.setPalette(dark_palette() if resolved == "dark" else light_palette())
@@ -53,9 +60,9 @@ def apply_theme(mode: str) -> str:
 
 def icon(name: str) -> QIcon:
     """A qtawesome icon coloured for the current palette (crisp at any device pixel ratio)."""
-    pal = QApplication.instance().palette()
-    return qta.icon(name, color=pal.color(QPalette.ButtonText),
-                    color_disabled=pal.color(QPalette.Disabled, QPalette.ButtonText))
+    pal = application().palette()
+    return qta.icon(name, color=pal.color(QPalette.ColorRole.ButtonText),
+                    color_disabled=pal.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText))
 
 
 def app_icon() -> QIcon:

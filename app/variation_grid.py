@@ -13,28 +13,42 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import (QComboBox, QDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
-                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from layout2im_core.model_api import RenderModel
 from layout2im_core.types import LayoutSpec
 
+from .appearance import SEED_MAX, Look
 from .colors import category_rgb
-from .layout_checks import check_layout
 from .image_view import array_to_qimage
-from .inference_worker import SEED_MAX
+from .layout_checks import check_layout
 from .panels.palette import swatch_icon
 from .theme import icon
+
+if TYPE_CHECKING:
+    from .inference_worker import ModelInfo
 
 MODES = (("objects", "Objects × samples"), ("layout", "Whole layout (unlocked objects)"))
 CELL_PX = 128            # tile side in the whole-layout grid
 OBJECT_CELL_PX = 96      # tile side in the object x sample grid
 MAX_OBJECT_ROWS = 8      # rows of the object grid (select objects to choose which)
-Look = Tuple[Tuple[float, ...], int]  # (z, seed it was sampled with)
 
 
 @dataclass(frozen=True)
@@ -72,7 +86,8 @@ class VariationResult:
         return tuple(looks for _, looks in self.cells)
 
 
-def render_variations(model, plan: VariationPlan, seeds: Sequence[Sequence[Sequence[int]]]) -> VariationResult:
+def render_variations(model: RenderModel, plan: VariationPlan,
+                      seeds: Sequence[Sequence[Sequence[int]]]) -> VariationResult:
     """On the worker: tile (r, c) is ``plan.layout`` where each object ``plan.rows[r][j]`` gets
     ``sample_z(1, seeds[r][c][j])``; all tiles in one ``generate_batch``."""
     layouts, cells = [], []
@@ -140,7 +155,7 @@ class VariationDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Variations")
         self._request, self._adopt = request, adopt
-        self.result: Optional[VariationResult] = None
+        self.shown: Optional[VariationResult] = None
         self.mode = QComboBox()
         for key, text in MODES:
             self.mode.addItem(text, key)
@@ -165,7 +180,7 @@ class VariationDialog(QDialog):
                                      "border-radius: 3px; }")
         self.grid = QGridLayout(self.grid_host)
         self.grid.setSpacing(4)
-        self.grid.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.grid_host)
@@ -193,7 +208,7 @@ class VariationDialog(QDialog):
     @property
     def ready(self) -> bool:
         """The tiles show the newest samples."""
-        return self.result is not None and len(self.cells) == len(self.result.images)
+        return self.shown is not None and len(self.cells) == len(self.shown.images)
 
     def set_mode(self, key: str) -> None:
         """Switch to "objects" or "layout" (asks for new samples when it changes)."""
@@ -213,14 +228,14 @@ class VariationDialog(QDialog):
 
     def resample(self) -> None:
         """Ask for a new set of samples."""
-        self.result = None
+        self.shown = None
         self._clear()
         problem = self._request(self.mode_key, self.rows.value(), self.cols.value())
         self.status.setText(problem or "Rendering the samples…")
 
     def show_result(self, result: VariationResult) -> None:
         """Put rendered samples into the tiles (a row label per object in the objects mode)."""
-        self.result = result
+        self.shown = result
         self._clear()
         labelled = any(result.labels)
         side = OBJECT_CELL_PX if labelled else CELL_PX
@@ -243,7 +258,8 @@ class VariationDialog(QDialog):
                 b.setAutoRaise(True)
                 b.setIconSize(QSize(side, side))
                 qimg = array_to_qimage(result.images[i])
-                big = qimg.scaled(side, side, Qt.IgnoreAspectRatio, Qt.FastTransformation)  # crisp pixels
+                big = qimg.scaled(side, side, Qt.AspectRatioMode.IgnoreAspectRatio,
+                                  Qt.TransformationMode.FastTransformation)  # crisp pixels
                 b.setIcon(QIcon(QPixmap.fromImage(big)))
                 what = f"this look for {result.labels[r]}" if labelled else "these looks"
                 b.setToolTip(f"Sample {c + 1}: click to use {what} (Ctrl+Z undoes)")
@@ -269,17 +285,17 @@ class VariationDialog(QDialog):
 
     def pick(self, i: int) -> None:
         """Adopt the looks of tile ``i`` (row by row); it stays marked as picked in its row."""
-        if self.result is None or not 0 <= i < len(self.result.cells):
+        if self.shown is None or not 0 <= i < len(self.shown.cells):
             return
-        uids, looks = self.result.cells[i]
+        uids, looks = self.shown.cells[i]
         self._adopt(uids, looks)
-        cols = self.result.cols
+        cols = self.shown.cols
         row = i // cols
-        per_row = any(self.result.labels)  # objects mode: one pick per row; layout mode: one in all
+        per_row = any(self.shown.labels)  # objects mode: one pick per row; layout mode: one in all
         for j, b in enumerate(self.cells):
             if not per_row or j // cols == row:
                 b.setChecked(j == i)
-        where = f" for {self.result.labels[row]}" if any(self.result.labels) else ""
+        where = f" for {self.shown.labels[row]}" if any(self.shown.labels) else ""
         self.status.setText(f"Using sample {i % cols + 1}{where}. Click another to compare, or New samples "
                             "(other rows show the looks from before).")
 
@@ -289,7 +305,7 @@ class Variations:
     selection, the render on the worker (a newer request replaces an older one), a tile applied as
     one undo step. ``info()``: the loaded ModelInfo or None."""
 
-    def __init__(self, looks, client, info: Callable[[], object], parent=None):
+    def __init__(self, looks, client, info: Callable[[], Optional["ModelInfo"]], parent=None):
         self.looks, self.client, self._info, self._parent = looks, client, info, parent
         self.editor = looks.editor
         self.dialog: Optional[VariationDialog] = None
@@ -318,6 +334,8 @@ class Variations:
         seeds = random_seeds(plan.rows, cols)
         self._job += 1
         job, dlg = self._job, self.dialog
+        if dlg is None:
+            return "The grid is not open."
 
         def done(result) -> None:
             if job == self._job:  # a newer request replaces this one

@@ -70,3 +70,34 @@ def fill_layout(w, model, n, categories):
     for uid, o in zip(w.editor.doc.uids(), layout.objects):
         w.editor.set_z(uid, o.z)
     return layout
+
+
+def start(args, trained_only: bool = False):
+    """A QApplication, the model (``load_model``), the window with it loaded and a layout of
+    ``args.objects`` boxes (of the model's trained categories with ``trained_only``, else of all).
+    Returns (app, model, description of the model, window, layout)."""
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication(sys.argv[:1])
+    model, source = load_model(args)
+    w = open_window(app, model)
+    layout = fill_layout(w, model, args.objects, model.trained_categories if trained_only else model.categories)
+    return app, model, source, w, layout
+
+
+def model_only_ms(model, layout, change, renders: int = 12) -> float:
+    """Median ms of the model alone (no Qt) for edit-path renders of ``layout`` changed by
+    ``change(objects, n)`` (a list of its objects, changed in place; n counts the renders from 0)
+    each time, the first render (warm-up) left out: the ceiling the app can reach is 1000 / this."""
+    import statistics
+
+    times = []
+    for n in range(renders + 1):
+        objs = list(layout.objects)
+        change(objs, n)
+        t0 = time.perf_counter()
+        model.generate(type(layout)(tuple(objs)), seed=0)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times[1:])

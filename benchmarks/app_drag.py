@@ -24,25 +24,19 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _app_bench import add_model_args, fill_layout, load_model, open_window  # noqa: E402
+from _app_bench import add_model_args, model_only_ms, start  # noqa: E402
 
 TARGET_RPS = 15.0
 MOUSE_HZ = 60.0
 
 
-def model_only_ms(model, layout, moving, renders=12) -> float:
-    """Median ms of the model alone (no Qt) for edit-path renders with one box moving: the ceiling
-    the app can reach is 1000 / this."""
-    times = []
-    for n in range(renders + 1):
-        objs = list(layout.objects)
+def move_box(moving: int):
+    """A ``model_only_ms`` change: box ``moving`` at a new mask position every time."""
+    def change(objs, n) -> None:
         x0, y0, x1, y1 = objs[moving].bbox
-        dx = 0.02 * (n + 1) * (-1) ** n  # a new mask position every time
+        dx = 0.02 * (n + 1) * (-1) ** n
         objs[moving] = objs[moving].with_bbox((x0 + dx, y0, x1 + dx, y1))
-        t0 = time.perf_counter()
-        model.generate(type(layout)(tuple(objs)), seed=0)
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times[1:])
+    return change
 
 
 def main() -> int:
@@ -53,13 +47,8 @@ def main() -> int:
 
     from PySide6.QtCore import QCoreApplication, QEvent, QPointF, Qt, QTimer
     from PySide6.QtGui import QMouseEvent
-    from PySide6.QtWidgets import QApplication
 
-    app = QApplication(sys.argv[:1])
-    model, source = load_model(args)
-
-    w = open_window(app, model)
-    layout = fill_layout(w, model, args.objects, model.categories)
+    app, model, source, w, layout = start(args)
     ed = w.editor
     moving = args.objects // 2
     uid = ed.doc.uids()[moving]
@@ -107,7 +96,7 @@ def main() -> int:
     elapsed = time.perf_counter() - t0
     rps = len(shown) / elapsed
     out = []  # on a thread of its own, like the app's worker (the main thread times differently)
-    th = threading.Thread(target=lambda: out.append(model_only_ms(model, layout, moving)))
+    th = threading.Thread(target=lambda: out.append(model_only_ms(model, layout, move_box(moving))))
     th.start()
     th.join()
     ref_ms = out[0]

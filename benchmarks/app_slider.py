@@ -31,24 +31,19 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _app_bench import add_model_args, fill_layout, load_model, open_window  # noqa: E402
+from _app_bench import add_model_args, model_only_ms, start  # noqa: E402
 
 TARGET_MS = 50.0
 SLIDER_HZ = 60.0
 
 
-def model_only_ms(model, layout, index, renders=12) -> float:
-    """Median ms of the model alone (no Qt) for edit-path renders where object ``index`` gets a new z."""
-    times = []
-    for n in range(renders + 1):
-        objs = list(layout.objects)
+def new_z(index: int):
+    """A ``model_only_ms`` change: object ``index`` gets a new z every time."""
+    def change(objs, n) -> None:
         z = list(objs[index].z)
         z[0] += 0.05 * (n + 1)
         objs[index] = objs[index].with_z(z)
-        t0 = time.perf_counter()
-        model.generate(type(layout)(tuple(objs)), seed=0)
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times[1:])
+    return change
 
 
 def main() -> int:
@@ -61,13 +56,8 @@ def main() -> int:
     args = p.parse_args()
 
     from PySide6.QtCore import QEventLoop, Qt, QTimer
-    from PySide6.QtWidgets import QApplication
 
-    app = QApplication(sys.argv[:1])
-    model, source = load_model(args)
-
-    w = open_window(app, model)
-    layout = fill_layout(w, model, args.objects, model.trained_categories)
+    app, model, source, w, layout = start(args, trained_only=True)
     ed = w.editor
 
     # instrumentation: for each request, the time of the newest slider change when it was made; for
@@ -164,7 +154,7 @@ def main() -> int:
     w.editor.stack.setClean()
 
     out = []  # the model alone on a thread of its own, like the app's worker
-    th = threading.Thread(target=lambda: out.extend(model_only_ms(model, layout, i) for i in idx))
+    th = threading.Thread(target=lambda: out.extend(model_only_ms(model, layout, new_z(i)) for i in idx))
     th.start()
     th.join()
     w.close()

@@ -174,7 +174,8 @@ def main(argv=None):
           + ", ".join(f"{p} {r:.0f} GFLOP/s" for p, r in rates.items())
           + (f"; baseline {args.baseline} ({baseline['revision']})" if baseline else ""))
     rows = []
-    head = f"{'preset':10} {'prec':5} {'objs':>4} {'full':>7} {'edit-last':>9} {'edit-first':>10} {'GFLOP':>6} {'bound':>6}"
+    head = (f"{'preset':10} {'prec':5} {'objs':>4} {'full':>7} {'edit-last':>9} {'edit-first':>10} {'GFLOP':>6} "
+            f"{'bound':>6}")
     print(head + ("  | baseline: full edit-last edit-first | speed-up: full edit-last edit-first | max diff"
                   if baseline else ""))
     for preset in args.preset.split(","):
@@ -197,12 +198,14 @@ def main(argv=None):
                     b = t["baseline"]
                     row.update(baseline_precision=used["baseline"], baseline_full_ms=b["full"],
                                baseline_edit_last_ms=b["edit_last"], baseline_edit_first_ms=b["edit_first"],
-                               speedup_full=b["full"] / row["full_ms"], speedup_edit_last=b["edit_last"] / row["edit_last_ms"],
+                               speedup_full=b["full"] / row["full_ms"],
+                               speedup_edit_last=b["edit_last"] / row["edit_last_ms"],
                                speedup_edit_first=b["edit_first"] / row["edit_first_ms"])
                     if used["ours"] == used["baseline"] == "fp32":
                         row["max_abs_diff"] = max_image_diff(sides[0], sides[1], n)
-                    line += (f"  | {used['baseline']:5} {b['full']:7.1f} {b['edit_last']:7.1f} {b['edit_first']:7.1f} | "
-                             f"{row['speedup_full']:5.2f} {row['speedup_edit_last']:5.2f} {row['speedup_edit_first']:5.2f}"
+                    line += (f"  | {used['baseline']:5} {b['full']:7.1f} {b['edit_last']:7.1f} "
+                             f"{b['edit_first']:7.1f} | {row['speedup_full']:5.2f} {row['speedup_edit_last']:5.2f} "
+                             f"{row['speedup_edit_first']:5.2f}"
                              + (f" | {row['max_abs_diff']:.1e}" if "max_abs_diff" in row else ""))
                 rows.append(row)
                 print(line, flush=True)
@@ -212,7 +215,8 @@ def main(argv=None):
             continue
         s = (f"{r['preset']} {r['precision_used']}, {r['objects']} objects: full {r['full_ms']:.1f} ms "
              f"(issue #2 target {TARGET_FULL_MS:.0f} ms, ratio {r['full_ms'] / TARGET_FULL_MS:.2f}), edit "
-             f"{r['edit_last_ms']:.1f} ms (target {TARGET_EDIT_MS:.0f} ms, ratio {r['edit_last_ms'] / TARGET_EDIT_MS:.2f})")
+             f"{r['edit_last_ms']:.1f} ms (target {TARGET_EDIT_MS:.0f} ms, "
+             f"ratio {r['edit_last_ms'] / TARGET_EDIT_MS:.2f})")
         if "speedup_full" in r:
             want = TARGET_SPEEDUP if r["preset"] == "paper" and r["precision"] == "fp32" else 1.0
             s += (f"; vs baseline: full {r['speedup_full']:.2f}x, edit-first {r['speedup_edit_first']:.2f}x, "

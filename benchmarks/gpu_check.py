@@ -108,6 +108,7 @@ def run_pytest(device: torch.device, deadline: Deadline, out_dir: Path) -> dict:
 
 def _layout(model, n, seed):
     import numpy as np
+
     from layout2im_core.types import LayoutSpec, ObjectSpec
 
     rng = np.random.default_rng(seed)
@@ -169,7 +170,7 @@ def time_generate(device: torch.device, deadline: Deadline, quick: bool, record)
             entry[precision] = r
         res[label] = entry
         record(res)
-        del model
+        model = None  # free it before the next one loads (the timing closures share this name)
         if device.type == "cuda":
             torch.cuda.empty_cache()
     return res
@@ -218,7 +219,7 @@ def time_train_step(device: torch.device, deadline: Deadline, quick: bool, recor
             res[key] = {"s_per_iter": r["median_ms"] / 1000, "s_min": r["min_ms"] / 1000, "iters": iters,
                         "batch": f"{b}x{o}"}
             record(res)
-            del nets, opts
+            nets = opts = None  # free them before the next run (the closure shares these names)
             if device.type == "cuda":
                 torch.cuda.empty_cache()
     return res
@@ -324,7 +325,8 @@ def main(argv=None) -> int:
         try:
             report["sections"][name] = runners[name](record)
         except Exception as e:  # noqa: BLE001 - one failing section must not lose the others
-            report["sections"][name] = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()[-3000:]}
+            report["sections"][name] = {"error": f"{type(e).__name__}: {e}",
+                                        "traceback": traceback.format_exc()[-3000:]}
         report["sections"][name]["section_s"] = round(time.monotonic() - t0, 1)
         print(f"[gpu_check] {name}: {time.monotonic() - t0:.0f} s", flush=True)
         write()

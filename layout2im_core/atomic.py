@@ -27,7 +27,7 @@ import secrets
 import stat
 import time
 from pathlib import Path
-from typing import Callable, List, Union
+from typing import BinaryIO, Callable, List, Optional, Set, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -46,7 +46,7 @@ def resolve_target(path: PathLike) -> Path:
         OSError: a symbolic-link loop (ELOOP).
     """
     p = Path(os.path.abspath(os.fspath(path)))
-    seen = set()
+    seen: Set[Path] = set()
     while p.is_symlink():
         if p in seen or len(seen) > 40:
             raise OSError(errno.ELOOP, "too many levels of symbolic links", str(path))
@@ -73,12 +73,12 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temps(folder: PathLike, now: float = None) -> List[Path]:
+def remove_stale_temps(folder: PathLike, now: Optional[float] = None) -> List[Path]:
     """Delete stale temporary files of our naming in ``folder`` (see the module docstring): ours
     whose writing process is gone or that are older than ``STALE_AGE_S``, and legacy ones older than
     that. Never raises; returns the paths removed."""
     now = time.time() if now is None else now
-    removed = []
+    removed: List[Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -113,7 +113,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_with(path: PathLike, write: Callable[[object], None], fsync: bool = True) -> Path:
+def atomic_write_with(path: PathLike, write: Callable[[BinaryIO], object], fsync: bool = True) -> Path:
     """Atomically replace ``path`` (through symbolic links, keeping its mode) with what ``write``
     writes into the binary file object it is given.
 

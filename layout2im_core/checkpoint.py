@@ -18,14 +18,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
+import numpy as np
 import torch
 
 from .atomic import atomic_write
 from .config import ModelConfig
 from .errors import ModelFileError, exception_reason, value_text
 from .input_files import InputFileError, read_bytes
+from .model_api import AppearanceDirections
 from .vocab import Vocabulary
 
 FORMAT = "layout2im-model"
@@ -54,6 +56,35 @@ class Directions:
     named_std: Optional[torch.Tensor] = None
     named_r2: Optional[torch.Tensor] = None
     named_valid: Optional[torch.Tensor] = None
+
+    def of_category(self, obj_id: int, k: Optional[int] = None) -> Optional[AppearanceDirections]:
+        """The directions of category ``obj_id`` as the inference API gives them: its valid named
+        directions first, then ``k`` principal ones (all when None); None when it has none here."""
+        hits = (self.ids == obj_id).nonzero()
+        if not len(hits):
+            return None
+        i = int(hits[0, 0])
+        kk = self.components.shape[1] if k is None else min(k, self.components.shape[1])
+        names: List[str] = []
+        comps, std, expl, r2 = [], [], [], []
+        valid, n_comps, n_std, n_r2 = self.named_valid, self.named_components, self.named_std, self.named_r2
+        if self.names and valid is not None and n_comps is not None and n_std is not None and n_r2 is not None:
+            for f, name in enumerate(self.names):
+                if bool(valid[i, f]):
+                    names.append(name)
+                    comps.append(n_comps[i, f].numpy())
+                    std.append(float(n_std[i, f]))
+                    expl.append(0.0)
+                    r2.append(float(n_r2[i, f]))
+        names += [""] * kk
+        comps += list(self.components[i, :kk].numpy())
+        std += self.std[i, :kk].tolist()
+        expl += self.explained[i, :kk].tolist()
+        r2 += [float("nan")] * kk
+        return AppearanceDirections(self.mean[i].numpy().astype(np.float32),
+                                    np.asarray(comps, np.float32).reshape(len(names), -1),
+                                    np.asarray(std, np.float32), np.asarray(expl, np.float32), False,
+                                    tuple(names), np.asarray(r2, np.float32))
 
 
 @dataclass

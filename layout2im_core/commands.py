@@ -98,8 +98,8 @@ def cmd_info_device(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .importer import convert_official
     from .checkpoint import save_model_file
+    from .importer import convert_official
 
     ensure_output_file(args.out, "output model file")  # before any work
     name = args.name or Path(args.out).stem[:256] or "model"
@@ -136,8 +136,8 @@ def cmd_generate(args) -> int:
     from PIL import Image
 
     from .atomic import atomic_write
-    from .inference import Layout2ImModel
     from .errors import UnknownCategoryError, clip
+    from .inference import Layout2ImModel
     from .project import load_project
 
     out = ensure_writable_dir(Path(args.out))  # before any work
@@ -160,7 +160,7 @@ def cmd_generate(args) -> int:
             keep = o.z is not None and (s == 0 or locked[i])
             objs.append(o if keep else o.with_z(fresh[i]))
         img = model.generate(type(layout)(tuple(objs)))
-        big = Image.fromarray(img).resize((64 * args.scale, 64 * args.scale), Image.NEAREST)
+        big = Image.fromarray(img).resize((64 * args.scale, 64 * args.scale), Image.Resampling.NEAREST)
         path = out / f"{stem}_{s:03d}.png"
         buf = io.BytesIO()
         big.save(buf, format="PNG")

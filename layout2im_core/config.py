@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Tuple
 
 
 @dataclass(frozen=True)
@@ -93,16 +93,27 @@ class ModelConfig:
             raise ValueError("num_classes >= 2, z_dim, embedding_dim and max_objects >= 1 required")
 
     def to_dict(self) -> Dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        """JSON-ready dict (lists for tuples)."""
+        return json_ready(dataclasses.asdict(self))
 
     @staticmethod
     def from_dict(d: Dict[str, Any]) -> "ModelConfig":
         """Inverse of to_dict. Unknown keys raise ValueError naming them."""
-        names = {f.name for f in dataclasses.fields(ModelConfig)}
-        unknown = sorted(set(d) - names)
+        unknown = unknown_fields(ModelConfig, d)
         if unknown:
             raise ValueError(f"unknown model config keys: {unknown}")
-        return ModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        values: Dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return ModelConfig(**values)
+
+
+def json_ready(d: Dict[str, Any]) -> Dict[str, Any]:
+    """A config dataclass's ``asdict`` ready for JSON: tuples become lists (one level)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+def unknown_fields(cls: type, d: Dict[str, Any]) -> List[str]:
+    """The keys of ``d`` that are not fields of the dataclass ``cls``, sorted (for from_dict errors)."""
+    return sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
 
 
 _PRESETS: Dict[str, Dict[str, Any]] = {

@@ -1,60 +1,13 @@
-"""Pure bbox operations: validation, xywh <-> xyxy, bbox -> box mask, differentiable crops.
+"""Tensor operations on boxes: bbox -> box mask, differentiable crops. The box math on plain floats
+(validation, clamping, area, xywh <-> xyxy) is in the torch-free ``boxes.py``.
 
 ``bbox`` everywhere is (x0, y0, x1, y1) normalised to [0, 1]; pixel quantities carry ``_px``.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Sequence, Tuple
-
 import torch
 import torch.nn.functional as F
-
-from .errors import LayoutError, value_text
-
-
-def xywh_px_to_bbox(xywh_px: Sequence[float], width_px: float, height_px: float) -> Tuple[float, ...]:
-    """COCO [x, y, w, h] in pixels of a (width_px x height_px) image -> normalised (x0, y0, x1, y1)."""
-    x, y, w, h = (float(v) for v in xywh_px)
-    return (x / width_px, y / height_px, (x + w) / width_px, (y + h) / height_px)
-
-
-def check_bbox(bbox: Sequence[float], index: int = 0, clamp: bool = True) -> Tuple[float, float, float, float]:
-    """Validate one bbox and return it as a 4-tuple of floats.
-
-    Args:
-        bbox: (x0, y0, x1, y1).
-        index: object index, used in the error message.
-        clamp: if True, coordinates merely outside [0, 1] are clamped into it; if False they raise.
-
-    Raises:
-        LayoutError: not a sequence of 4 numbers (a string such as "0011", booleans or nested lists are
-            not), NaN or infinite, outside [0, 1] (clamp=False), inverted or of zero area (after
-            clamping). The message quotes the value clipped.
-    """
-    if isinstance(bbox, (str, bytes, dict, set)) or not hasattr(bbox, "__len__"):
-        raise LayoutError(f"object {index}: bbox must be 4 numbers (x0, y0, x1, y1), got {value_text(bbox, 40)}")
-    if len(bbox) != 4:
-        raise LayoutError(f"object {index}: bbox must be 4 numbers (x0, y0, x1, y1), got {len(bbox)}")
-    try:
-        if any(isinstance(v, (bool, str, bytes)) for v in bbox):
-            raise TypeError
-        vals = [float(v) for v in bbox]
-    except (TypeError, ValueError, OverflowError):
-        raise LayoutError(f"object {index}: bbox must be 4 numbers, got {value_text(bbox, 60)}") from None
-    if not all(math.isfinite(v) for v in vals):
-        raise LayoutError(f"object {index}: bbox has NaN or infinite coordinates: {vals}")
-    if clamp:
-        vals = [min(1.0, max(0.0, v)) for v in vals]
-    elif not all(0.0 <= v <= 1.0 for v in vals):
-        raise LayoutError(f"object {index}: bbox {vals} lies outside [0, 1]")
-    x0, y0, x1, y1 = vals
-    if x1 < x0 or y1 < y0:
-        raise LayoutError(f"object {index}: bbox {vals} is inverted (x1 < x0 or y1 < y0)")
-    if x1 == x0 or y1 == y0:
-        raise LayoutError(f"object {index}: bbox {vals} has zero area")
-    return x0, y0, x1, y1
 
 
 def bbox_to_mask(bboxes: torch.Tensor, size: int = 64) -> torch.Tensor:

@@ -12,16 +12,19 @@ from __future__ import annotations
 import pickle
 import struct
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, List, Optional, Union
 
 import torch
 
+from . import model_file_checks as checks
 from .checkpoint import ModelFile
 from .config import ModelConfig, model_preset, preset_name
-from . import model_file_checks as checks
 from .errors import ModelFileError, clip, exception_reason, value_text
-from .input_files import InputFileError, check_regular_file, read_json
-from .vocab import Vocabulary
+from .input_files import InputFileError, check_regular_file
+from .vocab import Vocabulary, read_vocabulary
+
+if TYPE_CHECKING:
+    from .inference import Layout2ImModel
 
 MAX_VOCAB_BYTES = 64 * 2 ** 20
 
@@ -35,16 +38,7 @@ def load_vocab_arg(vocab: Union[str, Path]) -> Vocabulary:
     """
     if str(vocab) in ("coco", "vg"):
         return Vocabulary.builtin(str(vocab))
-    try:
-        data = read_json(Path(vocab), MAX_VOCAB_BYTES, "vocabulary file")
-    except InputFileError as e:
-        raise ModelFileError(f"cannot read vocabulary: {e}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("object_idx_to_name"), list):
-        raise ModelFileError(f"vocabulary {vocab}: expected a JSON object with a list 'object_idx_to_name'")
-    try:
-        return Vocabulary.from_dict(data)
-    except ValueError as e:
-        raise ModelFileError(f"vocabulary {vocab}: {clip(str(e), 160)}") from None
+    return read_vocabulary(vocab, MAX_VOCAB_BYTES, ModelFileError)
 
 
 def config_from_official(sd, num_classes: int) -> ModelConfig:
@@ -59,7 +53,7 @@ def config_from_official(sd, num_classes: int) -> ModelConfig:
         le = [sd[f"layout_encoder.c{i}.weight"].shape[0] for i in range(1, 5)]
         emb = sd["layout_encoder.embedding.weight"].shape[1]
         z = sd["crop_encoder.fc_mu.weight"].shape[0]
-        hidden = []
+        hidden: List[int] = []
         while f"layout_encoder.clstm.cell_list.{len(hidden)}.conv.weight" in sd:
             hidden.append(sd[f"layout_encoder.clstm.cell_list.{len(hidden)}.conv.weight"].shape[0] // 4)
         kernel = sd["layout_encoder.clstm.cell_list.0.conv.weight"].shape[-1]
@@ -137,3 +131,12 @@ def convert_official(path, vocab: Union[str, Path] = "coco", name: str = "") -> 
     card = {"source": f"official Layout2Im checkpoint {path.name}", "preset": preset_name(cfg), "legacy_numerics": True,
             "trained_max_objects": 8 if str(vocab) != "vg" else 9}
     return ModelFile(cfg, vocabulary, sd, name=name or path.stem, card=card)
+
+
+def import_official(path, vocab: str = "coco", device: Optional[str] = None) -> "Layout2ImModel":
+    """Load an official Layout2Im generator checkpoint (``netG_coco.pkl`` etc.) as a model.
+
+    ``vocab``: ``"coco"``, ``"vg"`` or a path to a ``vocab.json``. Raises ModelFileError."""
+    from .inference import Layout2ImModel
+
+    return Layout2ImModel(convert_official(path, vocab), device=device)

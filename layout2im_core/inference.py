@@ -1,150 +1,43 @@
-"""The inference API: the only module of the core that the app imports (with types, project, errors,
-vocab). Only plain Python values and numpy arrays cross this boundary; never tensors.
+"""The inference API: the model behind the app (imported on its worker thread) and the CLI; one of
+the core's public API modules (docs/architecture.md, "Packages"). Only plain Python values and numpy
+arrays cross this boundary; never tensors.
 
 A :class:`Layout2ImModel` loads a model file (safetensors: weights + config + vocabulary + card +
-appearance directions; loading runs no code), renders layouts to uint8 RGB images, and keeps a cache
-for the **fast edit path**: per-object features (composer + conv stack) are cached by (category,
-box mask, z), and the conv-LSTM state after every object of the last layout is kept, so when one
-object changes only the objects from the first changed one onward are re-fused (spec §4.4; the
-result equals a full forward).
+appearance directions; loading runs no code), renders layouts to uint8 RGB images through the **fast
+edit path** (``edit_cache.py``: only the objects from the first changed one onward are re-fused; the
+result equals a full forward), encodes appearance from photos and gives each category's appearance
+directions. It implements :class:`~layout2im_core.model_api.RenderModel`. Inputs are validated by
+``render_inputs.py``; the shipped models are found by ``model_registry.py``; official checkpoints are
+imported by ``importer.py``. This module re-exports the names of all of them that callers use.
 """
 
 from __future__ import annotations
 
-import math
 import threading
-from collections import OrderedDict
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
+from . import precision as _policy
+from .boxes import area_in_image, check_bbox
 from .checkpoint import ModelFile, load_model_file, save_model_file
 from .config import ModelConfig, model_preset, preset_name
+from .edit_cache import EditCache
 from .errors import LayoutError, ModelFileError, clip, value_text
-from .geometry import check_bbox
-from . import precision as _policy
-from .precision import PrecisionChoice, available_devices
+from .importer import import_official
+from .model_api import MAX_SEED, MIN_BOX_AREA, AppearanceDirections, RenderModel, check_seed, sample_z
+from .model_registry import DEFAULT_MODEL, available_models, default_model_path, resolve_model
+from .models.calibration import calibrate_batch_norm
 from .models.generator import Generator
-from .resources_path import resources_dir
+from .precision import PrecisionChoice, available_devices
+from .render_inputs import MAX_ABS_Z, MAX_BATCH, MAX_PHOTO_PIXELS, batch_seeds, layout_arrays, photo_array
 from .types import LayoutSpec, ObjectSpec
 from .vocab import Vocabulary
 
-__all__ = ["Layout2ImModel", "AppearanceDirections", "available_models", "default_model_path",
-           "available_devices", "resolve_model", "import_official", "LayoutSpec", "ObjectSpec"]
-
-DEFAULT_MODEL = "scenes64"
-MIN_BOX_AREA = 0.02  # boxes smaller than this share of the image are outside the trained range (spec §7.1)
-MAX_ABS_Z = 1000.0  # |z| beyond this is refused: z ~ N(0, I), and the networks overflow long before float32
-MAX_SEED = 2 ** 63 - 1
-MAX_BATCH = 1024  # layouts per generate_batch call
-MAX_PHOTO_PIXELS = 100_000_000  # encode_appearance
-
-
-def available_models() -> Dict[str, Path]:
-    """Shipped models: name -> path of ``resources/models/<name>.safetensors``."""
-    folder = resources_dir() / "models"
-    return {p.stem: p for p in sorted(folder.glob("*.safetensors"))} if folder.is_dir() else {}
-
-
-def default_model_path() -> Path:
-    """Path of the default shipped model (may not exist in a damaged install)."""
-    return resources_dir() / "models" / f"{DEFAULT_MODEL}.safetensors"
-
-
-def resolve_model(name_or_path) -> Path:
-    """A shipped model name (e.g. ``"scenes64"``) or a file path -> path.
-
-    Raises:
-        ModelFileError: neither a shipped name nor an existing file; the message lists shipped names.
-    """
-    p = Path(name_or_path)
-    try:
-        if p.is_file():
-            return p
-    except OSError:  # e.g. a name too long for the file system
-        pass
-    models = available_models()
-    if str(name_or_path) in models:
-        return models[str(name_or_path)]
-    names = ", ".join(models) or "none installed"
-    raise ModelFileError(f"no model named or at {value_text(str(name_or_path), 120)}; shipped models: {names}")
-
-
-def check_seed(seed, what: str = "seed") -> Optional[int]:
-    """``seed`` as an int (None stays None).
-
-    Raises:
-        LayoutError: not a whole number in [0, 2**63 - 1] (e.g. -1, 1.5, "3", True).
-    """
-    if seed is None:
-        return None
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
-        raise LayoutError(f"{what} must be a whole number from 0 to 2**63-1 or None, got {value_text(seed, 40)}")
-    return int(seed)
-
-
-def _z_values(z, index: int, category: str, z_dim: int) -> np.ndarray:
-    """One object's z -> float32 [Z]. Raises LayoutError for anything but Z finite numbers within
-    ``MAX_ABS_Z`` (strings, dicts, ragged or nested lists, booleans, NaN, inf, huge values)."""
-    where = f"object {index} ({clip(category, 40)})"
-    if isinstance(z, (str, bytes, dict, set)) or not hasattr(z, "__len__"):
-        raise LayoutError(f"{where}: z must be a list of {z_dim} numbers, got {value_text(z, 40)}")
-    try:
-        arr = np.asarray(z)
-    except (ValueError, TypeError):
-        raise LayoutError(f"{where}: z must be a flat list of {z_dim} numbers (got a ragged or mixed list)") from None
-    if arr.dtype.kind not in "iuf":
-        raise LayoutError(f"{where}: z must hold numbers only, got {value_text(z, 40)}")
-    arr = arr.reshape(-1)
-    if arr.shape[0] != z_dim:
-        raise LayoutError(f"{where}: z has {arr.shape[0]} values, this model needs {z_dim}")
-    with np.errstate(over="ignore", invalid="ignore"):
-        arr = arr.astype(np.float32)
-    if not np.all(np.isfinite(arr)):
-        raise LayoutError(f"{where}: z has NaN or infinite values")
-    if float(np.abs(arr).max()) > MAX_ABS_Z:
-        raise LayoutError(f"{where}: z values must lie within +-{MAX_ABS_Z:g} (z is drawn from N(0, 1)); "
-                          f"got {float(np.abs(arr).max()):.3g}")
-    return arr
-
-
-@dataclass(frozen=True)
-class AppearanceDirections:
-    """Appearance directions of one category in z space (numpy, float32).
-
-    mean: [Z] centre of the category's crop codes; components: [K, Z] unit directions; std: [K]
-    standard deviation along each; explained: [K] share of variance in [0, 1] (0 for named rows);
-    fallback: True when the model holds no directions for this category and the unit axes of z (std 1)
-    are given instead.
-
-    names: [K] the factor name of each row ("colour", "shade", ...) for named directions, which come
-    first, and "" for the principal ones after them; r2: [K] how well the crop encoder's code predicts
-    the named factor (held-out R^2), NaN for principal rows. Named rows need not be orthogonal to each
-    other; the principal rows are orthogonal to them and to each other.
-    """
-
-    mean: np.ndarray
-    components: np.ndarray
-    std: np.ndarray
-    explained: np.ndarray
-    fallback: bool
-    names: Tuple[str, ...] = ()
-    r2: Optional[np.ndarray] = None
-
-    @property
-    def named(self) -> int:
-        """Number of named rows (they come first)."""
-        return sum(1 for n in self.names if n)
-
-
-@dataclass
-class _EditCache:
-    keys: List[tuple]
-    states: list  # conv-LSTM state after each object
-    image: Optional[np.ndarray]
+__all__ = ["Layout2ImModel", "AppearanceDirections", "RenderModel", "available_models", "default_model_path",
+           "available_devices", "resolve_model", "import_official", "check_seed", "LayoutSpec", "ObjectSpec",
+           "DEFAULT_MODEL", "MIN_BOX_AREA", "MAX_SEED", "MAX_ABS_Z", "MAX_BATCH", "MAX_PHOTO_PIXELS"]
 
 
 class Layout2ImModel:
@@ -165,7 +58,7 @@ class Layout2ImModel:
         DeviceError: the device is not available (e.g. ``cuda`` without CUDA).
     """
 
-    FEATURE_CACHE_SIZE = 512
+    FEATURE_CACHE_SIZE = 512  # object features the edit cache keeps at least
 
     def __init__(self, model_file: ModelFile, device: Optional[str] = None, precision: str = "auto"):
         self._file = model_file
@@ -190,6 +83,7 @@ class Layout2ImModel:
             raise ModelFileError(f"model {self.name!r}: weights do not fit its config ({' '.join(first)})") from None
         self.G.eval().requires_grad_(False)
         self._lock = threading.RLock()
+        self._cache = EditCache(self.G, self.config.image_size, self.FEATURE_CACHE_SIZE)
         if precision not in ("fp32", "bf16", "auto"):
             raise ValueError(f"precision must be fp32, bf16 or auto, not {precision!r}")
         self._precision_req = precision
@@ -225,14 +119,15 @@ class Layout2ImModel:
     @classmethod
     def random(cls, preset: str = "tiny", vocabulary: Optional[Vocabulary] = None, seed: int = 0,
                device: Optional[str] = "cpu", precision: str = "fp32", name: str = "random") -> "Layout2ImModel":
-        """A model with random weights (for tests and demos); BN running stats are left at init."""
+        """A model with random weights (for tests and demos); its batch-norm statistics are calibrated on
+        random layouts (``models/calibration.py``) so its images respond to the layout."""
         vocab = vocabulary or Vocabulary.builtin("coco")
         cfg = model_preset(preset, len(vocab))
         gen = torch.Generator().manual_seed(seed)
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             G = Generator(cfg)
-        _calibrate_batch_norm(G, vocab, gen)
+        calibrate_batch_norm(G, vocab.category_ids, gen)
         return cls(ModelFile(cfg, vocab, G.state_dict(), name=name, card={"preset": preset}), device, precision)
 
     def save(self, path, card: Optional[dict] = None, dtype: Optional[torch.dtype] = None) -> None:
@@ -249,10 +144,17 @@ class Layout2ImModel:
 
     @property
     def z_dim(self) -> int:
+        """Z, the size of an appearance code."""
         return self.config.z_dim
 
     @property
+    def max_objects(self) -> int:
+        """Most objects one render takes (``ModelConfig.max_objects``; more raise LayoutError)."""
+        return self.config.max_objects
+
+    @property
     def preset(self) -> str:
+        """The config's preset name ("custom" for none)."""
         return preset_name(self.config)
 
     @property
@@ -293,7 +195,7 @@ class Layout2ImModel:
         first for an ``area`` model (a stable sort), unchanged otherwise."""
         if self.object_order != "area":
             return layout
-        return LayoutSpec(tuple(sorted(layout.objects, key=lambda o: -_area(o.bbox))))
+        return LayoutSpec(tuple(sorted(layout.objects, key=lambda o: -area_in_image(o.bbox))))
 
     def set_device(self, device: Optional[str]) -> None:
         """Move the model to ``device`` (see class doc) and choose its precision there (the policy of
@@ -311,7 +213,8 @@ class Layout2ImModel:
             self.clear_cache()
             self.precision = "fp32"
             self.precision_choice = _policy.choose_precision(
-                self._precision_req, dev, self._workload(), timings=lambda: _policy.time_alternating(self._render_probe()))
+                self._precision_req, dev, self._workload(),
+                timings=lambda: _policy.time_alternating(self._render_probe()))
             self.precision = self.precision_choice.precision
             self.clear_cache()
 
@@ -362,62 +265,29 @@ class Layout2ImModel:
 
     def clear_cache(self) -> None:
         """Forget cached object features and conv-LSTM states."""
-        self._features: "OrderedDict[tuple, torch.Tensor]" = OrderedDict()
-        self._edit = _EditCache([], [], None)
+        self._cache.clear()
 
     def _autocast(self):
         if self.precision == "bf16":
             return torch.autocast(self._dev.type, dtype=torch.bfloat16)
         return torch.autocast(self._dev.type, enabled=False)
 
-    # --- layout validation -------------------------------------------------------------------------
+    # --- layouts ----------------------------------------------------------------------------------
     def sample_z(self, n: int, seed: Optional[int] = None) -> np.ndarray:
-        """n codes from N(0, I): float32 [n, Z]. Same seed -> same codes.
+        """n codes from N(0, I): float32 [n, Z] (``model_api.sample_z``). Same seed -> same codes.
 
         Raises:
             LayoutError: ``n`` not a whole number in [0, 1e6], or a bad seed (see :func:`check_seed`).
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= 1_000_000:
-            raise LayoutError(f"sample_z: n must be a whole number from 0 to 1000000, got {value_text(n, 40)}")
-        gen = np.random.default_rng(check_seed(seed))
-        return gen.standard_normal((int(n), self.z_dim)).astype(np.float32)
+        return sample_z(n, self.z_dim, seed)
 
     def _tensors(self, layout: LayoutSpec, seed: Optional[int]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Validate a layout -> (objs [O] int64, bboxes [O, 4] float32, z [O, Z] float32) on CPU.
 
         Raises:
-            LayoutError: not a LayoutSpec of ObjectSpecs, empty, too many objects, a category that is
-                not a string, bad bbox (see ``geometry.check_bbox``; a string such as "0011" is not a
-                bbox), z not Z finite numbers within ``MAX_ABS_Z``, a bad seed. Messages quote values
-                clipped to a few dozen characters.
-            UnknownCategoryError: categories not in the vocabulary (all named, clipped).
+            LayoutError, UnknownCategoryError: see ``render_inputs.layout_arrays``.
         """
-        if not isinstance(layout, LayoutSpec):
-            raise LayoutError(f"expected a LayoutSpec, got {type(layout).__name__}")
-        objects = layout.objects
-        if not isinstance(objects, (tuple, list)):
-            raise LayoutError(f"LayoutSpec.objects must be a tuple of ObjectSpec, got {type(objects).__name__}")
-        if len(objects) == 0:
-            raise LayoutError("the layout is empty: add at least one object")
-        if len(objects) > self.config.max_objects:
-            raise LayoutError(f"the layout has {len(objects)} objects; this model allows at most "
-                              f"{self.config.max_objects}")
-        for i, o in enumerate(objects):
-            if not isinstance(o, ObjectSpec):
-                raise LayoutError(f"object {i} must be an ObjectSpec, got {type(o).__name__}")
-            if not isinstance(o.category, str):
-                raise LayoutError(f"object {i}: category must be a name (a string), got {value_text(o.category, 40)}")
-        seed = check_seed(seed)
-        ids = self.vocabulary.ids_of([o.category for o in objects])
-        bboxes = [check_bbox(o.bbox, i, clamp=True) for i, o in enumerate(objects)]
-        missing = [i for i, o in enumerate(objects) if o.z is None]
-        rand = self.sample_z(len(missing), seed) if missing else None
-        zs = np.empty((len(objects), self.z_dim), np.float32)
-        for i, o in enumerate(objects):
-            if o.z is None:
-                zs[i] = rand[missing.index(i)]
-                continue
-            zs[i] = _z_values(o.z, i, o.category, self.z_dim)
+        ids, bboxes, zs = layout_arrays(layout, self.vocabulary, self.config.max_objects, self.z_dim, seed)
         return (torch.tensor(ids, dtype=torch.int64), torch.tensor(bboxes, dtype=torch.float32),
                 torch.from_numpy(zs))
 
@@ -430,8 +300,8 @@ class Layout2ImModel:
         n = len(layout.objects)
         if n > self.trained_max_objects:
             out.append(f"{n} objects: this model was trained with at most {self.trained_max_objects}")
-        small = [f"{i} ({clip(o.category, 40)})" for i, o in enumerate(layout.objects, 1)  # numbered from 1, as lists show them
-                 if _area(o.bbox) < MIN_BOX_AREA]
+        small = [f"{i} ({clip(o.category, 40)})"  # numbered from 1, as lists show them
+                 for i, o in enumerate(layout.objects, 1) if area_in_image(o.bbox) < MIN_BOX_AREA]
         if small:
             out.append(f"boxes under 2% of the image (outside the trained range): objects {', '.join(small)}")
         unknown = sorted({clip(str(o.category), 40) for o in layout.objects
@@ -457,30 +327,6 @@ class Layout2ImModel:
     def _quantise(unit: np.ndarray) -> np.ndarray:
         return np.round(unit * 255).astype(np.uint8)
 
-    def _object_key(self, obj_id: int, bbox: torch.Tensor, z: torch.Tensor) -> tuple:
-        # The box enters the model only through its 64x64 mask, so the key uses the mask's edges.
-        size = self.config.image_size
-        edges = torch.round(bbox * size).to(torch.int64).tolist()
-        return (obj_id, tuple(edges), z.numpy().tobytes())
-
-    def _features_for(self, keys, objs, bboxes, zs) -> List[torch.Tensor]:
-        """Per-object features [C4, 8, 8], from the cache or computed in one batch."""
-        missing = [i for i, k in enumerate(keys) if k not in self._features]
-        if missing:
-            idx = torch.tensor(missing)
-            with self._autocast():
-                f = self.G.layout_encoder.object_features(objs[idx].to(self._dev), bboxes[idx].to(self._dev),
-                                                          zs[idx].to(self._dev))
-            for j, i in enumerate(missing):
-                self._features[keys[i]] = f[j]
-        feats = []
-        for k in keys:
-            self._features.move_to_end(k)
-            feats.append(self._features[k])
-        while len(self._features) > max(self.FEATURE_CACHE_SIZE, 2 * len(keys)):
-            self._features.popitem(last=False)
-        return feats
-
     def generate(self, layout: LayoutSpec, seed: Optional[int] = None, use_cache: bool = True) -> np.ndarray:
         """Render one layout to uint8 RGB [64, 64, 3]; see :meth:`render_float` for the arguments."""
         return self._quantise(self.render_float(layout, seed, use_cache))
@@ -501,34 +347,13 @@ class Layout2ImModel:
             float32 RGB array [64, 64, 3] in [0, 1].
 
         Raises:
-            LayoutError, UnknownCategoryError: see ``_tensors``.
+            LayoutError, UnknownCategoryError: see ``render_inputs.layout_arrays``.
         """
         objs, bboxes, zs = self._tensors(layout, seed)
         with self._lock:
             if not use_cache:
                 return self._full(objs[None], bboxes[None], zs[None], torch.ones(1, len(objs), dtype=torch.bool))[0]
-            keys = [self._object_key(int(o), b, z) for o, b, z in zip(objs, bboxes, zs)]
-            prev = self._edit
-            first = next((i for i, (a, b) in enumerate(zip(keys, prev.keys)) if a != b), min(len(keys), len(prev.keys)))
-            if first == len(keys) == len(prev.keys) and prev.image is not None:
-                return prev.image.copy()
-            feats = self._features_for(keys, objs, bboxes, zs)
-            le = self.G.layout_encoder
-            state = prev.states[first - 1] if first > 0 else None
-            states = []
-            with self._autocast():
-                if first < len(keys):
-                    seq = torch.stack(feats[first:])[None]  # [1, T, C4, 8, 8]
-                    h, states = le.clstm(seq, torch.ones(1, seq.shape[1], dtype=torch.bool, device=self._dev),
-                                         state=state, keep_states=True)
-                else:  # objects were only removed from the end: the state after the last one is cached
-                    h = state[-1][0]
-                ones = torch.ones(1, len(keys), dtype=torch.bool, device=self._dev)
-                img = self.G.decode(le.bottleneck(h), objs[None].to(self._dev),
-                                    bboxes[None].to(self._dev), zs[None].to(self._dev), ones)
-            image = self._to_unit_hwc(img)[0]
-            self._edit = _EditCache(keys, prev.states[:first] + states, image)
-            return image.copy()
+            return self._cache.render(objs, bboxes, zs, self._dev, self._autocast, self._to_unit_hwc)
 
     def _full(self, objs, bboxes, zs, obj_mask) -> np.ndarray:
         """Full forward of padded tensors -> float32 [B, 64, 64, 3] in [0, 1]."""
@@ -543,18 +368,10 @@ class Layout2ImModel:
         Missing z are drawn per layout from ``seed + index`` (or fresh when seed is None).
 
         Raises:
-            LayoutError: no layouts, more than ``MAX_BATCH``, a bad seed, or a bad layout (see ``_tensors``).
-            UnknownCategoryError: see ``_tensors``."""
-        if isinstance(layouts, (str, bytes, LayoutSpec)) or not hasattr(layouts, "__len__"):
-            raise LayoutError(f"generate_batch needs a list of layouts, got {type(layouts).__name__}")
-        if not layouts:
-            raise LayoutError("generate_batch needs at least one layout")
-        if len(layouts) > MAX_BATCH:
-            raise LayoutError(f"generate_batch takes at most {MAX_BATCH} layouts per call, got {len(layouts)}")
-        seed = check_seed(seed)
-        if seed is not None and seed + len(layouts) > MAX_SEED:
-            raise LayoutError(f"seed {seed} + {len(layouts)} layouts exceeds 2**63-1")
-        parts = [self._tensors(l, None if seed is None else seed + i) for i, l in enumerate(layouts)]
+            LayoutError: no layouts, more than ``MAX_BATCH``, a bad seed (``render_inputs.batch_seeds``),
+                or a bad layout. UnknownCategoryError: see ``render_inputs.layout_arrays``."""
+        seeds = batch_seeds(layouts, seed)
+        parts = [self._tensors(lay, s) for lay, s in zip(layouts, seeds)]
         o = max(len(p[0]) for p in parts)
         b = len(parts)
         objs = torch.zeros(b, o, dtype=torch.int64)
@@ -583,35 +400,20 @@ class Layout2ImModel:
             float32 [Z].
 
         Raises:
-            LayoutError: not a numeric image array (or NaN in it), over ``MAX_PHOTO_PIXELS``, or a bad
-                bbox; a category that is not a string. UnknownCategoryError: unknown category.
+            LayoutError: not a numeric image array (or NaN in it), over ``MAX_PHOTO_PIXELS``
+                (``render_inputs.photo_array``), or a bad bbox; a category that is not a string.
+                UnknownCategoryError: unknown category.
         """
         from PIL import Image
 
-        try:
-            arr = np.asarray(image)
-        except (ValueError, TypeError):
-            raise LayoutError("expected an RGB image array [H, W, 3] of numbers") from None
-        if arr.dtype.kind not in "uifb":
-            raise LayoutError(f"expected an image array of numbers, got dtype {arr.dtype}")
-        if arr.ndim == 2:
-            arr = np.stack([arr] * 3, -1)
-        if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:
-            raise LayoutError(f"expected an RGB image array [H, W, 3], got shape {value_text(arr.shape, 40)}")
-        if arr.shape[0] * arr.shape[1] > MAX_PHOTO_PIXELS:
-            raise LayoutError(f"the photo has {arr.shape[1]}x{arr.shape[0]} pixels; the limit is "
-                              f"{MAX_PHOTO_PIXELS // 1_000_000} megapixels")
-        arr = arr[..., :3]
-        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-            raise LayoutError("the image array holds NaN or infinite values")
-        if arr.dtype != np.uint8:
-            arr = np.clip(arr, 0, 255).astype(np.uint8)
+        arr = photo_array(image)  # uint8 [H, W, 3]
         if not isinstance(category, str):
             raise LayoutError(f"category must be a name (a string), got {value_text(category, 40)}")
         box = check_bbox(bbox, 0, clamp=True)
         obj_id = self.vocabulary.id_of(category)
         size = self.config.image_size
-        small = np.asarray(Image.fromarray(arr).resize((size, size), Image.BILINEAR), dtype=np.float32) / 255.0
+        resized = Image.fromarray(arr).resize((size, size), Image.Resampling.BILINEAR)
+        small = np.asarray(resized, dtype=np.float32) / 255.0  # [64, 64, 3] in [0, 1]
         img = torch.from_numpy(small).permute(2, 0, 1)[None].to(self._dev)  # [1, 3, 64, 64]
         with self._lock, self._autocast():
             crops = self.G.crop(self.G.to_model_space(img), torch.tensor([box], device=self._dev),
@@ -633,76 +435,11 @@ class Layout2ImModel:
         if not isinstance(category, str):
             raise LayoutError(f"category must be a name (a string), got {value_text(category, 40)}")
         obj_id = self.vocabulary.id_of(category)
-        d = self._file.directions
-        if d is not None:
-            hits = (d.ids == obj_id).nonzero()
-            if len(hits):
-                i = int(hits[0, 0])
-                kk = d.components.shape[1] if k is None else min(k, d.components.shape[1])
-                names: List[str] = []
-                comps, std, expl, r2 = [], [], [], []
-                if d.names:
-                    for f, name in enumerate(d.names):
-                        if bool(d.named_valid[i, f]):
-                            names.append(name)
-                            comps.append(d.named_components[i, f].numpy())
-                            std.append(float(d.named_std[i, f]))
-                            expl.append(0.0)
-                            r2.append(float(d.named_r2[i, f]))
-                names += [""] * kk
-                comps += list(d.components[i, :kk].numpy())
-                std += d.std[i, :kk].tolist()
-                expl += d.explained[i, :kk].tolist()
-                r2 += [float("nan")] * kk
-                return AppearanceDirections(d.mean[i].numpy().astype(np.float32),
-                                            np.asarray(comps, np.float32).reshape(len(names), -1),
-                                            np.asarray(std, np.float32), np.asarray(expl, np.float32), False,
-                                            tuple(names), np.asarray(r2, np.float32))
-        kk = self.z_dim if k is None else min(k, self.z_dim)
-        return AppearanceDirections(np.zeros(self.z_dim, np.float32), np.eye(self.z_dim, dtype=np.float32)[:kk],
-                                    np.ones(kk, np.float32), np.full(kk, 1.0 / self.z_dim, np.float32), True,
-                                    ("",) * kk, np.full(kk, np.nan, np.float32))
+        found = None if self._file.directions is None else self._file.directions.of_category(obj_id, k)
+        return found if found is not None else AppearanceDirections.unit_axes(self.z_dim, k)
 
     @property
     def has_directions(self) -> bool:
+        """The model file holds appearance directions."""
         return self._file.directions is not None
 
-
-@torch.no_grad()
-def _calibrate_batch_norm(G: Generator, vocab: Vocabulary, gen: torch.Generator, rounds: int = 4) -> None:
-    """Set BN running statistics of a random-weight G from random layouts (train-mode forwards with
-    momentum None = cumulative average), so its eval-mode images respond to the layout."""
-    ids = torch.tensor(vocab.category_ids)
-    bns = [m for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None
-    G.train()
-    for _ in range(rounds):
-        b, o = 8, 6
-        objs = ids[torch.randint(len(ids), (b, o), generator=gen)]
-        x0y0 = torch.rand(b, o, 2, generator=gen) * 0.6
-        bboxes = torch.cat([x0y0, x0y0 + 0.15 + torch.rand(b, o, 2, generator=gen) * 0.25], -1).clamp(0, 1)
-        z = torch.randn(b, o, G.cfg.z_dim, generator=gen)
-        G.generate(objs, bboxes, z, torch.ones(b, o, dtype=torch.bool))
-    for m in bns:
-        m.momentum = 0.1
-    G.eval()
-
-
-def _area(bbox) -> float:
-    try:
-        x0, y0, x1, y1 = (float(v) for v in bbox)
-    except (TypeError, ValueError):
-        return 0.0
-    a = max(0.0, min(x1, 1) - max(x0, 0)) * max(0.0, min(y1, 1) - max(y0, 0))
-    return a if math.isfinite(a) else 0.0
-
-
-def import_official(path, vocab: str = "coco", device: Optional[str] = None) -> Layout2ImModel:
-    """Load an official Layout2Im generator checkpoint (``netG_coco.pkl`` etc.) as a model.
-
-    ``vocab``: ``"coco"``, ``"vg"`` or a path to a ``vocab.json``. Raises ModelFileError."""
-    from .importer import convert_official
-
-    return Layout2ImModel(convert_official(path, vocab), device=device)

@@ -26,7 +26,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 
@@ -222,17 +222,17 @@ def choose_precision(requested: str, device, workload: str = "",
     if requested not in PRECISIONS:
         raise ValueError(f"precision must be one of {list(PRECISIONS)}, not {requested!r}")
     device = torch.device(device)
-    native, why = native if native is not None else native_bf16(device)
-    base = dict(device=str(device), requested=requested, native_bf16=native, workload=workload)
+    has_native, why = native if native is not None else native_bf16(device)
+    base: Dict[str, Any] = dict(device=str(device), requested=requested, native_bf16=has_native, workload=workload)
     if requested == "fp32":
         return PrecisionChoice(precision="fp32", reason="fp32: requested", source="requested", **base)
     if requested == "bf16":
-        if not native:
+        if not has_native:
             warn_emulated_bf16(device, why)
             return PrecisionChoice(precision="bf16", source="requested", reason=(
                 f"bf16: requested, but emulated ({why}): expect it {expected_bf16_slowdown(device, why)}"), **base)
         return PrecisionChoice(precision="bf16", reason=f"bf16: requested (native: {why})", source="requested", **base)
-    if not native:
+    if not has_native:
         return PrecisionChoice(precision="fp32", reason=(f"fp32: no native bf16 ({why}); bf16 would be "
                                                          f"{expected_bf16_slowdown(device, why)}"),
                                source="no native bf16", **base)
@@ -249,7 +249,7 @@ def choose_precision(requested: str, device, workload: str = "",
     else:
         return PrecisionChoice(precision="bf16", reason=f"bf16: native ({why}); not measured",
                                source="not measured", **base)
-    precision, reason = decide(native, why, fp32_ms, bf16_ms, workload)
+    precision, reason = decide(has_native, why, fp32_ms, bf16_ms, workload)
     if source == "cached":
         reason += f"; measured earlier ({cache_path()})"
     log.info("precision %s on %s (%s)", precision, device, reason)
@@ -301,9 +301,9 @@ def cache_path() -> Path:
     """``$LAYOUT2IM_CACHE_DIR/precision.json``, else ``$XDG_CACHE_HOME/layout2im/precision.json``, else
     ``~/.cache/layout2im/precision.json``."""
     root = os.environ.get(CACHE_ENV)
-    if not root:
-        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "layout2im"
-    return Path(root) / CACHE_FILE
+    if root:
+        return Path(root) / CACHE_FILE
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "layout2im" / CACHE_FILE
 
 
 def machine_key(device) -> str:

@@ -39,9 +39,10 @@ import os
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from .atomic import atomic_write
+from .boxes import as_bbox
 from .errors import Layout2ImError, clip, value_text
 from .input_files import InputFileError, NonFinite, parse_json, read_text
 from .types import BBox, LayoutSpec, ObjectSpec
@@ -113,13 +114,13 @@ class Project:
 
     def to_layout(self) -> LayoutSpec:
         """The project's objects as a LayoutSpec (same order, bboxes and z)."""
-        return LayoutSpec(tuple(ObjectSpec(o.category, tuple(o.bbox), o.z) for o in self.objects))
+        return LayoutSpec(tuple(ObjectSpec(o.category, o.bbox, o.z) for o in self.objects))
 
     @staticmethod
     def from_layout(layout: LayoutSpec, model_name: str = "", vocabulary_digest: str = "") -> "Project":
         """A project holding the objects of ``layout`` (unlocked)."""
-        objs = tuple(ProjectObject(o.category, tuple(float(v) for v in o.bbox),
-                                   None if o.z is None else to_float32_tuple(o.z)) for o in layout.objects)
+        objs = tuple(ProjectObject(o.category, as_bbox(o.bbox), None if o.z is None else to_float32_tuple(o.z))
+                     for o in layout.objects)
         return Project(objs, model_name, vocabulary_digest)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -160,7 +161,7 @@ class Project:
             raise ProjectFileError(f"{source}: \"meta\" must be an object")
         names = [_optional_name(model.get(k), f"{source}: \"model\".\"{k}\"") for k in ("name", "vocabulary_digest")]
         objs = tuple(_object_from_dict(o, i, source) for i, o in enumerate(objects))
-        repaired = []
+        repaired: List[Tuple[str, str]] = []
         try:
             meta = _finite_json(meta, "meta", repaired)
         except RecursionError:
@@ -263,7 +264,7 @@ def dumps_project(project: Project) -> str:
     """
     try:
         data = project.to_dict()
-        bad = []
+        bad: List[Tuple[str, str]] = []
         _finite_json(data, "project", bad)
     except (TypeError, ValueError, OverflowError, RecursionError) as e:
         raise ProjectFileError(f"cannot save the project: it holds a value JSON cannot store "

@@ -36,7 +36,8 @@ class ObjectSpec:
 
     def with_bbox(self, bbox) -> "ObjectSpec":
         """Return a copy with ``bbox`` replaced."""
-        return replace(self, bbox=tuple(float(v) for v in bbox))
+        x0, y0, x1, y1 = (float(v) for v in bbox)  # (boxes.as_bbox; types.py imports nothing of ours)
+        return replace(self, bbox=(x0, y0, x1, y1))
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, Iterable, List, Sequence, Tuple, Type, Union
 
-from .errors import UnknownCategoryError, clip
+from .errors import Layout2ImError, UnknownCategoryError, clip
 
 IMAGE_TOKEN = "__image__"
 _RESOURCES = Path(__file__).resolve().parent / "resources"
@@ -38,6 +38,7 @@ class Vocabulary:
     """
 
     names: Tuple[str, ...]
+    _index: Dict[str, int] = field(init=False, repr=False, compare=False)  # name -> id
 
     def __post_init__(self):
         if not isinstance(self.names, tuple) or not all(isinstance(n, str) for n in self.names):
@@ -126,3 +127,27 @@ class Vocabulary:
         if name not in files:
             raise KeyError(f"no built-in vocabulary {name!r}; choose one of {sorted(files)}")
         return Vocabulary.from_dict(json.loads((_RESOURCES / files[name]).read_text()))
+
+
+def read_vocabulary(path: Union[str, Path], max_bytes: int, error: Type[Layout2ImError]) -> Vocabulary:
+    """The vocabulary of a sg2im-style ``vocab.json`` (``object_idx_to_name``; 179 entries for Visual
+    Genome), read with the bounds of ``input_files.read_json`` (at most ``max_bytes``).
+
+    Raises:
+        error (the caller's documented type, e.g. DataError or ModelFileError): the file is missing,
+            not a regular file, too large, not JSON, nested too deeply, lacks the field, or its names
+            are not a vocabulary. The message names the file.
+    """
+    from .input_files import InputFileError, read_json
+
+    path = Path(path)
+    try:
+        data = read_json(path, max_bytes, "vocabulary file")
+    except InputFileError as e:
+        raise error(str(e)) from None
+    if not isinstance(data, dict) or not isinstance(data.get("object_idx_to_name"), list):
+        raise error(f"{path}: missing field 'object_idx_to_name' (a list of names)")
+    try:
+        return Vocabulary.from_dict(data)
+    except ValueError as e:
+        raise error(f"{path}: field 'object_idx_to_name': {clip(str(e), 160)}") from None

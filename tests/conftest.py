@@ -1,7 +1,9 @@
 """Shared test set-up: Qt runs offscreen, QSettings and app data go to a temporary folder, and GUI
 tests get a tiny random-weight model and dialogs that answer without blocking."""
 
+import json
 import os
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
 
@@ -43,6 +45,16 @@ def device(request):
     return dev
 
 
+@pytest.fixture(autouse=True)
+def _repeatable_looks():
+    """New looks take their seeds from Python's ``random`` (``app/appearance.py: random_looks``): seeded
+    per test, so a test sees the same looks every run (a slider move on some random looks of the tiny
+    model changes no pixel of the 8-bit image: about 1 in 16)."""
+    import random
+
+    random.seed(0)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_precision_cache(tmp_path_factory):
     """The precision policy's per-machine timing cache goes to a temporary folder."""
@@ -77,6 +89,7 @@ def tiny_model():
 def app_settings(tmp_path):
     """AppSettings backed by an ini file in the test's temporary folder."""
     from PySide6.QtCore import QSettings
+
     from app.settings import AppSettings
     return AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
 
@@ -231,25 +244,186 @@ def canvas(qtbot):
     return editor, view, Mouse(view)
 
 
-# --- interpreter teardown -----------------------------------------------------------------------
-# After the whole suite, CPython's final teardown can segfault while destroying the Qt application
-# together with libtorch's globals (seen on a fresh clone: every test passed, then "Segmentation
-# fault" at exit, which would turn a green run red). Once pytest has printed its summary, leave
-# with the session's exit status without running that teardown.
-_EXIT_STATUS = {"code": None}
+# --- shared helpers of the core tests (fixtures; test modules never import each other) --------------
+@pytest.fixture
+def one_thread():
+    """Training and tiny-network tests run single-threaded: small convs on a shared 2-core machine are
+    several times faster without intra-op threads contending with other processes."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 
+class SyntheticLayouts:
+    """``n`` images of coloured boxes on grey, 2..max_objects objects from ``categories`` ids: a map-style
+    data set (items of the batch contract; objects in a random, stored order)."""
+
+    def __init__(self, n: int = 8, categories: int = 4, max_objects: int = 4, seed: int = 0):
+        import torch
+
+        from layout2im_core.vocab import Vocabulary
+
+        g = torch.Generator().manual_seed(seed)
+        self.vocabulary = Vocabulary.from_names([f"cat{i}" for i in range(1, categories + 1)])
+        self.items = []
+        for _ in range(n):
+            k = int(torch.randint(2, max_objects + 1, (1,), generator=g))
+            objs = torch.randint(1, categories + 1, (k,), generator=g)
+            xy = torch.rand(k, 2, generator=g) * 0.6
+            wh = 0.2 + torch.rand(k, 2, generator=g) * 0.3
+            bboxes = torch.cat([xy, (xy + wh).clamp(max=1.0)], 1)
+            img = torch.full((3, 64, 64), 0.5)
+            for o, b in zip(objs.tolist(), bboxes.tolist()):
+                x0, y0, x1, y1 = (int(round(v * 64)) for v in b)
+                img[:, y0:y1, x0:x1] = torch.tensor([o % 2, (o // 2) % 2, 0.8])[:, None, None]
+            self.items.append({"img": img, "objs": objs, "bboxes": bboxes.float()})
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return dict(self.items[i])
+
+
+@pytest.fixture(scope="session")
+def synthetic_layouts():
+    """The class ``SyntheticLayouts(n=8, categories=4, max_objects=4, seed=0)``: the tiny training data
+    set the training tests share."""
+    return SyntheticLayouts
+
+
+VG_VOCAB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "vg-meta" / "vocab.json"
+SLOTS = 30
+
+
+def _write_vg(root: Path, name="train.h5", drop_field=None):
+    """5 images: 0 has 12 objects, 10 in relationships; 1 has 4 objects, 2 in one relationship;
+    2 has 2 objects (too few); 3 has no image file; 4 has 4 objects, one of unknown id 999."""
+    import h5py
+    import numpy as np
+    from PIL import Image
+
+    vocab_size = len(json.loads(VG_VOCAB.read_text())["object_idx_to_name"])
+    rng = np.random.default_rng(0)
+    (root / "images" / "VG_100K").mkdir(parents=True, exist_ok=True)
+    counts = [12, 4, 2, 4, 4]
+    sizes = [(200, 100), (120, 160), (100, 100), (100, 100), (80, 80)]
+    names = np.full((5, SLOTS), -1, np.int32)
+    boxes = np.full((5, SLOTS, 4), -1, np.int32)
+    rel_s, rel_o = np.full((5, SLOTS), -1, np.int32), np.full((5, SLOTS), -1, np.int32)
+    rel_n = np.array([5, 1, 0, 0, 0], np.int32)
+    for i, (n, (w, h)) in enumerate(zip(counts, sizes)):
+        names[i, :n] = rng.integers(1, vocab_size, n)
+        boxes[i, :n] = [[w // 4, h // 4, w // 2, h // 2]] * n
+    boxes[1, 0] = [60, 80, 120, 160]  # reaches outside its 120x160 image: clipped
+    names[4, 3] = 999
+    rel_s[0, :5], rel_o[0, :5] = [0, 2, 4, 6, 8], [1, 3, 5, 7, 9]
+    rel_s[1, 0], rel_o[1, 0] = 2, 3
+    paths = [f"VG_100K/{i}.jpg" for i in range(5)]
+    for i, (w, h) in enumerate(sizes):
+        if i != 3:
+            Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(root / "images" / paths[i])
+    fields = {"image_ids": np.arange(5, dtype=np.int32), "object_names": names, "object_boxes": boxes,
+              "objects_per_image": np.array(counts, np.int32), "relationship_subjects": rel_s,
+              "relationship_objects": rel_o, "relationships_per_image": rel_n,
+              "relationship_predicates": np.zeros((5, SLOTS), np.int32)}
+    with h5py.File(root / name, "w") as f:
+        for k, v in fields.items():
+            if k != drop_field:
+                f.create_dataset(k, data=v)
+        if drop_field != "image_paths":
+            f.create_dataset("image_paths", data=np.array(paths, dtype=object), dtype=h5py.string_dtype())
+    return root / name
+
+
+@pytest.fixture(scope="session")
+def write_vg():
+    """``write_vg(root, name="train.h5", drop_field=None) -> path``: a small Visual Genome h5 file (and
+    its images) with the real vocabulary's ids (tests using it skip without ../shared/data)."""
+    return _write_vg
+
+
+def _official_file(tmp_path, preset="tiny", n=184, seed=0):
+    """An official-layout generator state dict in the PyTorch 1.0 legacy format: (path, state dict)."""
+    import torch
+
+    from layout2im_core.config import model_preset
+    from layout2im_core.models.generator import Generator
+
+    torch.manual_seed(seed)
+    G = Generator(model_preset(preset, n, legacy_numerics=True))
+    sd = G.state_dict()
+    for k, v in sd.items():  # non-trivial running statistics, as a trained checkpoint has
+        if "running_var" in k:
+            v.uniform_(0.5, 1.5)
+        elif "running_mean" in k:
+            v.normal_(0, 0.1)
+    path = tmp_path / "netG_coco.pkl"
+    torch.save(sd, path, _use_new_zipfile_serialization=False)  # the PyTorch 1.0 legacy format
+    return path, sd
+
+
+@pytest.fixture(scope="session")
+def official_checkpoint():
+    """``official_checkpoint(folder, preset="tiny", n=184, seed=0) -> (path, state dict)``: a
+    ``netG_coco.pkl`` written as the official code wrote them."""
+    return _official_file
+
+
+def _build_cli_world(root: Path) -> dict:
+    """The small world the CLI tests run in, under ``root``: a tiny model file, a small
+    procedural-scenes folder and a one-step tiny run with its directions: ``{"root", "model", "scenes",
+    "run"}``."""
+    import torch
+
+    from layout2im_core.data.scenes import make_scenes
+    from layout2im_core.inference import Layout2ImModel
+    from layout2im_core.training.config import train_preset
+    from layout2im_core.training.trainer import train
+
+    model = root / "tiny.safetensors"
+    Layout2ImModel.random("tiny", seed=1).save(model)
+    scenes = root / "scenes"
+    make_scenes(4, scenes, seed=0, size=64, progress=False)
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        cfg = train_preset("tiny-test").replace(data_path=str(scenes), split="all", iterations=1)
+        train(cfg, root / "run", progress=False, argv=["test"])
+    finally:
+        torch.set_num_threads(n)
+    return {"root": root, "model": model, "scenes": scenes, "run": root / "run"}
+
+
+@pytest.fixture(scope="session")
+def cli_world(tmp_path_factory):
+    """One CLI world for the session (``_build_cli_world``): tests may read it and write beside it,
+    never into it (the fuzz builds its own: ``make_cli_world``)."""
+    return _build_cli_world(tmp_path_factory.mktemp("cli"))
+
+
+@pytest.fixture(scope="session")
+def make_cli_world():
+    """``make_cli_world(root) -> dict``: a private CLI world (for tests that may write into it)."""
+    return _build_cli_world
+
+
+# --- interpreter teardown ---------------------------------------------------------------------------
 def pytest_sessionfinish(session, exitstatus):
-    _EXIT_STATUS["code"] = int(exitstatus)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config):
-    code = _EXIT_STATUS["code"]
-    if code is None or os.environ.get("LAYOUT2IM_NORMAL_EXIT"):
-        return
+    """Empty the clipboard while Python is still alive. Qt's offscreen platform (these tests) keeps the
+    clipboard's QMimeData in a C++ global static (``q_clipboardData`` in qplatformclipboard.cpp) that
+    the C runtime destroys at exit, after the interpreter has finalised; the app's copy commands put a
+    Python-made QMimeData there, and its wrapper's destructor then called into the finalised interpreter
+    and segfaulted (docs/architecture.md, "Qt object lifetimes")."""
     import sys
 
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    if "PySide6.QtWidgets" not in sys.modules:
+        return
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if isinstance(app, QApplication):
+        app.clipboard().clear()

@@ -67,8 +67,11 @@ def test_slider_moves_only_the_selected_objects_z_one_undo_step(make_window, dir
     assert panel.uid == uids[2] and "look 1" in panel.labels[0].text() and panel.sliders[0].isEnabled()
     assert all(s.value() == 0 for s in panel.sliders)
     depth = ed.stack.count()
+    events = []
+    ed.doc.subscribe(lambda ev: events.append(ev.kind))
     drag_slider(panel, 1, 1.5)
     assert ed.stack.count() == depth + 1, "a slider drag is one undo step"
+    assert events == ["look", "look"], "two previews; the release changes nothing more: no event"
     after = ed.doc.objects
     assert [o.category for o in after] == [b[0] for b in before]
     assert after[0].z == before[0][1] and after[1].z == before[1][1], "other objects keep their z"
@@ -95,10 +98,10 @@ def test_slider_moves_only_the_selected_objects_z_one_undo_step(make_window, dir
     ed.stack.redo()
     assert panel.sliders[1].value() == 150
     # reset: back to the base
-    w.actions["look_reset"].trigger()
+    w.action_set["look_reset"].trigger()
     assert np.array_equal(bits(ed.doc.get(uids[2]).z), bits(before[2][1]))
     # typical: the category's mean
-    w.actions["look_typical"].trigger()
+    w.action_set["look_typical"].trigger()
     assert np.allclose(ed.doc.get(uids[2]).z, basis.mean, atol=1e-6)
 
 
@@ -125,7 +128,7 @@ def test_seed_reroll_and_lock(make_window, tiny_model, qtbot):
     o = ed.doc.get(uids[1])
     assert o.seed == 1234 and np.array_equal(bits(o.z), bits(tiny_model.sample_z(1, 1234)[0]))
     old = o.z
-    w.actions["reroll"].trigger()  # R
+    w.action_set["reroll"].trigger()  # R
     assert ed.doc.get(uids[1]).z != old and ed.doc.get(uids[1]).seed != 1234
     # lock boat from the panel, then re-roll all, move, resize, change category
     ed.selection.set([uids[2]])
@@ -133,14 +136,14 @@ def test_seed_reroll_and_lock(make_window, tiny_model, qtbot):
     assert ed.doc.get(uids[2]).locked and not panel.sliders[0].isEnabled()
     kept = ed.doc.get(uids[2]).z
     others = [ed.doc.get(u).z for u in uids[:2]]
-    w.actions["reroll_all"].trigger()  # Shift+R
+    w.action_set["reroll_all"].trigger()  # Shift+R
     assert ed.doc.get(uids[2]).z == kept
     assert all(ed.doc.get(u).z != z for u, z in zip(uids[:2], others))
     ed.nudge_selected(3, 2, big=True)
     ed.commit_bboxes({uids[2]: ed.doc.get(uids[2]).bbox}, "noop")
     ed.set_category_of_selected("person")
-    w.actions["reroll"].trigger()
-    w.actions["paste_look"].trigger()
+    w.action_set["reroll"].trigger()
+    w.action_set["paste_look"].trigger()
     assert ed.doc.get(uids[2]).z == kept and ed.doc.get(uids[2]).category == "person"
     # the object list's padlock unlocks it
     row = ed.doc.index_of(uids[2])
@@ -158,10 +161,10 @@ def test_copy_paste_look_across_categories(make_window, tiny_model, qtbot):
     ed.selection.set([uids[2]])
     w.appearance.sliders[0].setValue(120)  # the boat's look, moved off its base
     boat = ed.doc.get(uids[2])
-    w.actions["copy_look"].trigger()
+    w.action_set["copy_look"].trigger()
     ed.selection.set([uids[0], uids[1]])
     depth = ed.stack.count()
-    w.actions["paste_look"].trigger()
+    w.action_set["paste_look"].trigger()
     assert ed.stack.count() == depth + 1
     for u, cat in zip(uids[:2], ("sky-other", "sea")):
         o = ed.doc.get(u)
@@ -181,12 +184,12 @@ def test_save_load_keeps_every_z_base_and_seed_bit_exact(make_window, dir_model,
     state = [(o.category, o.z, o.base_z, o.seed, o.locked) for o in ed.doc.objects]
     sliders = [w.looks.sliders_of(u) for u in uids]
     dialogs.save_file_answer = str(tmp_path / "looks")
-    w.actions["save"].trigger()
+    w.action_set["save"].trigger()
     project = load_project(tmp_path / "looks.l2i.json")
     assert [bits(o.z).tolist() for o in project.objects] == [bits(s[1]).tolist() for s in state]
-    w.actions["new"].trigger()
+    w.action_set["new"].trigger()
     dialogs.open_answer = str(tmp_path / "looks.l2i.json")
-    w.actions["open"].trigger()
+    w.action_set["open"].trigger()
     loaded = [(o.category, o.z, o.base_z, o.seed, o.locked) for o in ed.doc.objects]
     assert loaded == state
     for a, b in zip(loaded, state):
@@ -208,7 +211,7 @@ def test_objects_without_z_get_one_when_the_model_loads(make_window, tiny_model,
     zs = [o.z for o in w.editor.doc.objects]
     assert all(z is not None and len(z) == tiny_model.z_dim for z in zs) and zs[0] != zs[1]
     assert all(o.seed is not None for o in w.editor.doc.objects)
-    w.actions["new"].trigger()
+    w.action_set["new"].trigger()
     w.files.open_path(str(path), ask=False)  # with a model loaded: at once
     assert all(o.z is not None for o in w.editor.doc.objects)
 

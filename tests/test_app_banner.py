@@ -123,23 +123,23 @@ def test_untrained_categories_are_warned_and_marked(make_window, tiny_model, qtb
 
 
 def test_check_layout_lines():
-    class O:
+    class Obj:
         def __init__(self, category, bbox, z=None):
             self.category, self.bbox, self.z = category, bbox, z
 
     limits = ModelLimits(frozenset({"sea", "boat", "giraffe"}), frozenset({"sea", "boat"}), max_objects=3,
                          trained_max_objects=2, z_dim=4)
-    objs = [O("sea", (0, 0, 1, 1), (0.0,) * 4), O("x", (0, 0, 1, 1)), O("giraffe", (0, 0, 0.1, 0.1), (0.0,) * 3)]
+    objs = [Obj("sea", (0, 0, 1, 1), (0.0,) * 4), Obj("x", (0, 0, 1, 1)), Obj("giraffe", (0, 0, 0.1, 0.1), (0.0,) * 3)]
     check = check_layout(objs, limits)
     assert check.blocking is None
     assert check.notes == ["labels unknown to this model (kept, not rendered): #2 x",
                            "categories this model was not trained on (drawn poorly): #3 giraffe",
                            "boxes under 2% of the image (outside the trained range): #3 giraffe",
                            "looks (z) made for another model, drawn with a random look: #3 giraffe"]
-    many = check_layout([O("sea", (0, 0, 1, 1))] * 10, limits)
+    many = check_layout([Obj("sea", (0, 0, 1, 1))] * 10, limits)
     assert many.blocking.startswith("10 objects: this model renders at most 3")
     assert "10 objects: this model was trained with at most 2" in many.notes
-    assert check_layout([O("sea", (0, 0, 1, 1))] * 10, ModelLimits(frozenset({"sea"}))).blocking is None
+    assert check_layout([Obj("sea", (0, 0, 1, 1))] * 10, ModelLimits(frozenset({"sea"}))).blocking is None
 
 
 def test_render_time_is_never_a_bare_zero(make_window, tiny_model, qtbot):

@@ -116,12 +116,12 @@ def test_draw_tool_in_the_window_shows_in_the_status_bar(make_window, tiny_model
     w = make_window(tiny_model)
     assert "Select tool" in w.tool_label.text()
     w.editor.set_current_category("tree")
-    w.actions["draw_tool"].trigger()
+    w.action_set["draw_tool"].trigger()
     assert w.canvas.tool == "draw" and "Draw tool" in w.tool_label.text() and "'tree'" in w.tool_label.text()
     w.editor.set_current_category("sea")
     assert "'sea'" in w.tool_label.text()
     w.canvas.set_tool("select")
-    assert not w.actions["draw_tool"].isChecked() and "Select tool" in w.tool_label.text()
+    assert not w.action_set["draw_tool"].isChecked() and "Select tool" in w.tool_label.text()
 
 
 @pytest.mark.parametrize("zoom", [0, -3, 2])

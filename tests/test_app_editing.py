@@ -3,7 +3,7 @@ document model behaves (order, categories, clipboard, recent categories)."""
 
 import pytest
 
-from app.document import DocObject, Document, clamp_bbox
+from app.document import DocObject, Document
 from app.editor import Editor
 
 pytestmark = pytest.mark.gui
@@ -17,7 +17,7 @@ def snap(doc):
 def editor(qapp):
     ed = Editor()
     zs = iter(range(1000))
-    ed.z_source = lambda n: [tuple(float(next(zs)) for _ in range(4)) for _ in range(n)]
+    ed.look_source = lambda n: [(tuple(float(next(zs)) for _ in range(4)), None) for _ in range(n)]
     ed.add_object("sky", (0.0, 0.0, 1.0, 0.4))
     ed.add_object("sea", (0.0, 0.4, 1.0, 1.0))
     ed.add_object("boat", (0.3, 0.35, 0.5, 0.55))
@@ -130,6 +130,45 @@ def test_document_layout_skips_unknown_and_wrong_z():
     assert len(doc.to_layout().layout) == 3
 
 
-def test_clamp_bbox():
-    assert clamp_bbox((0.9, -0.2, 1.3, 0.1), 0.02) == pytest.approx((0.6, 0.0, 1.0, 0.3))
-    assert clamp_bbox((0.5, 0.5, 0.5, 0.5), 0.02) == pytest.approx((0.5, 0.5, 0.52, 0.52))
+def test_events_only_for_a_real_change_naming_the_changed_objects(editor):
+    doc = editor.doc
+    events = []
+    doc.subscribe(lambda ev: events.append((ev.kind, ev.uids)))
+    a, b, c = doc.objects
+    doc.replace([a, b])  # the same objects
+    doc.set_order(doc.uids())
+    doc.remove([-1])
+    doc.insert([])
+    editor.commit_bboxes({b.uid: b.bbox}, "Move")  # a drag that went nowhere
+    assert events == [] and editor.stack.count() == 3
+    doc.replace([a, b.with_(bbox=(0.1, 0.4, 1.0, 1.0)), c])
+    doc.replace([c.with_(locked=True), a])
+    doc.replace([a.with_(z=(9.0,) * 4)])
+    assert events == [("geometry", (b.uid,)), ("attrs", (c.uid,)), ("look", (a.uid,))]
+
+
+def test_a_drag_release_sends_no_event_and_views_redraw_only_what_changed(editor, qtbot):
+    from app.canvas.view import CanvasView
+    from app.panels.object_list import ObjectList
+    view, rows = CanvasView(editor), ObjectList(editor)
+    qtbot.addWidget(view)
+    qtbot.addWidget(rows)
+    view.refresh()
+    rows.rebuild()
+    full = []
+    view.refresh = lambda: full.append("canvas")
+    rows.rebuild = lambda: full.append("list")
+    events = []
+    editor.doc.subscribe(lambda ev: events.append(ev.kind))
+    a, b, _ = editor.doc.objects
+    editor.preview_bboxes({b.uid: (0.1, 0.5, 0.9, 0.9)})  # a drag in progress
+    assert view.item(b.uid).rect().top() == pytest.approx(0.5 * 512) and events == ["geometry"]
+    assert editor.commit_bboxes({b.uid: b.bbox}, "Move") and events == ["geometry"]  # release: no event
+    editor.set_category_of_selected("tree")  # nothing selected: no change
+    editor.selection.set([a.uid])
+    editor.set_category_of_selected("tree")
+    assert rows.item(0).text() == "1. tree" and "tree" in view.item(a.uid).toolTip()
+    editor.stack.undo()
+    assert rows.item(0).text() == "1. sky" and view.item(a.uid).toolTip() == "sky" and full == []
+    editor.shift_selected(1)
+    assert full == ["canvas", "list"]

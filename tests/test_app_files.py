@@ -32,7 +32,7 @@ def test_save_load_round_trip(make_window, tiny_model, dialogs, tmp_path, app_se
     saved = state(w.editor.doc)
     assert all(o.z is not None for o in w.editor.doc.objects)
     dialogs.save_file_answer = str(tmp_path / "scene")
-    w.actions["save"].trigger()
+    w.action_set["save"].trigger()
     path = tmp_path / "scene.l2i.json"
     assert path.exists() and w.windowTitle() == "scene.l2i.json — Layout2Im Studio"
     project = load_project(path)
@@ -41,11 +41,11 @@ def test_save_load_round_trip(make_window, tiny_model, dialogs, tmp_path, app_se
         assert (o.category, o.bbox, o.locked) == (s[0], s[1], s[3])
         assert np.array_equal(np.float32(o.z).view(np.uint32), np.float32(s[2]).view(np.uint32))
     assert app_settings.recent_files()[0] == str(path.resolve())
-    assert w.actions.recent_menu.actions()[0].text().endswith(str(path.resolve()))
-    w.actions["new"].trigger()
+    assert w.action_set.recent_menu.actions()[0].text().endswith(str(path.resolve()))
+    w.action_set["new"].trigger()
     assert len(w.editor.doc) == 0
     dialogs.open_answer = str(path)
-    w.actions["open"].trigger()
+    w.action_set["open"].trigger()
     assert state(w.editor.doc) == saved and not w.files.modified
     assert dialogs.errors == []
 
@@ -58,7 +58,7 @@ def test_corrupt_project_shows_message_and_changes_nothing(make_window, tiny_mod
     bad.write_text('{"format": "layout2im-project", "version": 1, "objects": [{"category": "x"')
     dialogs.save_answer = "discard"
     dialogs.open_answer = str(bad)
-    w.actions["open"].trigger()
+    w.action_set["open"].trigger()
     assert len(dialogs.errors) == 1 and "bad.l2i.json" in dialogs.errors[0][1]
     assert state(w.editor.doc) == before and w.editor.stack.count() == depth and w.windowTitle() == title
 
@@ -157,10 +157,10 @@ def test_export_png_at_scale_and_copy_image(make_window, tiny_model, dialogs, tm
     qtbot.waitUntil(lambda: w.last_result is not None and not w.client.busy, timeout=20000)
     dialogs.int_answer = 3
     dialogs.save_file_answer = str(tmp_path / "out")
-    w.actions["export_png"].trigger()
+    w.action_set["export_png"].trigger()
     img = QImage(str(tmp_path / "out.png"))
     assert img.width() == 192 and img.height() == 192
-    w.actions["copy_image"].trigger()
+    w.action_set["copy_image"].trigger()
     assert QGuiApplication.clipboard().image().width() == 64 * 8
 
 
@@ -182,9 +182,9 @@ def test_saved_projects_and_exports_get_the_usual_mode(make_window, tiny_model, 
     old = os.umask(umask)
     try:
         dialogs.save_file_answer = str(tmp_path / "scene")
-        w.actions["save"].trigger()
+        w.action_set["save"].trigger()
         dialogs.int_answer, dialogs.save_file_answer = 2, str(tmp_path / "scene.png")
-        w.actions["export_png"].trigger()
+        w.action_set["export_png"].trigger()
     finally:
         os.umask(old)
     for name in ("scene.l2i.json", "scene.png"):
@@ -196,15 +196,15 @@ def test_resaving_keeps_the_mode_of_the_existing_file(make_window, tiny_model, d
     fill(w)
     qtbot.waitUntil(lambda: w.last_result is not None and not w.client.busy, timeout=20000)
     dialogs.save_file_answer = str(tmp_path / "scene")
-    w.actions["save"].trigger()
+    w.action_set["save"].trigger()
     path = tmp_path / "scene.l2i.json"
     path.chmod(0o664)
     w.editor.add_object("tree", (0.1, 0.1, 0.3, 0.3))
-    w.actions["save"].trigger()
+    w.action_set["save"].trigger()
     assert path.stat().st_mode & 0o777 == 0o664 and len(load_project(path).objects) == 4
     png = tmp_path / "scene.png"
     dialogs.int_answer, dialogs.save_file_answer = 2, str(png)
-    w.actions["export_png"].trigger()
+    w.action_set["export_png"].trigger()
     png.chmod(0o640)
-    w.actions["export_png"].trigger()
+    w.action_set["export_png"].trigger()
     assert png.stat().st_mode & 0o777 == 0o640

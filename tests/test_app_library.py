@@ -3,6 +3,7 @@ lists every shipped model's examples with thumbnails; the Model menu lists shipp
 remembered; a project made with another shipped model offers to switch to it."""
 
 import pytest
+
 from app.catalog import load_catalog
 from layout2im_core.inference import Layout2ImModel
 from layout2im_core.project import Project, ProjectObject, save_project
@@ -81,7 +82,7 @@ def test_launch_reopens_the_last_project_with_its_model(launch, app_settings, tm
 
 def test_examples_menu_lists_every_model_with_thumbnails(launch, shipped, app_settings, qtbot):
     w = launch()
-    menu = w.actions.examples_menu
+    menu = w.action_set.examples_menu
     texts = [a.text() for a in menu.actions() if not a.isSeparator()]
     assert texts == ["scenes64 (loaded)", "Beach", "Street", "cocostuff-mini64", "COCO image 1"]
     assert all(not a.icon().isNull() for a in menu.entries())
@@ -105,9 +106,9 @@ def test_examples_menu_lists_every_model_with_thumbnails(launch, shipped, app_se
 
 def test_model_menu_lists_shipped_models_and_remembers_the_choice(launch, app_settings, qtbot, dialogs):
     w = launch()
-    acts = w.actions.model_actions
+    acts = w.action_set.model_actions
     assert list(acts) == ["scenes64", "cocostuff-mini64"] and acts["scenes64"].isChecked()
-    model_menu = [a.text() for a in w.actions.menus["Model"].actions() if a.text()]
+    model_menu = [a.text() for a in w.action_set.menus["Model"].actions() if a.text()]
     assert model_menu[:3] == ["scenes64", "cocostuff-mini64", "Open Model &File…"]
     with qtbot.waitSignal(w.client.model_loaded, timeout=30000):
         acts["cocostuff-mini64"].trigger()
@@ -115,7 +116,7 @@ def test_model_menu_lists_shipped_models_and_remembers_the_choice(launch, app_se
     assert not acts["scenes64"].isChecked() and app_settings.model_choice == "cocostuff-mini64"
     assert dialogs.errors == []
     w2 = launch()  # a restart, same settings
-    assert w2.model_info.name == "cocostuff-mini64" and w2.actions.model_actions["cocostuff-mini64"].isChecked()
+    assert w2.model_info.name == "cocostuff-mini64" and w2.action_set.model_actions["cocostuff-mini64"].isChecked()
     assert categories(w2) == ["sky-other", "sea"]  # the example of that model
     app_settings.model_choice = "/no/such/model.safetensors"
     w3 = launch()

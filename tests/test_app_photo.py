@@ -62,7 +62,7 @@ def test_look_from_photo_is_the_crop_encoders_mu(make_window, tiny_model, dialog
     dialogs.pick_box = pick_box
     dialogs.open_answer = str(path)
     depth = ed.stack.count()
-    w.actions["look_from_photo"].trigger()
+    w.action_set["look_from_photo"].trigger()
     wait_idle(qtbot, w)
     assert seen["size"] == (W, H) and seen["initial"] == ed.doc.get(boat).bbox and "boat" in seen["title"]
     mu = tiny_model.encode_appearance(photo, box, "boat")
@@ -74,7 +74,7 @@ def test_look_from_photo_is_the_crop_encoders_mu(make_window, tiny_model, dialog
     # a locked object is left alone
     ed.stack.redo()
     ed.toggle_lock_selected()
-    w.actions["look_from_photo"].trigger()
+    w.action_set["look_from_photo"].trigger()
     assert "locked" in w.statusBar().currentMessage()
 
 
@@ -91,7 +91,7 @@ def test_import_coco_maps_labels_flags_unknown_and_encodes_crops(make_window, ti
     ann.write_text(json.dumps(coco))
     w = make_window(tiny_model)
     dialogs.open_answer = str(ann)
-    w.actions["import_annotation"].trigger()
+    w.action_set["import_annotation"].trigger()
     wait_idle(qtbot, w)
     objs = w.editor.doc.objects
     assert [o.category for o in objs] == ["sky-other", "boat", "unicorn"]
@@ -187,7 +187,7 @@ def test_coco_instances_and_stuff_import_together_with_the_photo_from_the_siblin
     dialogs.choose = choose
     dialogs.open_files_answer = [str(instances), str(stuff)]
     w = make_window(tiny_model)
-    w.actions["import_annotation"].trigger()
+    w.action_set["import_annotation"].trigger()
     wait_idle(qtbot, w)
     assert offered == [["img2.png", "img10.png"]]  # sorted by name, numbers by value
     objs = w.editor.doc.objects
@@ -223,7 +223,7 @@ def test_real_coco_stuff_files_of_one_image_import_together(make_window, tiny_mo
     dialogs.choose = lambda title, label, items: asked.append(list(items)) or "000000011197.jpg"
     dialogs.open_answer = None  # "Where is the photo?" must not be needed
     w = make_window(tiny_model)
-    w.actions["import_annotation"].trigger()
+    w.action_set["import_annotation"].trigger()
     wait_idle(qtbot, w)
     assert asked[0] == sorted(asked[0]) and len(asked[0]) >= 90
     cats = [o.category for o in w.editor.doc.objects]

@@ -42,7 +42,7 @@ def test_rows_are_the_selected_objects_and_columns_their_samples(make_window, ti
     ed.selection.set([uids[3], uids[1]])  # tree and sea, shown in fusion order
     before = state(ed)
     dlg = open_grid(w, qtbot)
-    res = dlg.result
+    res = dlg.shown
     assert dlg.mode_key == "objects" and (res.rows, res.cols) == (2, 4) and len(dlg.cells) == 8
     assert res.labels == ("#2 sea", "#4 tree") and res.images.shape == (8, 64, 64, 3)
     layout = ed.doc.to_layout(ed.known, tiny_model.z_dim).layout
@@ -72,17 +72,17 @@ def test_clicking_a_tile_applies_that_objects_look_one_undo_step(make_window, ti
     dlg = open_grid(w, qtbot)
     depth = ed.stack.count()
     qtbot.mouseClick(dlg.cells[6], Qt.LeftButton)  # row 2 (the boat), sample 3
-    (uid,), ((z, seed),) = dlg.result.cells[6]
+    (uid,), ((z, seed),) = dlg.shown.cells[6]
     assert uid == uids[2] and ed.stack.count() == depth + 1
     assert ed.doc.get(uid).z == z and ed.doc.get(uid).seed == seed
     assert all(ed.doc.get(u).z == before[u] for u in uids if u != uid)
     assert dlg.cells[6].isChecked() and not dlg.cells[5].isChecked()
     qtbot.waitUntil(lambda: not w._render_timer.isActive() and not w.client.busy, timeout=20000)
     shown = w.last_result.image.astype(float)
-    dist = [np.abs(shown - tile.astype(float)).mean() for tile in dlg.result.images[4:8]]
+    dist = [np.abs(shown - tile.astype(float)).mean() for tile in dlg.shown.images[4:8]]
     assert np.argmin(dist) == 2 and dist[2] < 0.5  # the main image shows that tile (float rounding aside)
     dlg.pick(1)  # the sea's sample 2: another step, the boat keeps its pick
-    assert ed.doc.get(uids[1]).z == dlg.result.cells[1][1][0][0] and ed.doc.get(uid).z == z
+    assert ed.doc.get(uids[1]).z == dlg.shown.cells[1][1][0][0] and ed.doc.get(uid).z == z
     assert dlg.cells[1].isChecked() and dlg.cells[6].isChecked()
     ed.stack.undo()
     ed.stack.undo()
@@ -98,15 +98,15 @@ def test_without_a_selection_the_rows_are_the_unlocked_objects(make_window, tiny
     ed.toggle_lock_selected()
     ed.selection.clear()
     dlg = open_grid(w, qtbot, cols=3)
-    assert dlg.result.labels == ("#2 sea", "#3 boat", "#4 tree") and len(dlg.cells) == 9
+    assert dlg.shown.labels == ("#2 sea", "#3 boat", "#4 tree") and len(dlg.cells) == 9
     assert "1 locked" not in dlg.status.text()
     ed.selection.set([uids[0], uids[2]])  # a locked one among the selected: left out, said so
     dlg.resample()
     qtbot.waitUntil(lambda: dlg.ready, timeout=20000)
-    assert dlg.result.labels == ("#3 boat",) and "1 locked object(s) left out" in dlg.status.text()
+    assert dlg.shown.labels == ("#3 boat",) and "1 locked object(s) left out" in dlg.status.text()
     ed.selection.set([uids[0]])
     dlg.resample()
-    assert "locked" in dlg.status.text() and dlg.result is None
+    assert "locked" in dlg.status.text() and dlg.shown is None
 
 
 def test_whole_layout_grid_stays_as_a_second_mode(make_window, tiny_model, qtbot):
@@ -117,7 +117,7 @@ def test_whole_layout_grid_stays_as_a_second_mode(make_window, tiny_model, qtbot
     ed.toggle_lock_selected()
     before = state(ed)
     dlg = open_grid(w, qtbot, mode="layout", cols=3)
-    res = dlg.result
+    res = dlg.shown
     assert dlg.mode_key == "layout" and res.images.shape == (9, 64, 64, 3) and not any(res.labels)
     assert res.uids == tuple(uids[1:]), "the locked sky is fixed"
     assert not np.array_equal(res.images[0], res.images[1])
@@ -140,8 +140,8 @@ def test_object_grid_caps_its_rows_and_says_why_it_cannot_render(make_window, ti
         w.editor.add_object("sea", (0.1 * i, 0.0, 0.1 * i + 0.3, 0.3))
     w.editor.selection.clear()
     dlg = open_grid(w, qtbot, cols=2)
-    assert dlg.result.rows == 3 and "first 3 of 5 objects" in dlg.status.text()
+    assert dlg.shown.rows == 3 and "first 3 of 5 objects" in dlg.status.text()
     for i in range(tiny_model.config.max_objects):  # more than the model takes: said, not rendered
         w.editor.add_object("tree", (0.05 * i, 0.5, 0.05 * i + 0.2, 0.7))
     dlg.resample()
-    assert dlg.result is None and f"renders at most {tiny_model.config.max_objects}" in dlg.status.text()
+    assert dlg.shown is None and f"renders at most {tiny_model.config.max_objects}" in dlg.status.text()

@@ -52,7 +52,7 @@ def test_palette_drop_adds_box_and_image_follows(make_window, tiny_model, qtbot)
 
 def test_window_actions_are_undoable(make_window, tiny_model, qtbot):
     w = make_window(tiny_model)
-    ed, act = w.editor, w.actions
+    ed, act = w.editor, w.action_set
     ed.add_object("sky-other", (0, 0, 1, 0.5))
     ed.add_object("sea", (0, 0.5, 1, 1))
     for name in ("duplicate", "toggle_lock", "delete", "fuse_earlier", "cut", "paste", "change_category"):
@@ -156,7 +156,7 @@ def test_corrupt_model_file_shows_message_and_changes_nothing(make_window, tiny_
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"not a model at all" * 50)
     dialogs.open_answer = str(bad)
-    w.actions["open_model"].trigger()
+    w.action_set["open_model"].trigger()
     qtbot.waitUntil(lambda: len(dialogs.errors) == 1, timeout=30000)
     assert "broken.safetensors" in dialogs.errors[0][1]
     assert w.editor.doc.objects == before and w.model_info.name == "random"
@@ -178,27 +178,27 @@ def test_theme_overlay_smooth(make_window, tiny_model, app_settings, qapp):
     w.set_theme("dark")
     qapp.processEvents()
     assert w.palette().color(QPalette.Window).lightness() < 100 and app_settings.theme == "dark"
-    assert [a.data() for a in w.actions.theme_group.actions() if a.isChecked()] == ["dark"]
+    assert [a.data() for a in w.action_set.theme_group.actions() if a.isChecked()] == ["dark"]
     w.set_theme("light")
     qapp.processEvents()
     assert w.palette().color(QPalette.Window).lightness() > 150
-    w.actions["overlay"].setChecked(True)
-    w.actions["smooth"].setChecked(True)
+    w.action_set["overlay"].setChecked(True)
+    w.action_set["smooth"].setChecked(True)
     assert w.image_view.overlay and w.image_view.smooth
     assert app_settings.flag("view/overlay") and app_settings.flag("view/smooth")
 
 
 def test_device_menu_and_bad_official_checkpoint(make_window, tiny_model, qtbot, dialogs, tmp_path):
     w = make_window(tiny_model)
-    devices = [a.text() for a in w.actions.device_menu.actions()]
-    assert devices[0] == "CPU" and w.actions.device_menu.actions()[0].isChecked()
+    devices = [a.text() for a in w.action_set.device_menu.actions()]
+    assert devices[0] == "CPU" and w.action_set.device_menu.actions()[0].isChecked()
     with qtbot.waitSignal(w.client.model_loaded, timeout=20000) as sig:
-        w.actions.device_menu.actions()[0].trigger()
+        w.action_set.device_menu.actions()[0].trigger()
     assert sig.args[0].device == "cpu"
     bad = tmp_path / "netG_coco.pkl"
     bad.write_bytes(b"\x80\x02garbage")
     dialogs.open_answer, dialogs.choose_answer = str(bad), "coco"
-    w.actions["import_official"].trigger()
+    w.action_set["import_official"].trigger()
     qtbot.waitUntil(lambda: len(dialogs.errors) == 1, timeout=30000)
     assert "netG_coco.pkl" in dialogs.errors[0][1] and w.model_info.name == "random"
 
@@ -208,8 +208,8 @@ def test_shortcut_list_names_commands_not_the_undo_text(make_window, tiny_model,
     w.editor.add_object("sea", (0.1, 0.1, 0.5, 0.5))
     w.editor.stack.undo()
     w.editor.stack.redo()  # the undo action now reads "Undo Add sea"
-    assert w.actions["undo"].text() != "&Undo"
-    w.actions["shortcuts"].trigger()
+    assert w.action_set["undo"].text() != "&Undo"
+    w.action_set["shortcuts"].trigger()
     text = dialogs.infos[-1][1]
     lines = text.splitlines()
     undo = [line for line in lines if line.startswith("Undo")]

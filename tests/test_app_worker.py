@@ -1,6 +1,7 @@
 """The inference worker: images arrive off the GUI thread, requests coalesce (newest wins), stale
 results are dropped, failures become messages, and the busy flag follows."""
 
+import inspect
 import threading
 import time
 
@@ -8,30 +9,38 @@ import numpy as np
 import pytest
 
 from app.inference_worker import InferenceClient
+from layout2im_core.model_api import AppearanceDirections, RenderModel, sample_z
 from layout2im_core.types import LayoutSpec, ObjectSpec
+from layout2im_core.vocab import Vocabulary
 
 pytestmark = pytest.mark.gui
 
 
 class SlowModel:
-    """Duck-typed model: each render takes ``delay`` s; the image encodes the number of objects."""
+    """A test double of the whole model interface the app uses (``model_api.RenderModel``): each render
+    takes ``delay`` s and its image encodes the number of objects; no directions (unit axes)."""
 
     name = "slow"
-    z_dim = 4
     device = "cpu"
+    precision = "fp32"
+    precision_reason = "a test double"
+    vocabulary = Vocabulary.from_names(["sky", "sea"])
     categories = ["sky", "sea"]
-
-    class vocabulary:
-        @staticmethod
-        def digest():
-            return "slowdigest"
+    trained_categories = ["sky", "sea"]
+    z_dim = 4
+    max_objects = 8
+    trained_max_objects = 8
+    has_directions = False
 
     def __init__(self, delay=0.3, fail=False):
         self.delay, self.fail = delay, fail
         self.calls, self.threads = [], set()
 
+    def set_device(self, device):
+        self.device = device or "cpu"
+
     def sample_z(self, n, seed=None):
-        return np.random.default_rng(seed).standard_normal((n, self.z_dim)).astype(np.float32)
+        return sample_z(n, self.z_dim, seed)
 
     def generate(self, layout, seed=None):
         self.threads.add(threading.get_ident())
@@ -40,6 +49,38 @@ class SlowModel:
         if self.fail:
             raise RuntimeError("boom")
         return np.full((64, 64, 3), len(layout), np.uint8)
+
+    def generate_batch(self, layouts, seed=None):
+        return np.stack([self.generate(lay, seed) for lay in layouts])
+
+    def encode_appearance(self, image, bbox, category):
+        return np.zeros(self.z_dim, np.float32)
+
+    def directions(self, category, k=None):
+        return AppearanceDirections.unit_axes(self.z_dim, k)
+
+
+def test_the_test_double_and_the_model_implement_the_whole_interface(tiny_model):
+    members = [m for m in vars(RenderModel) if not m.startswith("_")] + list(RenderModel.__annotations__)
+    for model in (SlowModel(), tiny_model):
+        assert isinstance(model, RenderModel)
+        assert all(hasattr(model, m) for m in members)
+    for m in members:  # methods take the protocol's arguments
+        proto = getattr(RenderModel, m, None)
+        if callable(proto):
+            want = list(inspect.signature(proto).parameters)[1:]
+            for model in (SlowModel(), tiny_model):
+                got = list(inspect.signature(getattr(model, m)).parameters)
+                assert got[:len(want)] == want, (type(model).__name__, m, got)
+
+
+def test_the_app_draws_the_models_codes_for_a_seed(tiny_model):
+    from app.appearance import random_looks, seeded_look
+    for seed in (0, 1234, 2 ** 31 - 2):
+        z, s = seeded_look(tiny_model.z_dim, seed)
+        assert s == seed and np.array_equal(np.float32(z), tiny_model.sample_z(1, seed)[0])
+    looks = random_looks(tiny_model.z_dim, 3)
+    assert len({s for _, s in looks}) == 3 and all(len(z) == tiny_model.z_dim for z, _ in looks)
 
 
 def lay(n):
@@ -65,8 +106,6 @@ def test_real_tiny_model_delivers_an_image(qtbot, client, tiny_model):
         client.request(LayoutSpec.of(ObjectSpec("sky-other", (0, 0, 1, 0.5)), ObjectSpec("sea", (0, 0.5, 1, 1))))
     res = sig.args[0]
     assert res.image.shape == (64, 64, 3) and res.image.dtype == np.uint8 and res.elapsed_ms > 0
-    z = client.take_z(2)
-    assert len(z) == 2 and len(z[0]) == tiny_model.z_dim and z[0] != z[1]
 
 
 def test_requests_coalesce_and_newest_wins(qtbot, client):

@@ -15,10 +15,9 @@ LAYOUTS = Path(__file__).resolve().parents[1] / "resources" / "layouts"
 
 
 @pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("m") / "tiny.safetensors"
-    Layout2ImModel.random("tiny", seed=1).save(path)
-    return path
+def model_file(cli_world):
+    """A tiny random-weight model file (conftest's CLI world)."""
+    return cli_world["model"]
 
 
 def test_info_prints_counts_and_flops(capsys):

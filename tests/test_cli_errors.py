@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from fs_faults import files_under, full_disk, read_only
+
 from layout2im_core.cli import main
 from layout2im_core.inference import Layout2ImModel
 
@@ -36,11 +36,9 @@ def assert_clean_error(rc, err, *words):
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    """A tiny model file, a tiny finished run (with directions) and a small scenes folder."""
-    import cli_env
-
-    return cli_env.build(tmp_path_factory.mktemp("cli"))
+def env(cli_world):
+    """A tiny model file, a tiny finished run (with directions) and a small scenes folder (conftest)."""
+    return cli_world
 
 
 # --- bad values: refused before any work ------------------------------------------------------------------
@@ -88,10 +86,8 @@ def test_bad_values_exit_2_in_one_line(env, tmp_path, capsys, argv, words):
 
 
 # --- output that is a folder, read-only or full -------------------------------------------------------------
-def test_out_is_a_folder(env, tmp_path, capsys):
-    from test_importer import _official_file
-
-    ckpt, _ = _official_file(tmp_path)
+def test_out_is_a_folder(env, tmp_path, capsys, official_checkpoint):
+    ckpt, _ = official_checkpoint(tmp_path)
     (tmp_path / "d.safetensors").mkdir()
     for argv in (["import-official", ckpt, "--out", tmp_path / "d.safetensors"],
                  ["export", env["run"], "--out", tmp_path / "d.safetensors"],
@@ -114,10 +110,8 @@ def _read_only_cases(env, tmp_path, ckpt):
     ]
 
 
-def test_read_only_output_folders(env, tmp_path, capsys, monkeypatch):
-    from test_importer import _official_file
-
-    ckpt, _ = _official_file(tmp_path)
+def test_read_only_output_folders(env, tmp_path, capsys, monkeypatch, official_checkpoint):
+    ckpt, _ = official_checkpoint(tmp_path)
     ro, cases = _read_only_cases(env, tmp_path, ckpt)
     (ro / "s").mkdir()  # folders that exist already (mkdir of a missing one fails the same way)
     read_only(monkeypatch, ro)
@@ -129,10 +123,8 @@ def test_read_only_output_folders(env, tmp_path, capsys, monkeypatch):
     assert files_under(ro) == []
 
 
-def test_full_disk(env, tmp_path, capsys, monkeypatch):
-    from test_importer import _official_file
-
-    ckpt, _ = _official_file(tmp_path)
+def test_full_disk(env, tmp_path, capsys, monkeypatch, official_checkpoint):
+    ckpt, _ = official_checkpoint(tmp_path)
     out = tmp_path / "out"
     full_disk(monkeypatch)
     for argv in (["import-official", ckpt, "--out", out / "m.safetensors"],
@@ -153,10 +145,8 @@ def _nested(depth):
     return "[" * depth + "]" * depth
 
 
-def test_deeply_nested_inputs(env, tmp_path, capsys):
-    from test_importer import _official_file
-
-    ckpt, _ = _official_file(tmp_path)
+def test_deeply_nested_inputs(env, tmp_path, capsys, official_checkpoint):
+    ckpt, _ = official_checkpoint(tmp_path)
     vocab = tmp_path / "vocab.json"
     vocab.write_text('{"object_idx_to_name": ' + _nested(100000) + "}")
     rc, _, err = run(["import-official", ckpt, "--vocab", vocab, "--out", tmp_path / "m.safetensors"], capsys)

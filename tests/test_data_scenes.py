@@ -9,9 +9,20 @@ import pytest
 from PIL import Image
 
 from layout2im_core.data.build import build_dataset
-from layout2im_core.data.scenes import (MIN_AREA, SCENE_CATEGORIES, Appearance, SceneLayout, SceneObject,
-                                        load_scene_layouts, make_scenes, redraw_appearance, render_scene,
-                                        sample_scene, scene_categories, scene_for_index)
+from layout2im_core.data.scenes import (
+    MIN_AREA,
+    SCENE_CATEGORIES,
+    Appearance,
+    SceneLayout,
+    SceneObject,
+    load_scene_layouts,
+    make_scenes,
+    redraw_appearance,
+    render_scene,
+    sample_scene,
+    scene_categories,
+    scene_for_index,
+)
 from layout2im_core.errors import LayoutError
 from layout2im_core.vocab import Vocabulary
 

@@ -1,13 +1,11 @@
 """Visual Genome h5 reader (spec §7.2) on small h5 files written here with the real vocabulary."""
 
-import json
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from layout2im_core.data.build import build_dataset
 from layout2im_core.data.vg import VisualGenomeDataset
@@ -15,46 +13,9 @@ from layout2im_core.errors import DataError
 
 VOCAB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "vg-meta" / "vocab.json"
 pytestmark = pytest.mark.skipif(not VOCAB.is_file(), reason=f"real VG vocabulary not found at {VOCAB}")
-SLOTS = 30
 
 
-def write_vg(root: Path, name="train.h5", drop_field=None):
-    """5 images: 0 has 12 objects, 10 in relationships; 1 has 4 objects, 2 in one relationship;
-    2 has 2 objects (too few); 3 has no image file; 4 has 4 objects, one of unknown id 999."""
-    vocab_size = len(json.loads(VOCAB.read_text())["object_idx_to_name"])
-    rng = np.random.default_rng(0)
-    (root / "images" / "VG_100K").mkdir(parents=True, exist_ok=True)
-    counts = [12, 4, 2, 4, 4]
-    sizes = [(200, 100), (120, 160), (100, 100), (100, 100), (80, 80)]
-    names = np.full((5, SLOTS), -1, np.int32)
-    boxes = np.full((5, SLOTS, 4), -1, np.int32)
-    rel_s, rel_o = np.full((5, SLOTS), -1, np.int32), np.full((5, SLOTS), -1, np.int32)
-    rel_n = np.array([5, 1, 0, 0, 0], np.int32)
-    for i, (n, (w, h)) in enumerate(zip(counts, sizes)):
-        names[i, :n] = rng.integers(1, vocab_size, n)
-        boxes[i, :n] = [[w // 4, h // 4, w // 2, h // 2]] * n
-    boxes[1, 0] = [60, 80, 120, 160]  # reaches outside its 120x160 image: clipped
-    names[4, 3] = 999
-    rel_s[0, :5], rel_o[0, :5] = [0, 2, 4, 6, 8], [1, 3, 5, 7, 9]
-    rel_s[1, 0], rel_o[1, 0] = 2, 3
-    paths = [f"VG_100K/{i}.jpg" for i in range(5)]
-    for i, (w, h) in enumerate(sizes):
-        if i != 3:
-            Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(root / "images" / paths[i])
-    fields = {"image_ids": np.arange(5, dtype=np.int32), "object_names": names, "object_boxes": boxes,
-              "objects_per_image": np.array(counts, np.int32), "relationship_subjects": rel_s,
-              "relationship_objects": rel_o, "relationships_per_image": rel_n,
-              "relationship_predicates": np.zeros((5, SLOTS), np.int32)}
-    with h5py.File(root / name, "w") as f:
-        for k, v in fields.items():
-            if k != drop_field:
-                f.create_dataset(k, data=v)
-        if drop_field != "image_paths":
-            f.create_dataset("image_paths", data=np.array(paths, dtype=object), dtype=h5py.string_dtype())
-    return root / name
-
-
-def test_reads_filters_and_counts(tmp_path):
+def test_reads_filters_and_counts(tmp_path, write_vg):
     ds = VisualGenomeDataset(write_vg(tmp_path), VOCAB, tmp_path / "images", shuffle_objects=False)
     assert len(ds.vocabulary) == 179 and len(ds) == 3
     assert ds.stats.images_dropped == {"too_few_objects": 1, "missing_file": 1}
@@ -69,7 +30,7 @@ def test_reads_filters_and_counts(tmp_path):
     assert bool((ds[2]["objs"] < 179).all())
 
 
-def test_relationship_objects_first(tmp_path):
+def test_relationship_objects_first(tmp_path, write_vg):
     ds = VisualGenomeDataset(write_vg(tmp_path), VOCAB, tmp_path / "images")
     import random
     for seed in range(5):
@@ -82,7 +43,7 @@ def test_relationship_objects_first(tmp_path):
     assert set(small.select_objects(1, random.Random(0))) >= {2, 3}
 
 
-def test_missing_field_and_files(tmp_path):
+def test_missing_field_and_files(tmp_path, write_vg):
     path = write_vg(tmp_path, drop_field="relationship_objects")
     with pytest.raises(DataError, match="train.h5: missing field 'relationship_objects'"):
         VisualGenomeDataset(path, VOCAB, tmp_path / "images")
@@ -92,7 +53,7 @@ def test_missing_field_and_files(tmp_path):
         VisualGenomeDataset(path, tmp_path / "vocab.json", tmp_path / "images")
 
 
-def test_build_dataset_vg_layout(tmp_path):
+def test_build_dataset_vg_layout(tmp_path, write_vg):
     meta = tmp_path / "178classes"
     meta.mkdir()
     write_vg(meta, "test.h5")
@@ -102,7 +63,7 @@ def test_build_dataset_vg_layout(tmp_path):
     assert len(ds) == 3 and len(vocab) == 179
 
 
-def test_attributes_become_named_factors_aligned_with_the_objects(tmp_path):
+def test_attributes_become_named_factors_aligned_with_the_objects(tmp_path, write_vg):
     """Object slot s of image i carries attribute indices in row sum(counts[:i]) + s of
     object_attributes; "white" (0) and "white " (21) are one attribute."""
     h5 = write_vg(tmp_path)

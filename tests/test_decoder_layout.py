@@ -14,7 +14,6 @@ from layout2im_core.models.layers import eval_mode
 from layout2im_core.training import checkpoints as ckpts
 from layout2im_core.training.config import train_preset
 from layout2im_core.training.trainer import Trainer
-from test_training_data import SyntheticLayouts, one_thread  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -81,16 +80,16 @@ def test_widening_refuses_other_shape_changes():
         ckpts.load_state_expanding(Generator(model_preset("tiny", 6)), {})
 
 
-def _trainer(run_dir, **changes):
-    ds = SyntheticLayouts(n=6)
+def _trainer(data, run_dir, **changes):
+    ds = data(n=6)
     cfg = train_preset("tiny-test").replace(**changes)
     return Trainer(cfg, run_dir, dataset=ds, vocabulary=ds.vocabulary, progress=False, argv=["test"])
 
 
-def test_a_new_run_starts_from_another_runs_weights(tmp_path):
-    first = _trainer(tmp_path / "a").run()
+def test_a_new_run_starts_from_another_runs_weights(tmp_path, synthetic_layouts):
+    first = _trainer(synthetic_layouts, tmp_path / "a").run()
     src = torch.load(first.checkpoint, weights_only=True)
-    t = _trainer(tmp_path / "b", model_preset="tiny-masks", init_from=str(first.checkpoint))
+    t = _trainer(synthetic_layouts, tmp_path / "b", model_preset="tiny-masks", init_from=str(first.checkpoint))
     assert t.step == 0 and t.model_cfg.decoder_layout
     old = Generator(dataclasses.replace(t.model_cfg, decoder_layout=False))
     old.load_state_dict(src["G"])
@@ -100,14 +99,14 @@ def test_a_new_run_starts_from_another_runs_weights(tmp_path):
         assert torch.allclose(old.generate(objs, bboxes, z, mask), t.raw.G.generate(objs, bboxes, z, mask), atol=1e-6)
     assert t.run().status == "done"
     with pytest.raises(ModelFileError):
-        _trainer(tmp_path / "c", init_from=str(tmp_path / "nope.pt"))
+        _trainer(synthetic_layouts, tmp_path / "c", init_from=str(tmp_path / "nope.pt"))
 
 
-def test_init_from_needs_the_same_vocabulary(tmp_path):
-    first = _trainer(tmp_path / "a").run()
+def test_init_from_needs_the_same_vocabulary(tmp_path, synthetic_layouts):
+    first = _trainer(synthetic_layouts, tmp_path / "a").run()
     ck = torch.load(first.checkpoint, weights_only=True)
     ck["vocabulary"] = list(ck["vocabulary"])[:-1] + ["other"]
     bad = tmp_path / "other.pt"
     torch.save(ck, bad)
     with pytest.raises(DataError, match="vocabulary"):
-        _trainer(tmp_path / "b", init_from=str(bad))
+        _trainer(synthetic_layouts, tmp_path / "b", init_from=str(bad))

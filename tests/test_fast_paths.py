@@ -19,8 +19,6 @@ from layout2im_core.models.discriminators import ImageDiscriminator, ObjectDiscr
 from layout2im_core.models.generator import Generator
 from layout2im_core.types import LayoutSpec, ObjectSpec
 
-from test_training_data import one_thread  # noqa: F401  (fixture)
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

@@ -340,18 +340,16 @@ def test_fuzz_layouts():
 
 # --- command-line arguments -------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def cli_env(tmp_path_factory):
-    """cli_env.build's world plus hostile paths: a FIFO, garbage, deeply nested JSON, an empty folder."""
-    import cli_env as world
-    from test_importer import _official_file
-
-    env = world.build(tmp_path_factory.mktemp("fuzzcli"))
+def cli_env(tmp_path_factory, make_cli_world, official_checkpoint):
+    """A private CLI world (conftest's ``make_cli_world``: the fuzz may write into it) plus hostile paths:
+    a FIFO, garbage, deeply nested JSON, an empty folder."""
+    env = make_cli_world(tmp_path_factory.mktemp("fuzzcli"))
     root = env["root"]
     os.mkfifo(root / "fifo")
     (root / "garbage.json").write_bytes(b"\xff\x00{[")
     (root / "nested.json").write_text("[" * 5000 + "]" * 5000)
     (root / "empty").mkdir()
-    env["official"], _ = _official_file(root)
+    env["official"], _ = official_checkpoint(root)
     return env
 
 

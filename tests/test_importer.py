@@ -39,22 +39,8 @@ def test_paper_legacy_state_dict_has_exactly_the_official_keys_and_shapes():
     assert {k: tuple(v.shape) for k, v in sd.items()} == ref
 
 
-def _official_file(tmp_path, preset="tiny", n=184, seed=0):
-    torch.manual_seed(seed)
-    G = Generator(model_preset(preset, n, legacy_numerics=True))
-    sd = G.state_dict()
-    for k, v in sd.items():  # non-trivial running statistics, as a trained checkpoint has
-        if "running_var" in k:
-            v.uniform_(0.5, 1.5)
-        elif "running_mean" in k:
-            v.normal_(0, 0.1)
-    path = tmp_path / "netG_coco.pkl"
-    torch.save(sd, path, _use_new_zipfile_serialization=False)  # the PyTorch 1.0 legacy format
-    return path, sd
-
-
-def test_import_official_round_trip(tmp_path):
-    path, sd = _official_file(tmp_path)
+def test_import_official_round_trip(tmp_path, official_checkpoint):
+    path, sd = official_checkpoint(tmp_path)
     with open(path, "rb") as f:
         assert f.read(2) != b"PK"  # legacy format, not a zip archive
     model = import_official(path, "coco", device="cpu")
@@ -75,17 +61,17 @@ def test_import_official_round_trip(tmp_path):
     assert np.array_equal(again.generate(lay), img)
 
 
-def test_cli_import_official(tmp_path):
+def test_cli_import_official(tmp_path, official_checkpoint):
     from layout2im_core.cli import main
 
-    path, _ = _official_file(tmp_path)
+    path, _ = official_checkpoint(tmp_path)
     out = tmp_path / "m.safetensors"
     assert main(["import-official", str(path), "--vocab", "coco", "--out", str(out)]) == 0
     assert Layout2ImModel.load(out).config.legacy_numerics
 
 
-def test_import_rejects_bad_files(tmp_path):
-    path, sd = _official_file(tmp_path)
+def test_import_rejects_bad_files(tmp_path, official_checkpoint):
+    path, sd = official_checkpoint(tmp_path)
     with pytest.raises(ModelFileError, match="184 categories"):
         convert_official(path, "vg")
     broken = dict(sd)

@@ -70,7 +70,8 @@ def test_edit_path_handles_added_removed_and_reordered_objects(model):
     model.render_float(lay)
     for lay2 in (LayoutSpec(lay.objects[:4]), LayoutSpec(lay.objects + layout(model, 1, seed=9).objects),
                  LayoutSpec(tuple(reversed(lay.objects)))):
-        np.testing.assert_allclose(model.render_float(lay2), model.render_float(lay2, use_cache=False), atol=1e-5, rtol=0)
+        np.testing.assert_allclose(model.render_float(lay2), model.render_float(lay2, use_cache=False),
+                                   atol=1e-5, rtol=0)
 
 
 def test_edit_path_reuses_cached_objects(model, monkeypatch):

@@ -44,7 +44,8 @@ def test_parameter_counts_and_shapes():
     G = Generator(cfg)
     assert _count(G.decoder) == _decoder_params(cfg) == 696_579
     lite = Generator(model_preset("lite", 184))  # encoders and fuser are lite's
-    assert _count(G.crop_encoder) == _count(lite.crop_encoder) and _count(G.layout_encoder) == _count(lite.layout_encoder)
+    assert _count(G.crop_encoder) == _count(lite.crop_encoder)
+    assert _count(G.layout_encoder) == _count(lite.layout_encoder)
     assert _count(G) == 2_283_507
     assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in G.modules())  # no checkerboard-prone layers
     b, o = 2, 5

@@ -14,7 +14,8 @@ RED, BLUE, GREEN, WHITE = (1, 0, 0), (0, 0, 1), (0, 1, 0), (1, 1, 1)
 def _item(halves, boxes):
     img = torch.zeros(3, 64, 64)
     for colour, (x0, y0, x1, y1) in zip(halves, boxes):
-        img[:, int(y0 * 64):int(y1 * 64), int(x0 * 64):int(x1 * 64)] = torch.tensor(colour, dtype=torch.float32)[:, None, None]
+        rgb = torch.tensor(colour, dtype=torch.float32)[:, None, None]
+        img[:, int(y0 * 64):int(y1 * 64), int(x0 * 64):int(x1 * 64)] = rgb
     return {"img": img, "objs": torch.tensor([1, 2]), "bboxes": torch.tensor(boxes, dtype=torch.float32)}
 
 

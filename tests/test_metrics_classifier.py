@@ -4,9 +4,16 @@ import pytest
 import torch
 
 from layout2im_core.errors import Layout2ImError, ModelFileError
-from layout2im_core.metrics.classifier import (Accuracy, ClassifierConfig, ObjectClassifier, accuracy,
-                                               load_classifier, object_crops, save_classifier,
-                                               train_classifier)
+from layout2im_core.metrics.classifier import (
+    Accuracy,
+    ClassifierConfig,
+    ObjectClassifier,
+    accuracy,
+    load_classifier,
+    object_crops,
+    save_classifier,
+    train_classifier,
+)
 from layout2im_core.vocab import Vocabulary
 
 # ids 1, 3, 4 are categories; 2 is a placeholder (like COCO's unused ids)
@@ -14,15 +21,9 @@ VOCAB = Vocabulary(("__image__", "red", "__unused_2__", "green", "blue"))
 COLORS = {1: (0.9, 0.1, 0.1), 3: (0.1, 0.8, 0.2), 4: (0.1, 0.2, 0.9)}
 TINY = ClassifierConfig(len(VOCAB), widths=(8, 16, 16), dropout=0.0)
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: a second thread only adds synchronisation
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks on tiny batches: a second thread only adds synchronisation (and stalls badly on
-    a shared, busy CPU)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+
 
 
 def toy_crops(n_per_class: int, seed: int):

@@ -8,8 +8,13 @@ import torch
 
 from layout2im_core.errors import Layout2ImError, ModelFileError
 from layout2im_core.metrics import package_file
-from layout2im_core.metrics.fid import (fid_from_features, frechet_distance, kid_from_features,
-                                        polynomial_mmd2_unbiased, tf_bilinear_resize)
+from layout2im_core.metrics.fid import (
+    fid_from_features,
+    frechet_distance,
+    kid_from_features,
+    polynomial_mmd2_unbiased,
+    tf_bilinear_resize,
+)
 
 
 def test_frechet_distance_1d_by_hand():

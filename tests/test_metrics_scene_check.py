@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from layout2im_core.cli import main
 from layout2im_core.errors import Layout2ImError, ModelFileError, UnknownCategoryError
@@ -17,14 +16,9 @@ from layout2im_core.vocab import Vocabulary
 FIGURES = [sc.SLIDER, sc.REDRAW, sc.COLOUR, sc.LOCALITY_MEAN, sc.LOCALITY_MEDIAN, sc.LOCALITY_SLIDER, sc.DIVERSITY,
            sc.DIVERSITY_REAL, sc.IDENTITY, sc.IDENTITY_REAL, sc.CHECKER]
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks: a second thread only adds synchronisation
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks on tiny batches: a second thread only adds synchronisation on a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +54,8 @@ class PaintModel:
 def test_command_end_to_end_writes_every_figure_and_reuses_the_classifier(tiny_file, tmp_path, capsys):
     out, clf = tmp_path / "check.json", tmp_path / "scene_clf.safetensors"
     rc = main(["check-scenes", "--model", str(tiny_file), "--n", "6", "--train-scenes", "8",
-               "--classifier-epochs", "1", "--classifier", str(clf), "--out", str(out), "--no-fid", "--colour-scenes", "40",
+               "--classifier-epochs", "1", "--classifier", str(clf), "--out", str(out), "--no-fid",
+               "--colour-scenes", "40",
                "--samples", "2"])
     assert rc == 0
     text = capsys.readouterr().out
@@ -176,7 +171,7 @@ def test_classifier_file_of_other_classes_is_refused(no_work, tmp_path):
 
 
 def test_figure_helpers_on_known_cases():
-    from layout2im_core.metrics.scene_figures import (ColourMeter, box_change, checkerboard_response, spearman)
+    from layout2im_core.metrics.scene_figures import ColourMeter, box_change, checkerboard_response, spearman
 
     assert spearman([1, 2, 3, 4], [10, 20, 25, 100]) == pytest.approx(1.0)
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)

@@ -1,13 +1,12 @@
 """Network contracts: shapes, dtypes, paper parameter counts, batched conv-LSTM == sequential."""
 
+import pytest
 import torch
 
 from layout2im_core.config import ModelConfig, model_preset, preset_name
 from layout2im_core.models.conv_lstm import ConvLSTM
 from layout2im_core.models.discriminators import ImageDiscriminator, ObjectDiscriminator
 from layout2im_core.models.generator import Generator
-
-import pytest
 
 
 def n_params(m):
@@ -94,7 +93,8 @@ def test_layout_encoder_batched_equals_per_image_in_eval():
         batched = G.generate(objs, bboxes, z, obj_mask)
         for i in range(3):
             n = int(obj_mask[i].sum())
-            alone = G.generate(objs[i:i + 1, :n], bboxes[i:i + 1, :n], z[i:i + 1, :n], torch.ones(1, n, dtype=torch.bool))
+            alone = G.generate(objs[i:i + 1, :n], bboxes[i:i + 1, :n], z[i:i + 1, :n],
+                               torch.ones(1, n, dtype=torch.bool))
             torch.testing.assert_close(batched[i:i + 1], alone, atol=1e-5, rtol=0)
 
 
@@ -116,3 +116,19 @@ def test_composer_shortcut_equals_painting_the_canvas():
         with torch.no_grad():
             torch.testing.assert_close(le.object_features(objs, bboxes, z), literal.detach(), atol=1e-5, rtol=1e-5)
         assert literal.shape[-1] == 8
+
+
+def test_public_forwards_check_their_input_shapes():
+    cfg = model_preset("tiny", 184)
+    le = Generator(cfg).layout_encoder.eval()
+    objs, bboxes = torch.ones(2, 3, dtype=torch.int64), torch.rand(2, 3, 4)
+    z, mask = torch.randn(2, 3, cfg.z_dim), torch.ones(2, 3, dtype=torch.bool)
+    for call, words in ((lambda: le(objs, bboxes[:, :2], z, mask), "bboxes"),
+                        (lambda: le(objs, bboxes, z[..., 1:], mask), "z_obj"),
+                        (lambda: le.object_features(objs[0], bboxes[0], z[0, :2]), "z_obj"),
+                        (lambda: le.layout_map(objs, bboxes, mask[:1]), "obj_mask"),
+                        (lambda: le.bottleneck(torch.zeros(1, 3, 8, 8)), "h"),
+                        (lambda: le.clstm(torch.zeros(2, 3, 5, 8, 8), mask), "feats"),
+                        (lambda: le.clstm.cell_list[0](torch.zeros(1, 5, 8, 8), None, None), "x")):
+        with pytest.raises(ValueError, match=words):
+            call()

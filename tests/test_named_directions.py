@@ -197,7 +197,8 @@ def test_directions_through_the_generator_find_where_it_paints_the_factor():
     # the encoder side: shade = 0.5 + 0.2 * mu[0]; mu[1] carries another factor the generator never paints
     fmap = FactorMap(weights=torch.tensor([[0.2] + [0.0] * (z - 1), [0.0, 1.0] + [0.0] * (z - 2)], dtype=torch.float64),
                      mu_mean=torch.zeros(z, dtype=torch.float64), f_mean=torch.tensor([0.5, 0.0], dtype=torch.float64),
-                     f_std=torch.tensor([0.2, 1.0], dtype=torch.float64), r2=torch.tensor([0.9, 0.9], dtype=torch.float64),
+                     f_std=torch.tensor([0.2, 1.0], dtype=torch.float64),
+                     r2=torch.tensor([0.9, 0.9], dtype=torch.float64),
                      valid=torch.tensor([True, True]))
     comps, std, r2, valid = generator_named_directions(_PaintG(z), items, [(i, 0) for i in range(20)], fmap,
                                                       layouts=20, samples=4)

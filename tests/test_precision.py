@@ -66,7 +66,8 @@ def test_auto_measures_once_per_machine_and_workload_then_uses_the_cache(fresh_c
     assert other.calls == 1
     entries = json.loads(fresh_cache.read_text())
     assert len(entries) == 2 and all(k.startswith(policy.machine_key(CPU)) for k in entries)
-    assert policy.choose_precision("auto", CPU, "render:paper", timings=t, native=NATIVE, use_cache=False).source == "measured"
+    choice = policy.choose_precision("auto", CPU, "render:paper", timings=t, native=NATIVE, use_cache=False)
+    assert choice.source == "measured"
 
 
 def test_explicit_requests_and_non_native_auto_never_time():

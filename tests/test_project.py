@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from layout2im_core.errors import Layout2ImError
-from layout2im_core.project import (FORMAT_VERSION, Project, ProjectFileError, ProjectObject, load_project,
-                                    save_project)
+from layout2im_core.project import FORMAT_VERSION, Project, ProjectFileError, ProjectObject, load_project, save_project
 from layout2im_core.types import LayoutSpec, ObjectSpec
 
 

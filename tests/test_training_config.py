@@ -7,8 +7,7 @@ import pytest
 from layout2im_core import cli
 from layout2im_core.config import LossWeights
 from layout2im_core.errors import DataError, Layout2ImError
-from layout2im_core.training.config import (TRAIN_PRESETS, TrainConfig, TrainConfigError, apply_overrides,
-                                            train_preset)
+from layout2im_core.training.config import TRAIN_PRESETS, TrainConfig, TrainConfigError, apply_overrides, train_preset
 from layout2im_core.training.trainer import RunDirError, Trainer, check_run_dir, open_dataset
 
 

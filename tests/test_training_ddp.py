@@ -9,7 +9,6 @@ import torch.multiprocessing as mp
 
 from layout2im_core.training import checkpoints as ckpts
 from layout2im_core.training.config import train_preset
-from test_training_data import SyntheticLayouts
 
 
 def _free_port() -> int:
@@ -18,13 +17,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, world: int, port: int, run_dir: str, out_dir: str) -> None:
+def _worker(rank: int, world: int, port: int, run_dir: str, out_dir: str, data) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     from layout2im_core.training.trainer import Trainer, destroy_process_group
 
-    ds = SyntheticLayouts(n=8)
+    ds = data(n=8)
     trainer = Trainer(train_preset("tiny-test").replace(iterations=2), run_dir, dataset=ds,
                       vocabulary=ds.vocabulary, progress=False)
     result = trainer.run()
@@ -34,13 +33,13 @@ def _worker(rank: int, world: int, port: int, run_dir: str, out_dir: str) -> Non
     destroy_process_group()
 
 
-def test_two_gloo_processes_train_in_lockstep(tmp_path):
+def test_two_gloo_processes_train_in_lockstep(tmp_path, synthetic_layouts):
     run = tmp_path / "run"
     import torch._dynamo  # noqa: F401  (imported lazily by the optimisers: once here, not per process)
 
     # fork: the workers inherit the imported modules (seconds per process saved); they run
     # single-threaded, so the parent's OpenMP pool is never touched after the fork.
-    mp.start_processes(_worker, args=(2, _free_port(), str(run), str(tmp_path)), nprocs=2, join=True,
+    mp.start_processes(_worker, args=(2, _free_port(), str(run), str(tmp_path), synthetic_layouts), nprocs=2, join=True,
                        start_method="fork")
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
     assert r0["step"] == r1["step"] == 2

@@ -10,11 +10,14 @@ from layout2im_core.config import model_preset
 from layout2im_core.models.generator import Generator
 from layout2im_core.training import checkpoints as ckpts
 from layout2im_core.training.config import train_preset
-from layout2im_core.training.directions import (directions_from_codes, encode_crops, load_directions,
-                                                principal_directions)
+from layout2im_core.training.directions import (
+    directions_from_codes,
+    encode_crops,
+    load_directions,
+    principal_directions,
+)
 from layout2im_core.training.export import card_markdown, export_run
 from layout2im_core.training.trainer import Trainer
-from test_training_data import SyntheticLayouts, one_thread  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -41,12 +44,14 @@ def test_directions_of_the_aggregate_posterior():
     # A collapsed encoder: mu barely moves, sigma ~ 1 -> about the prior's unit spread, not mu's 0.01.
     mu = torch.randn(3000, z, generator=g) * 0.01
     _, _, std, explained = principal_directions(mu, 2, var=torch.ones(3000, z))
-    assert torch.allclose(std, torch.ones(2), atol=0.01) and torch.allclose(explained, torch.full((2,), 0.25), atol=0.01)
+    assert torch.allclose(std, torch.ones(2), atol=0.01)
+    assert torch.allclose(explained, torch.full((2,), 0.25), atol=0.01)
     # A sharp encoder with one strong axis: sigma adds its variance to every axis.
     mu = torch.randn(3000, z, generator=g) * torch.tensor([3.0, 0.0, 0.0, 0.0])
     mean, comps, std, _ = principal_directions(mu, 2, var=torch.full((3000, z), 0.04))
     assert abs(float(comps[0, 0])) == pytest.approx(1.0, abs=1e-3)
-    assert float(std[0]) == pytest.approx((9.0 + 0.04) ** 0.5, rel=0.05) and float(std[1]) == pytest.approx(0.2, rel=0.01)
+    assert float(std[0]) == pytest.approx((9.0 + 0.04) ** 0.5, rel=0.05)
+    assert float(std[1]) == pytest.approx(0.2, rel=0.01)
     # Without var it is the plain PCA of mu (as before).
     assert float(principal_directions(mu, 1)[2][0]) == pytest.approx(3.0, rel=0.05)
     d = directions_from_codes(torch.ones(3000, dtype=torch.int64), mu, [1], z, top_k=2,
@@ -71,8 +76,8 @@ def test_categories_with_too_few_crops_fall_back_to_unit_axes():
     assert d.summary()["fallback_ids"] == [2, 3]
 
 
-def test_encode_crops_uses_eval_mode_mu():
-    ds = SyntheticLayouts(n=5)
+def test_encode_crops_uses_eval_mode_mu(synthetic_layouts):
+    ds = synthetic_layouts(n=5)
     torch.manual_seed(0)
     G = Generator(model_preset("tiny", len(ds.vocabulary))).train()
     objs, mu, var, most, attrs, where = encode_crops(G, ds, max_images=3, batch_size=2)
@@ -87,9 +92,9 @@ def test_encode_crops_uses_eval_mode_mu():
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
+def trained_run(tmp_path_factory, synthetic_layouts):
     run = tmp_path_factory.mktemp("export") / "run"
-    ds = SyntheticLayouts(n=8, categories=3)
+    ds = synthetic_layouts(n=8, categories=3)
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     Trainer(train_preset("tiny-test").replace(directions_max_images=0), run, dataset=ds, vocabulary=ds.vocabulary,
@@ -176,7 +181,8 @@ def test_card_renders_check_scenes_as_a_table_and_links_its_figures():
     from layout2im_core.training.export import card_markdown
 
     result = {"model": "m", "n": 3, "seed": 0, "timings": {"total_s": 1.0},
-              "figures": {"identity: object accuracy top-1 on generated crops": entry(91.0, 10, (">=", 90.0), unit="%")}}
+              "figures": {"identity: object accuracy top-1 on generated crops":
+                          entry(91.0, 10, (">=", 90.0), unit="%")}}
     card = {"name": "m", "data": {"kind": "scenes", "path": "d", "split": "all", "images": 3}, "preset": "isla",
             "parameters": 1, "steps": 2, "batch_size": 8, "world_size": 1, "precision": "bf16", "wall_time_s": 3600,
             "dtype": "fp32", "hardware": {}, "train_config": train_preset("scenes64").to_dict(),

@@ -11,7 +11,6 @@ from layout2im_core.geometry import bbox_to_mask
 from layout2im_core.training import step as step_mod
 from layout2im_core.training.config import apply_overrides, train_preset
 from layout2im_core.training.step import Networks, Optimizers, train_step
-from test_training_data import one_thread  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -16,21 +16,20 @@ from layout2im_core.training import step as step_mod
 from layout2im_core.training.config import train_preset
 from layout2im_core.training.step import LOSS_TERMS, NonFiniteLossError
 from layout2im_core.training.trainer import Trainer
-from test_training_data import SyntheticLayouts, one_thread  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _trainer(run_dir, resume=False, **changes):
-    ds = SyntheticLayouts(n=6)
+def _trainer(data, run_dir, resume=False, **changes):
+    ds = data(n=6)
     cfg = train_preset("tiny-test").replace(**changes)
     return Trainer(cfg, run_dir, resume=resume, dataset=ds, vocabulary=ds.vocabulary, progress=False,
                    argv=["layout2im", "train", "--preset", "tiny-test"])
 
 
-def test_two_steps_fill_the_run_directory(tmp_path):
+def test_two_steps_fill_the_run_directory(tmp_path, synthetic_layouts):
     run = tmp_path / "run"
-    result = _trainer(run).run()
+    result = _trainer(synthetic_layouts, run).run()
     assert result.status == "done" and result.step == 2
     assert [p.name for p in ckpts.list_checkpoints(run)] == ["step-00000001.pt", "step-00000002.pt"]
     ck = torch.load(result.checkpoint, weights_only=True)  # plain data: no code runs
@@ -60,11 +59,11 @@ def _state(path):
     return {f"{net}.{k}": v for net in ("G", "D_img", "D_obj") for k, v in ck[net].items()}, ck
 
 
-def test_resume_continues_bit_identically(tmp_path):
-    straight = _trainer(tmp_path / "a", iterations=4, keep_last=2).run()
-    first = _trainer(tmp_path / "b", iterations=2).run()
+def test_resume_continues_bit_identically(tmp_path, synthetic_layouts):
+    straight = _trainer(synthetic_layouts, tmp_path / "a", iterations=4, keep_last=2).run()
+    first = _trainer(synthetic_layouts, tmp_path / "b", iterations=2).run()
     assert first.step == 2
-    resumed = _trainer(tmp_path / "b", resume=True, iterations=4).run()
+    resumed = _trainer(synthetic_layouts, tmp_path / "b", resume=True, iterations=4).run()
     assert resumed.step == 4
     a, ck_a = _state(straight.checkpoint)
     b, ck_b = _state(resumed.checkpoint)
@@ -80,7 +79,7 @@ def test_resume_continues_bit_identically(tmp_path):
     assert [r["resumed_at_step"] for r in runs] == [None, 2]
 
 
-def test_sigterm_checkpoints_and_stops(tmp_path, monkeypatch):
+def test_sigterm_checkpoints_and_stops(tmp_path, monkeypatch, synthetic_layouts):
     real_step = step_mod.train_step
     calls = []
 
@@ -92,13 +91,13 @@ def test_sigterm_checkpoints_and_stops(tmp_path, monkeypatch):
         return out
 
     monkeypatch.setattr("layout2im_core.training.trainer.train_step", step_then_signal)
-    result = _trainer(tmp_path / "run", iterations=10, checkpoint_every=100).run()
+    result = _trainer(synthetic_layouts, tmp_path / "run", iterations=10, checkpoint_every=100).run()
     assert result.status == "interrupted" and result.step == 2
     assert result.checkpoint == ckpts.checkpoint_path(tmp_path / "run", 2)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
 
 
-def test_nan_loss_stops_naming_the_term_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+def test_nan_loss_stops_naming_the_term_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, synthetic_layouts):
     real_kl = step_mod.losses.kl_loss
     calls = []
 
@@ -108,13 +107,13 @@ def test_nan_loss_stops_naming_the_term_and_keeps_last_good_checkpoint(tmp_path,
 
     monkeypatch.setattr(step_mod.losses, "kl_loss", kl_nan_at_step_2)
     with pytest.raises(NonFiniteLossError, match=r"G/kl is nan at step 2") as info:
-        _trainer(tmp_path / "run", iterations=5).run()
+        _trainer(synthetic_layouts, tmp_path / "run", iterations=5).run()
     assert info.value.term == "G/kl" and info.value.step == 2 and isinstance(info.value, Layout2ImError)
     assert ckpts.latest_checkpoint(tmp_path / "run") == ckpts.checkpoint_path(tmp_path / "run", 1)
 
 
-def test_interrupted_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
-    trainer = _trainer(tmp_path / "run", iterations=1)
+def test_interrupted_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch, synthetic_layouts):
+    trainer = _trainer(synthetic_layouts, tmp_path / "run", iterations=1)
     first = trainer.run().checkpoint
     before = first.read_bytes()
 
@@ -147,8 +146,8 @@ def test_interrupted_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypat
     assert ckpts.latest_checkpoint(tmp_path / "run") == first
 
 
-def test_bf16_autocast_steps_on_cpu(tmp_path):
-    result = _trainer(tmp_path / "run", precision="bf16").run()
+def test_bf16_autocast_steps_on_cpu(tmp_path, synthetic_layouts):
+    result = _trainer(synthetic_layouts, tmp_path / "run", precision="bf16").run()
     ck = ckpts.load_checkpoint(result.checkpoint)
     assert result.status == "done" and ck["train_config"]["precision"] == "bf16"
     assert all(v.dtype == torch.float32 for v in ck["G"].values() if v.is_floating_point())  # fp32 master weights
@@ -156,8 +155,8 @@ def test_bf16_autocast_steps_on_cpu(tmp_path):
 
 
 # --- issue 15 item 4: non-finite weights never become "the last good checkpoint" -----------------------
-def test_nan_gradient_with_finite_losses_writes_no_checkpoint(tmp_path, caplog):
-    trainer = _trainer(tmp_path / "run", iterations=4, checkpoint_every=1)
+def test_nan_gradient_with_finite_losses_writes_no_checkpoint(tmp_path, caplog, synthetic_layouts):
+    trainer = _trainer(synthetic_layouts, tmp_path / "run", iterations=4, checkpoint_every=1)
     calls = []
     param = next(trainer.raw.G.parameters())
 
@@ -173,11 +172,11 @@ def test_nan_gradient_with_finite_losses_writes_no_checkpoint(tmp_path, caplog):
     assert "last good checkpoint is" in caplog.text and "step-00000001.pt" in caplog.text
 
 
-def test_resume_skips_non_finite_and_unreadable_checkpoints_and_says_so(tmp_path, caplog):
+def test_resume_skips_non_finite_and_unreadable_checkpoints_and_says_so(tmp_path, caplog, synthetic_layouts):
     import logging
 
     run = tmp_path / "run"
-    _trainer(run, iterations=2).run()
+    _trainer(synthetic_layouts, run, iterations=2).run()
     good = ckpts.checkpoint_path(run, 2)
     ck = torch.load(good, weights_only=True)
     name = next(iter(ck["G"]))
@@ -193,7 +192,7 @@ def test_resume_skips_non_finite_and_unreadable_checkpoints_and_says_so(tmp_path
     nan_copy = _nan_copy(good, tmp_path)
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        resumed = _trainer(run, resume=True, iterations=3).run()
+        resumed = _trainer(synthetic_layouts, run, resume=True, iterations=3).run()
     assert resumed.step == 3 and "skipping checkpoint step-00000003.pt" in caplog.text
     from layout2im_core.training.export import export_run
 

@@ -14,7 +14,6 @@ from layout2im_core.checkpoint import load_model_file
 from layout2im_core.training import checkpoints as ckpts
 from layout2im_core.training.config import train_preset
 from layout2im_core.training.trainer import train
-from test_training_data import one_thread  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -31,7 +30,7 @@ def scenes_dir(tmp_path_factory):
     return root
 
 
-def _source(kind, tmp_path, scenes_dir):
+def _source(kind, tmp_path, scenes_dir, write_vg):
     if kind == "coco":
         if not COCO_MINI.is_dir():
             pytest.skip(f"COCO-Stuff mini not found at {COCO_MINI}")
@@ -40,16 +39,14 @@ def _source(kind, tmp_path, scenes_dir):
         return str(scenes_dir), "all"
     if not VG_VOCAB.is_file():
         pytest.skip(f"real VG vocabulary not found at {VG_VOCAB}")
-    from test_data_vg import write_vg
-
     write_vg(tmp_path)
     (tmp_path / "vocab.json").write_text(VG_VOCAB.read_text())
     return str(tmp_path), "train"
 
 
 @pytest.mark.parametrize("kind", ["coco", "scenes", "custom", "vg"])
-def test_two_steps_on_each_source(kind, tmp_path, scenes_dir):
-    path, split = _source(kind, tmp_path, scenes_dir)
+def test_two_steps_on_each_source(kind, tmp_path, scenes_dir, write_vg):
+    path, split = _source(kind, tmp_path, scenes_dir, write_vg)
     cfg = train_preset("tiny-test").replace(data_kind=kind, data_path=path, split=split, directions_max_images=4)
     result = train(cfg, tmp_path / "run", progress=False)
     assert result.status == "done" and result.step == 2

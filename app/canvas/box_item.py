@@ -14,7 +14,7 @@ from ..colors import UNKNOWN_RGB, category_rgb
 def text_color_on(color: QColor) -> QColor:
     """Black or white, whichever reads better on ``color``."""
     lum = 0.299 * color.red() + 0.587 * color.green() + 0.114 * color.blue()
-    return QColor(Qt.black) if lum > 150 else QColor(Qt.white)
+    return QColor(Qt.GlobalColor.black) if lum > 150 else QColor(Qt.GlobalColor.white)
 
 
 class LabelChip(QGraphicsItem):
@@ -22,10 +22,10 @@ class LabelChip(QGraphicsItem):
 
     def __init__(self, parent: QGraphicsItem):
         super().__init__(parent)
-        self.setFlag(QGraphicsItem.ItemIgnoresTransformations, True)
-        self.setAcceptedMouseButtons(Qt.NoButton)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self._text = ""
-        self._color = QColor(Qt.gray)
+        self._color = QColor(Qt.GlobalColor.gray)
         self._font = QFont()
         self._font.setPointSizeF(8.5)
         self._rect = QRectF()
@@ -42,13 +42,13 @@ class LabelChip(QGraphicsItem):
         return self._rect
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        painter.setRenderHint(QPainter.Antialiasing, True)
-        painter.setPen(Qt.NoPen)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self._color)
         painter.drawRoundedRect(self._rect, 3, 3)
         painter.setFont(self._font)
         painter.setPen(text_color_on(self._color))
-        painter.drawText(self._rect, Qt.AlignCenter, self._text)
+        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self._text)
 
 
 def chip_position(box: QRectF, chip_w: float, chip_h: float, side: float) -> QPointF:
@@ -69,14 +69,14 @@ class BoxItem(QGraphicsItem):
         self.uid = uid
         self.side = side
         self._scale = 1.0  # view pixels per scene unit (the chip keeps its screen size)
-        self.setAcceptedMouseButtons(Qt.NoButton)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self._rect = QRectF()
         self._category = ""
         self._unknown = False
         self._untrained = False
         self._locked = False
         self._selected = False
-        self._color = QColor(Qt.gray)
+        self._color = QColor(Qt.GlobalColor.gray)
         self._pad = 2.0
         self.chip = LabelChip(self)
 
@@ -142,17 +142,17 @@ class BoxItem(QGraphicsItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         fill = QColor(self._color)
         fill.setAlpha(90 if self._selected else 55)
-        brush = QBrush(fill, Qt.BDiagPattern) if self._unknown else QBrush(fill)
+        brush = QBrush(fill, Qt.BrushStyle.BDiagPattern) if self._unknown else QBrush(fill)
         pen = QPen(self._color, 3.0 if self._selected else 1.6)
         pen.setCosmetic(True)
         if self._unknown:
-            pen.setStyle(Qt.DashLine)
+            pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
         painter.setBrush(brush)
         painter.drawRect(self._rect)
         if self._selected:
-            inner = QPen(QColor(255, 255, 255, 200), 1.0, Qt.DashLine)
+            inner = QPen(QColor(255, 255, 255, 200), 1.0, Qt.PenStyle.DashLine)
             inner.setCosmetic(True)
             painter.setPen(inner)
-            painter.setBrush(Qt.NoBrush)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(self._rect)

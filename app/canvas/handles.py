@@ -7,9 +7,9 @@ letters it holds (``n`` -> y0, ``s`` -> y1, ``w`` -> x0, ``e`` -> x1).
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
-BBox = Tuple[float, float, float, float]
+from layout2im_core.boxes import BBox, clip_unit
 
 HANDLES = ("nw", "n", "ne", "e", "se", "s", "sw", "w")
 HANDLE_HIT_PX = 10.0   # side of the square hit zone around a handle, in screen pixels (any zoom)
@@ -35,17 +35,6 @@ def hit_handle(bbox_px: Sequence[float], x_px: float, y_px: float,
         if abs(x_px - hx) <= half and abs(y_px - hy) <= half:
             return name
     return None
-
-
-def contains(bbox: Sequence[float], x: float, y: float) -> bool:
-    """True if (x, y) lies inside bbox (edges included)."""
-    x0, y0, x1, y1 = bbox
-    return x0 <= x <= x1 and y0 <= y <= y1
-
-
-def area(bbox: Sequence[float]) -> float:
-    """Area of a bbox."""
-    return max(0.0, bbox[2] - bbox[0]) * max(0.0, bbox[3] - bbox[1])
 
 
 def resize_bbox(bbox: Sequence[float], handle: str, dx: float, dy: float,
@@ -78,7 +67,7 @@ def clamp_delta(bboxes: Iterable[Sequence[float]], dx: float, dy: float) -> Tupl
     return dx, dy
 
 
-def move_bboxes(bboxes: Dict[int, Sequence[float]], dx: float, dy: float) -> Dict[int, BBox]:
+def move_bboxes(bboxes: Mapping[int, Sequence[float]], dx: float, dy: float) -> Dict[int, BBox]:
     """Translate several bboxes together by (dx, dy), clamped so all stay inside the canvas."""
     dx, dy = clamp_delta(bboxes.values(), dx, dy)
     return {k: (b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy) for k, b in bboxes.items()}
@@ -86,5 +75,4 @@ def move_bboxes(bboxes: Dict[int, Sequence[float]], dx: float, dy: float) -> Dic
 
 def drawn_bbox(x_a: float, y_a: float, x_b: float, y_b: float) -> BBox:
     """The bbox spanned by two corner points (any order), clamped to [0, 1]."""
-    c = lambda v: min(1.0, max(0.0, v))
-    return (c(min(x_a, x_b)), c(min(y_a, y_b)), c(max(x_a, x_b)), c(max(y_a, y_b)))
+    return clip_unit((min(x_a, x_b), min(y_a, y_b), max(x_a, x_b), max(y_a, y_b)))

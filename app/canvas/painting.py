@@ -13,19 +13,19 @@ from .handles import HANDLE_DRAW_PX, handle_points
 
 def paint_background(painter: QPainter, rect: QRectF, pal: QPalette, side: float) -> None:
     """Page colour around the canvas, the canvas (0..side) with a dotted 8x8 grid and a border."""
-    painter.fillRect(rect, pal.color(QPalette.Window).darker(108))
+    painter.fillRect(rect, pal.color(QPalette.ColorRole.Window).darker(108))
     canvas = QRectF(0, 0, side, side)
-    painter.fillRect(canvas, QColor(250, 250, 250) if pal.color(QPalette.Window).lightness() > 128
+    painter.fillRect(canvas, QColor(250, 250, 250) if pal.color(QPalette.ColorRole.Window).lightness() > 128
                      else QColor(58, 58, 62))
-    grid = QPen(pal.color(QPalette.Mid), 0)
+    grid = QPen(pal.color(QPalette.ColorRole.Mid), 0)
     grid.setCosmetic(True)
-    grid.setStyle(Qt.DotLine)
+    grid.setStyle(Qt.PenStyle.DotLine)
     painter.setPen(grid)
     for i in range(1, 8):
         v = side * i / 8
         painter.drawLine(QPointF(v, 0), QPointF(v, side))
         painter.drawLine(QPointF(0, v), QPointF(side, v))
-    border = QPen(pal.color(QPalette.Dark), 0)
+    border = QPen(pal.color(QPalette.ColorRole.Dark), 0)
     border.setCosmetic(True)
     painter.setPen(border)
     painter.drawRect(canvas)
@@ -38,7 +38,7 @@ def paint_handles(painter: QPainter, boxes: Iterable[Tuple[Tuple[float, float, f
     half = HANDLE_DRAW_PX / 2
     for bbox_px, color in boxes:
         painter.setPen(QPen(color.darker(150), 1))
-        painter.setBrush(QColor(Qt.white))
+        painter.setBrush(QColor(Qt.GlobalColor.white))
         for hx, hy in handle_points(bbox_px).values():
             painter.drawRect(QRectF(hx - half, hy - half, HANDLE_DRAW_PX, HANDLE_DRAW_PX))
     painter.restore()

@@ -14,17 +14,20 @@ handles is done here in screen pixels, so the hit zone is the same at any zoom.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QCursor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QMenu
 
+from layout2im_core.boxes import BBox, clamp_bbox, contains
+
 from ..colors import category_rgb
-from ..document import DocEvent, clamp_bbox
+from ..document import DocEvent, DocObject
 from .box_item import BoxItem
+from .handles import HANDLE_DRAW_PX, MIN_SIZE, drawn_bbox, hit_handle, move_bboxes, resize_bbox
 from .painting import paint_background, paint_handles
-from .handles import HANDLE_DRAW_PX, MIN_SIZE, contains, drawn_bbox, hit_handle, move_bboxes, resize_bbox
 
 if TYPE_CHECKING:
     from ..editor import Editor
@@ -35,9 +38,28 @@ DROP_SIZE = 0.25        # side of a box dropped from the palette (fraction of th
 ZOOM_STEP = 1.25
 ZOOM_RANGE = (0.05, 40.0)
 
-_CURSORS = {"nw": Qt.SizeFDiagCursor, "se": Qt.SizeFDiagCursor, "ne": Qt.SizeBDiagCursor,
-            "sw": Qt.SizeBDiagCursor, "n": Qt.SizeVerCursor, "s": Qt.SizeVerCursor,
-            "e": Qt.SizeHorCursor, "w": Qt.SizeHorCursor}
+Tool = Literal["select", "draw"]
+DragMode = Literal["pan", "move", "resize", "draw", "band"]
+
+
+@dataclass
+class Drag:
+    """A mouse drag in progress: ``mode`` says what it does; the other fields are those its mode uses."""
+
+    mode: DragMode
+    start: Tuple[float, float] = (0.0, 0.0)   # where it began, normalised (all but pan)
+    now: Tuple[float, float] = (0.0, 0.0)     # where the mouse is, normalised (draw, band)
+    last: Optional[QPointF] = None            # the last viewport position (pan)
+    uid: Optional[int] = None                 # the box pressed (move, resize)
+    handle: str = ""                          # the handle pressed (resize)
+    before: Dict[int, BBox] = field(default_factory=dict)  # bboxes at the press (move, resize)
+    mods: bool = False                        # Ctrl or Shift held at the press (move)
+    base: List[int] = field(default_factory=list)  # the selection at the press (band)
+
+
+_C = Qt.CursorShape
+_CURSORS = {"nw": _C.SizeFDiagCursor, "se": _C.SizeFDiagCursor, "ne": _C.SizeBDiagCursor, "sw": _C.SizeBDiagCursor,
+            "n": _C.SizeVerCursor, "s": _C.SizeVerCursor, "e": _C.SizeHorCursor, "w": _C.SizeHorCursor}
 
 
 class CanvasView(QGraphicsView):
@@ -51,25 +73,25 @@ class CanvasView(QGraphicsView):
         self.editor = editor
         self.context_actions: List = []
         self._items: Dict[int, BoxItem] = {}
-        self._drag: Optional[dict] = None
+        self._drag: Optional[Drag] = None
         self._auto_fit = True
         self._space = False
-        self._tool = "select"
+        self._tool: Tool = "select"
         scene = QGraphicsScene(self)
         m = SIDE * 0.08
         scene.setSceneRect(QRectF(-m, -m, SIDE + 2 * m, SIDE + 2 * m))
         self.setScene(scene)
         # boxes are axis-aligned: no antialiasing needed, and repainting only what changed keeps the
         # GUI thread (and the GIL) free for the renderer during a drag
-        self.setRenderHints(QPainter.TextAntialiasing)
-        self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
-        self.setCacheMode(QGraphicsView.CacheBackground)
-        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
-        self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # pan: middle drag or Space+drag
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setRenderHints(QPainter.RenderHint.TextAntialiasing)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # pan: middle drag or Space+drag
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setAcceptDrops(True)
-        self.setFocusPolicy(Qt.StrongFocus)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.viewport().setMouseTracking(True)
         self.setMinimumSize(200, 200)
         editor.doc.subscribe(self._on_doc)
@@ -103,12 +125,25 @@ class CanvasView(QGraphicsView):
                 item = self._items[o.uid] = BoxItem(o.uid, SIDE)
                 item.set_scale(self.transform().m11(), self._pad())
                 self.scene().addItem(item)
-            x0, y0, x1, y1 = o.bbox
-            item.set_rect(QRectF(x0 * SIDE, y0 * SIDE, (x1 - x0) * SIDE, (y1 - y0) * SIDE))
-            item.set_object(o.category, self.editor.is_unknown(o.category), o.locked,
-                            self.editor.is_untrained(o.category))
+            self._show(item, o)
             item.setZValue(i)
             item.set_selected(o.uid in self.editor.selection)
+
+    def _show(self, item: BoxItem, o: DocObject) -> None:
+        """An item shows its object's box, category and lock."""
+        x0, y0, x1, y1 = o.bbox
+        item.set_rect(QRectF(x0 * SIDE, y0 * SIDE, (x1 - x0) * SIDE, (y1 - y0) * SIDE))
+        item.set_object(o.category, self.editor.is_unknown(o.category), o.locked,
+                        self.editor.is_untrained(o.category))
+
+    def _refresh_objects(self, uids: Sequence[int]) -> None:
+        """Redraw the items of ``uids`` only (same objects in the same order as before)."""
+        doc = self.editor.doc
+        for uid in uids:
+            if uid not in self._items or uid not in doc:
+                self.refresh()
+                return
+            self._show(self._items[uid], doc.get(uid))
 
     def _pad(self) -> float:
         return (HANDLE_DRAW_PX + 4) / max(self.transform().m11(), 1e-6)
@@ -121,7 +156,9 @@ class CanvasView(QGraphicsView):
         self.zoom_changed.emit(self.transform().m11())
 
     def _on_doc(self, event: DocEvent) -> None:
-        if event.kind != "look":  # boxes do not show the look
+        if event.kind in ("geometry", "attrs"):
+            self._refresh_objects(event.uids)
+        elif event.kind != "look":  # boxes do not show the look
             self.refresh()
 
     def _on_selection(self) -> None:
@@ -155,35 +192,36 @@ class CanvasView(QGraphicsView):
 
     # ---- tools ---------------------------------------------------------------------------------
     @property
-    def tool(self) -> str:
+    def tool(self) -> Tool:
         """"select" or "draw"."""
         return self._tool
 
     def set_tool(self, tool: str) -> None:
         """Switch between the select tool and the draw tool (B); ends a drag in progress."""
-        tool = "draw" if tool == "draw" else "select"
-        if tool == self._tool:
+        chosen: Tool = "draw" if tool == "draw" else "select"
+        if chosen == self._tool:
             return
         self.cancel_drag()
-        self._tool = tool
-        self.viewport().setCursor(QCursor(Qt.CrossCursor))
-        self.tool_changed.emit(tool)
+        self._tool = chosen
+        self.viewport().setCursor(QCursor(Qt.CursorShape.CrossCursor))
+        self.tool_changed.emit(chosen)
 
     # ---- mouse ---------------------------------------------------------------------------------
     def mousePressEvent(self, event) -> None:
         pos = event.position()
-        if event.button() == Qt.MiddleButton or (event.button() == Qt.LeftButton and self._space):
-            self._drag = {"mode": "pan", "last": pos}
-            self.viewport().setCursor(Qt.ClosedHandCursor)
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space):
+            self._drag = Drag("pan", last=pos)
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             return
-        if event.button() == Qt.RightButton:
+        if event.button() == Qt.MouseButton.RightButton:
             uid = self.box_at(pos)
             if uid is not None and uid not in self.editor.selection:
                 self.editor.selection.set([uid])
             return
-        if event.button() != Qt.LeftButton:
+        if event.button() != Qt.MouseButton.LeftButton:
             return
-        self.setFocus(Qt.MouseFocusReason)
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
         start = self.to_norm(pos)
         if self._tool == "draw":
             self._start_draw(start)
@@ -191,10 +229,9 @@ class CanvasView(QGraphicsView):
         hit = self.handle_at(pos)
         if hit:
             uid, handle = hit
-            self._drag = {"mode": "resize", "uid": uid, "handle": handle, "start": start,
-                          "before": {uid: self.editor.doc.get(uid).bbox}}
+            self._drag = Drag("resize", start, uid=uid, handle=handle, before={uid: self.editor.doc.get(uid).bbox})
             return
-        mods = event.modifiers() & (Qt.ControlModifier | Qt.ShiftModifier)
+        mods = event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
         uid = self.box_at(pos)
         sel = self.editor.selection
         if uid is not None:
@@ -205,18 +242,18 @@ class CanvasView(QGraphicsView):
             elif uid not in sel:
                 sel.set([uid])
             doc = self.editor.doc
-            self._drag = {"mode": "move", "start": start, "uid": uid, "mods": bool(mods),
-                          "before": {u: doc.get(u).bbox for u in self.editor.uids_in(sel.uids)}}
+            self._drag = Drag("move", start, uid=uid, mods=bool(mods),
+                              before={u: doc.get(u).bbox for u in self.editor.uids_in(sel.uids)})
             return
         if mods:
-            self._drag = {"mode": "band", "start": start, "now": start, "base": sel.uids}
+            self._drag = Drag("band", start, start, base=sel.uids)
             return
         sel.clear()
         self._start_draw(start)
 
     def _start_draw(self, start: Tuple[float, float]) -> None:
         if self.editor.current_category:
-            self._drag = {"mode": "draw", "start": start, "now": start}
+            self._drag = Drag("draw", start, start)
         else:
             self.editor.message.emit("Pick a category in the palette first")
 
@@ -226,30 +263,29 @@ class CanvasView(QGraphicsView):
         if d is None:
             self._update_cursor(pos)
             return
-        if not event.buttons() & (Qt.LeftButton | Qt.MiddleButton):
+        if not event.buttons() & (Qt.MouseButton.LeftButton | Qt.MouseButton.MiddleButton):
             self._end_drag(pos)  # the release went elsewhere (e.g. a message box popped up)
             return
-        if d["mode"] == "pan":
-            delta = pos - d["last"]
-            d["last"] = pos
+        if d.mode == "pan":
+            delta = pos - d.last
+            d.last = pos
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(delta.x()))
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(delta.y()))
             return
         x, y = self.to_norm(pos)
-        dx, dy = x - d["start"][0], y - d["start"][1]
-        if d["mode"] == "move":
-            self.editor.preview_bboxes(move_bboxes(d["before"], dx, dy))
-        elif d["mode"] == "resize":
-            uid = d["uid"]
-            self.editor.preview_bboxes({uid: resize_bbox(d["before"][uid], d["handle"], dx, dy)})
+        dx, dy = x - d.start[0], y - d.start[1]
+        if d.mode == "move":
+            self.editor.preview_bboxes(move_bboxes(d.before, dx, dy))
+        elif d.mode == "resize" and d.uid is not None:
+            self.editor.preview_bboxes({d.uid: resize_bbox(d.before[d.uid], d.handle, dx, dy)})
         else:
-            d["now"] = (x, y)
-            if d["mode"] == "band":
-                band = drawn_bbox(*d["start"], x, y)
+            d.now = (x, y)
+            if d.mode == "band":
+                band = drawn_bbox(*d.start, x, y)
                 inside = [o.uid for o in self.editor.doc.objects
                           if o.bbox[0] >= band[0] and o.bbox[1] >= band[1] and o.bbox[2] <= band[2]
                           and o.bbox[3] <= band[3]]
-                self.editor.selection.set(d["base"] + inside)
+                self.editor.selection.set(d.base + inside)
             self.viewport().update()
 
     def mouseReleaseEvent(self, event) -> None:
@@ -265,16 +301,17 @@ class CanvasView(QGraphicsView):
         d, self._drag = self._drag, None
         if d is None:
             return
-        mode = d["mode"]
+        mode = d.mode
         if mode == "pan":
             self._update_cursor(pos)
         elif mode == "move":
-            if not self.editor.commit_bboxes(d["before"], "Move") and not d["mods"] and len(d["before"]) > 1:
-                self.editor.selection.set([d["uid"]])  # a click (no drag) on one of several selected
+            if not self.editor.commit_bboxes(d.before, "Move") and not d.mods and len(d.before) > 1 \
+                    and d.uid is not None:
+                self.editor.selection.set([d.uid])  # a click (no drag) on one of several selected
         elif mode == "resize":
-            self.editor.commit_bboxes(d["before"], "Resize")
+            self.editor.commit_bboxes(d.before, "Resize")
         elif mode == "draw":
-            bbox = drawn_bbox(*d["start"], *self.to_norm(pos))
+            bbox = drawn_bbox(*d.start, *self.to_norm(pos))
             if bbox[2] - bbox[0] >= MIN_SIZE / 2 or bbox[3] - bbox[1] >= MIN_SIZE / 2:
                 self.editor.add_object(self.editor.current_category, clamp_bbox(bbox, MIN_SIZE))
         self.viewport().update()
@@ -284,25 +321,25 @@ class CanvasView(QGraphicsView):
         d, self._drag = self._drag, None
         if d is None:
             return False
-        if d["mode"] in ("move", "resize"):
-            self.editor.preview_bboxes(d["before"])
-        elif d["mode"] == "band":
-            self.editor.selection.set(d["base"])
+        if d.mode in ("move", "resize"):
+            self.editor.preview_bboxes(d.before)
+        elif d.mode == "band":
+            self.editor.selection.set(d.base)
         self.viewport().update()
         return True
 
     def _update_cursor(self, pos) -> None:
         hit = None if self._tool == "draw" else self.handle_at(pos)
         if self._space:
-            cursor = Qt.OpenHandCursor
+            cursor = Qt.CursorShape.OpenHandCursor
         elif self._tool == "draw":
-            cursor = Qt.CrossCursor
+            cursor = Qt.CursorShape.CrossCursor
         elif hit:
             cursor = _CURSORS[hit[1]]
         elif self.box_at(pos) is not None:
-            cursor = Qt.SizeAllCursor
+            cursor = Qt.CursorShape.SizeAllCursor
         else:
-            cursor = Qt.CrossCursor
+            cursor = Qt.CursorShape.CrossCursor
         self.viewport().setCursor(QCursor(cursor))
 
     def contextMenuEvent(self, event) -> None:
@@ -315,28 +352,29 @@ class CanvasView(QGraphicsView):
     # ---- keyboard ------------------------------------------------------------------------------
     def keyPressEvent(self, event) -> None:
         key, mods = event.key(), event.modifiers()
-        arrows = {Qt.Key_Left: (-1, 0), Qt.Key_Right: (1, 0), Qt.Key_Up: (0, -1), Qt.Key_Down: (0, 1)}
-        if key in arrows and not mods & Qt.ControlModifier:
-            self.editor.nudge_selected(*arrows[key], big=bool(mods & Qt.ShiftModifier))
-        elif key in (Qt.Key_Tab, Qt.Key_Backtab):
-            self.editor.cycle_selection(-1 if key == Qt.Key_Backtab or mods & Qt.ShiftModifier else 1)
-        elif key == Qt.Key_Escape:
+        arrows = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
+        if key in arrows and not mods & Qt.KeyboardModifier.ControlModifier:
+            self.editor.nudge_selected(*arrows[key], big=bool(mods & Qt.KeyboardModifier.ShiftModifier))
+        elif key in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
+            back = key == Qt.Key.Key_Backtab or mods & Qt.KeyboardModifier.ShiftModifier
+            self.editor.cycle_selection(-1 if back else 1)
+        elif key == Qt.Key.Key_Escape:
             if self.cancel_drag():
                 pass
             elif self._tool == "draw":
                 self.set_tool("select")
             else:
                 self.editor.selection.clear()
-        elif key == Qt.Key_Space and not event.isAutoRepeat():
+        elif key == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
-            self.viewport().setCursor(Qt.OpenHandCursor)
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
         else:
             super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event) -> None:
-        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = False
-            self.viewport().setCursor(Qt.CrossCursor)
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
         else:
             super().keyReleaseEvent(event)
 
@@ -362,15 +400,15 @@ class CanvasView(QGraphicsView):
         self.editor.add_object(category, clamp_bbox((x - h, y - h, x + h, y + h), MIN_SIZE))
         self.editor.set_current_category(category)
         event.acceptProposedAction()
-        self.setFocus(Qt.OtherFocusReason)
+        self.setFocus(Qt.FocusReason.OtherFocusReason)
 
     # ---- zoom ----------------------------------------------------------------------------------
     def zoom_by(self, factor: float, anchor_under_mouse: bool = False) -> None:
         """Zoom by ``factor`` (about the mouse with ``anchor_under_mouse``, else the centre)."""
         cur = self.transform().m11()
         factor = min(max(cur * factor, ZOOM_RANGE[0]), ZOOM_RANGE[1]) / cur
-        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse if anchor_under_mouse
-                                     else QGraphicsView.AnchorViewCenter)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse if anchor_under_mouse
+                                     else QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self._auto_fit = False
         self.scale(factor, factor)
         self._zoomed()
@@ -387,7 +425,7 @@ class CanvasView(QGraphicsView):
         """Ctrl+0: fit the whole canvas in the view (and keep fitting on resize)."""
         self._auto_fit = True
         m = SIDE * 0.03
-        self.fitInView(QRectF(-m, -m, SIDE + 2 * m, SIDE + 2 * m), Qt.KeepAspectRatio)
+        self.fitInView(QRectF(-m, -m, SIDE + 2 * m, SIDE + 2 * m), Qt.AspectRatioMode.KeepAspectRatio)
         self._zoomed()
 
     def wheelEvent(self, event) -> None:
@@ -401,21 +439,21 @@ class CanvasView(QGraphicsView):
             self.fit()
 
     # ---- painting ------------------------------------------------------------------------------
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
-        paint_background(painter, rect, self.palette(), SIDE)
+    def drawBackground(self, painter: QPainter, rect: Union[QRectF, QRect]) -> None:
+        paint_background(painter, QRectF(rect), self.palette(), SIDE)
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+    def drawForeground(self, painter: QPainter, rect: Union[QRectF, QRect]) -> None:
         d = self._drag
-        if d and d["mode"] in ("draw", "band"):
-            b = drawn_bbox(*d["start"], *d["now"])
-            color = QColor(*category_rgb(self.editor.current_category)) if d["mode"] == "draw" \
+        if d and d.mode in ("draw", "band"):
+            b = drawn_bbox(*d.start, *d.now)
+            color = QColor(*category_rgb(self.editor.current_category)) if d.mode == "draw" \
                 else self.palette().color(self.palette().ColorRole.Highlight)
-            pen = QPen(color, 1.5, Qt.DashLine)
+            pen = QPen(color, 1.5, Qt.PenStyle.DashLine)
             pen.setCosmetic(True)
             painter.setPen(pen)
-            painter.setBrush(Qt.NoBrush)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(QRectF(b[0] * SIDE, b[1] * SIDE, (b[2] - b[0]) * SIDE, (b[3] - b[1]) * SIDE))
         boxes = [(self._bbox_px(self.editor.doc.get(uid).bbox),
-                  self._items[uid].color if uid in self._items else QColor(Qt.gray))
+                  self._items[uid].color if uid in self._items else QColor(Qt.GlobalColor.gray))
                  for uid in self.editor.uids_in(self.editor.selection.uids)]
         paint_handles(painter, boxes)

@@ -4,21 +4,27 @@ locks or unlocks that object's look."""
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Sequence
 
-from PySide6.QtCore import QEvent, QRect, QTimer, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QListWidget, QListWidgetItem, QStyle, QStyledItemDelegate,
-                               QStyleOptionViewItem)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListWidget,
+    QListWidgetItem,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+)
 
 from ..colors import UNKNOWN_RGB, category_rgb
-from ..document import DocEvent
+from ..document import DocEvent, DocObject
 from ..editor import Editor
 from ..theme import icon
 from .palette import swatch_icon
 
-UID_ROLE = Qt.UserRole + 1
-LOCKED_ROLE = Qt.UserRole + 2
+UID_ROLE = Qt.ItemDataRole.UserRole + 1
+LOCKED_ROLE = Qt.ItemDataRole.UserRole + 2
 LOCK_PX = 22  # width of the padlock zone at a row's right end
 
 
@@ -37,7 +43,7 @@ class LockDelegate(QStyledItemDelegate):
         r = lock_rect(option.rect)
         opt = QStyleOptionViewItem(option)
         opt.rect = option.rect.adjusted(0, 0, -LOCK_PX, 0)  # text never runs under the padlock
-        if option.state & QStyle.State_Selected:
+        if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(r, option.palette.highlight())
         super().paint(painter, opt, index)
         locked = bool(index.data(LOCKED_ROLE))
@@ -49,9 +55,11 @@ class LockDelegate(QStyledItemDelegate):
         painter.restore()
 
     def editorEvent(self, event, model, option, index) -> bool:
-        if event.type() in (QEvent.MouseButtonPress, QEvent.MouseButtonRelease, QEvent.MouseButtonDblClick) \
-                and event.button() == Qt.LeftButton and lock_rect(option.rect).contains(event.position().toPoint()):
-            if event.type() == QEvent.MouseButtonRelease:
+        T = QEvent.Type
+        mouse = event.type() in (T.MouseButtonPress, T.MouseButtonRelease, T.MouseButtonDblClick)
+        if mouse and event.button() == Qt.MouseButton.LeftButton \
+                and lock_rect(option.rect).contains(event.position().toPoint()):
+            if event.type() == QEvent.Type.MouseButtonRelease:
                 self.lock_clicked.emit(int(index.data(UID_ROLE)))
             return True
         return super().editorEvent(event, model, option, index)
@@ -64,10 +72,11 @@ class ObjectList(QListWidget):
         super().__init__(parent)
         self.editor = editor
         self._syncing = False
-        self.setSelectionMode(QAbstractItemView.ExtendedSelection)
-        self.setDragDropMode(QAbstractItemView.InternalMove)
-        self.setDefaultDropAction(Qt.MoveAction)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # long rows are clipped; tooltips tell all
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        # long rows are clipped; tooltips tell all
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setToolTip("Fusion order: the model reads objects from top to bottom. Drag to reorder.\n"
                         "Click a padlock to lock or unlock that object's look.")
         self.delegate = LockDelegate(self)
@@ -78,7 +87,9 @@ class ObjectList(QListWidget):
         self.itemSelectionChanged.connect(self._on_item_selection)
 
     def _on_doc(self, event: DocEvent) -> None:
-        if event.kind not in ("geometry", "look"):
+        if event.kind == "attrs":
+            self._refresh_rows(event.uids)
+        elif event.kind in ("structure", "reset"):
             self.rebuild()
 
     def rebuild(self) -> None:
@@ -87,27 +98,46 @@ class ObjectList(QListWidget):
         try:
             self.clear()
             for i, o in enumerate(self.editor.doc.objects):
-                unknown = self.editor.is_unknown(o.category)
-                text = f"{i + 1}. {o.category}"
-                if unknown:
-                    text += "   — unknown to this model"
-                item = QListWidgetItem(swatch_icon(UNKNOWN_RGB if unknown else category_rgb(o.category)), text)
-                item.setData(UID_ROLE, o.uid)
-                item.setData(LOCKED_ROLE, o.locked)
-                if unknown:
-                    item.setForeground(QBrush(QColor(*UNKNOWN_RGB)))
-                    item.setToolTip(f"'{o.category}' is not in the loaded model's vocabulary: kept in the "
-                                    "project, not rendered")
-                elif self.editor.is_untrained(o.category):
-                    item.setText(text + "   — not trained on")
-                    font = item.font()
-                    font.setItalic(True)
-                    item.setFont(font)
-                    item.setToolTip(f"The loaded model was not trained on '{o.category}': it draws it poorly")
+                item = QListWidgetItem()
+                self._show(item, i, o)
                 self.addItem(item)
                 item.setSelected(o.uid in self.editor.selection)
         finally:
             self._syncing = False
+
+    def _refresh_rows(self, uids: Sequence[int]) -> None:
+        """Redraw the rows of ``uids`` only (same objects in the same order as before)."""
+        rows = {self.item(r).data(UID_ROLE): r for r in range(self.count())}
+        doc = self.editor.doc
+        if any(u not in rows or u not in doc for u in uids):
+            self.rebuild()
+            return
+        for u in uids:
+            self._show(self.item(rows[u]), rows[u], doc.get(u))
+
+    def _show(self, item: QListWidgetItem, i: int, o: DocObject) -> None:
+        """Row ``i`` shows object ``o``: number, category, swatch, lock; marked when the model lacks the
+        category or was not trained on it."""
+        unknown = self.editor.is_unknown(o.category)
+        text = f"{i + 1}. {o.category}"
+        if unknown:
+            text += "   — unknown to this model"
+        item.setIcon(swatch_icon(UNKNOWN_RGB if unknown else category_rgb(o.category)))
+        item.setText(text)
+        item.setData(UID_ROLE, o.uid)
+        item.setData(LOCKED_ROLE, o.locked)
+        for role in (Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole, Qt.ItemDataRole.ToolTipRole):
+            item.setData(role, None)  # back to the defaults
+        if unknown:
+            item.setForeground(QBrush(QColor(*UNKNOWN_RGB)))
+            item.setToolTip(f"'{o.category}' is not in the loaded model's vocabulary: kept in the "
+                            "project, not rendered")
+        elif self.editor.is_untrained(o.category):
+            item.setText(text + "   — not trained on")
+            font = item.font()
+            font.setItalic(True)
+            item.setFont(font)
+            item.setToolTip(f"The loaded model was not trained on '{o.category}': it draws it poorly")
 
     def toggle_lock(self, uid: int) -> None:
         """Lock or unlock one object's look (one undo step)."""

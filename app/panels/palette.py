@@ -12,26 +12,36 @@ from __future__ import annotations
 from typing import List, Optional, Sequence
 
 from PySide6.QtCore import QMimeData, QPointF, QRectF, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import (QBrush, QColor, QFont, QIcon, QPainter, QPalette, QPixmap, QPolygonF, QStandardItem,
-                           QStandardItemModel)
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QIcon,
+    QPainter,
+    QPalette,
+    QPixmap,
+    QPolygonF,
+    QStandardItem,
+    QStandardItemModel,
+)
 from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
 
 from ..canvas.view import CATEGORY_MIME
 from ..colors import category_rgb
 
-HEADER_ROLE = Qt.UserRole + 1  # True on the section headings (not categories)
-UNTRAINED_ROLE = Qt.UserRole + 2  # True on categories the model was not trained on
+HEADER_ROLE = Qt.ItemDataRole.UserRole + 1  # True on the section headings (not categories)
+UNTRAINED_ROLE = Qt.ItemDataRole.UserRole + 2  # True on categories the model was not trained on
 
 
 def swatch_icon(rgb, size: int = 14) -> QIcon:
     """A small rounded colour square."""
     pm = QPixmap(size, size)
-    pm.fill(Qt.transparent)
+    pm.fill(Qt.GlobalColor.transparent)
     p = QPainter(pm)
-    p.setRenderHint(QPainter.Antialiasing)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
     p.setPen(QColor(0, 0, 0, 90))
     p.setBrush(QColor(*rgb))
-    p.drawRoundedRect(0.5, 0.5, size - 1, size - 1, 3, 3)
+    p.drawRoundedRect(0, 0, size - 1, size - 1, 3, 3)
     p.end()
     return QIcon(pm)
 
@@ -40,17 +50,17 @@ def untrained_icon(rgb, size: int = 14) -> QIcon:
     """The category's swatch, faded, with a small warning triangle: "not trained on"."""
     pm = swatch_icon(rgb, size).pixmap(size, size)
     faded = QPixmap(pm.size())
-    faded.fill(Qt.transparent)
+    faded.fill(Qt.GlobalColor.transparent)
     p = QPainter(faded)
     p.setOpacity(0.45)
     p.drawPixmap(0, 0, pm)
     p.setOpacity(1.0)
-    p.setRenderHint(QPainter.Antialiasing)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
     p.setPen(QColor(120, 70, 0))
     p.setBrush(QColor(255, 190, 40))
     p.drawPolygon(QPolygonF([QPointF(size / 2, 1), QPointF(size - 1, size - 1), QPointF(1, size - 1)]))
     p.setPen(QColor(60, 30, 0))
-    p.drawText(QRectF(0, 3, size, size - 3), Qt.AlignCenter, "!")
+    p.drawText(QRectF(0, 3, size, size - 3), Qt.AlignmentFlag.AlignCenter, "!")
     p.end()
     return QIcon(faded)
 
@@ -64,7 +74,7 @@ class CategoryModel(QStandardItemModel):
     def mimeData(self, indexes) -> QMimeData:
         mime = QMimeData()
         if indexes and not indexes[0].data(HEADER_ROLE):
-            name = indexes[0].data(Qt.DisplayRole)
+            name = indexes[0].data(Qt.ItemDataRole.DisplayRole)
             mime.setData(CATEGORY_MIME, name.encode("utf-8"))
             mime.setText(name)
         return mime
@@ -156,13 +166,13 @@ class Palette(QWidget):
         for name in names:
             item = QStandardItem(untrained_icon(category_rgb(name)) if untrained else swatch_icon(category_rgb(name)),
                                  name)
-            item.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable | Qt.ItemIsDragEnabled)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
             if untrained:
                 item.setData(True, UNTRAINED_ROLE)
                 font = QFont(self.font())
                 font.setItalic(True)
                 item.setFont(font)
-                item.setForeground(QBrush(self.palette().color(QPalette.Disabled, QPalette.Text)))
+                item.setForeground(QBrush(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)))
                 item.setToolTip(f"{name} — not trained on: this model draws it poorly (a warning shows "
                                 "when the layout uses it)")
             else:
@@ -180,12 +190,12 @@ class Palette(QWidget):
 
     def is_marked_untrained(self, name: str) -> bool:
         """The palette marks ``name`` as not trained on (False when it is not listed)."""
-        items = self.model.findItems(name, Qt.MatchExactly)
+        items = self.model.findItems(name, Qt.MatchFlag.MatchExactly)
         return bool(items) and bool(items[0].data(UNTRAINED_ROLE))
 
     def _add_header(self, text: str) -> None:
         item = QStandardItem(text)
-        item.setFlags(Qt.ItemIsEnabled)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled)
         item.setData(True, HEADER_ROLE)
         font = QFont(self.font())
         font.setBold(True)
@@ -200,7 +210,7 @@ class Palette(QWidget):
 
     def select(self, name: str) -> None:
         """Highlight ``name`` (without emitting ``category_picked``)."""
-        items = self.model.findItems(name, Qt.MatchExactly)
+        items = self.model.findItems(name, Qt.MatchFlag.MatchExactly)
         if items:
             idx = self.proxy.mapFromSource(items[0].index())
             if idx.isValid() and idx != self.list.currentIndex():
@@ -225,7 +235,7 @@ class Palette(QWidget):
 
     def _on_current(self, current, previous) -> None:
         if current.isValid() and not current.data(HEADER_ROLE):
-            self.category_picked.emit(current.data(Qt.DisplayRole))
+            self.category_picked.emit(current.data(Qt.ItemDataRole.DisplayRole))
 
     def _activate_first(self) -> None:
         """Enter in the search field: the first match becomes the current category."""

@@ -29,6 +29,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..boxes import clip_px, normalise, xywh_to_xyxy
 from ..errors import DataError, value_text
 from ..input_files import InputFileError, read_json
 from ..vocab import Vocabulary
@@ -392,12 +393,12 @@ class CocoDataset(SkipUnreadable):
         if not all(math.isfinite(v) for v in xywh) or w <= 0 or h <= 0:
             drop["bad_box"] += 1
             return None
-        x0, y0 = min(max(x, 0.0), w_px), min(max(y, 0.0), h_px)
-        x1, y1 = min(max(x + w, 0.0), w_px), min(max(y + h, 0.0), h_px)
+        box_px = clip_px(xywh_to_xyxy(xywh), w_px, h_px)
+        x0, y0, x1, y1 = box_px
         if x1 <= x0 or y1 <= y0:
             drop["outside_image"] += 1
             return None
-        if (x0, y0, x1, y1) != (x, y, x + w, y + h):
+        if box_px != xywh_to_xyxy(xywh):
             self.stats.objects_clipped += 1
         vid = cat_map[cid]
         if self.vocabulary.names[vid] in excluded:
@@ -406,7 +407,7 @@ class CocoDataset(SkipUnreadable):
         if (x1 - x0) * (y1 - y0) / (w_px * h_px) <= min_object_frac:
             drop["small"] += 1
             return None
-        return vid, (x0 / w_px, y0 / h_px, x1 / w_px, y1 / h_px)
+        return vid, normalise(box_px, w_px, h_px)
 
     def _report(self, files: Sequence[Path], missing: List[str]) -> None:
         s = self.stats

@@ -39,7 +39,7 @@ def read_image(path: Path, size: int = 64) -> Tuple[torch.Tensor, Tuple[int, int
     """
     with Image.open(path) as im:
         orig = im.size
-        rgb = im.convert("RGB").resize((size, size), Image.BILINEAR)
+        rgb = im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
     arr = np.asarray(rgb, dtype=np.float32) / 255.0  # [H, W, 3]
     return torch.from_numpy(arr.transpose(2, 0, 1).copy()), orig
 

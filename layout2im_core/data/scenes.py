@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 from ..atomic import atomic_write
+from ..boxes import area, clip_unit, xywh_px_to_bbox, xyxy_to_xywh
 from ..errors import LayoutError
 from ..types import LayoutSpec, ObjectSpec
 from ..vocab import Vocabulary
@@ -138,17 +139,14 @@ def _rng(seed) -> np.random.Generator:
 
 
 def _clip_box(x0, y0, x1, y1) -> Tuple[float, float, float, float]:
-    return tuple(round(float(min(1.0, max(0.0, v))), 4) for v in (x0, y0, x1, y1))
-
-
-def _area(b) -> float:
-    return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
+    c0, c1, c2, c3 = (round(v, 4) for v in clip_unit((x0, y0, x1, y1)))
+    return (c0, c1, c2, c3)
 
 
 def _covered(a, b) -> float:
     """Intersection of two boxes over the smaller box's area."""
     iw, ih = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
-    return max(0.0, iw) * max(0.0, ih) / max(1e-9, min(_area(a), _area(b)))
+    return max(0.0, iw) * max(0.0, ih) / max(1e-9, min(area(a), area(b)))
 
 
 # Base size (w, h) ranges at perspective scale 1 for the objects that stand on something.
@@ -157,6 +155,7 @@ _SIZES = {"tree": ((0.14, 0.22), (0.28, 0.42)), "bush": ((0.16, 0.26), (0.1, 0.1
           "house": ((0.2, 0.3), (0.18, 0.26)), "fence": ((0.35, 0.7), (0.07, 0.1)),
           "car": ((0.22, 0.3), (0.1, 0.13)), "boat": ((0.2, 0.3), (0.12, 0.2))}
 # What stands on each ground category, with relative frequencies.
+_ON: Dict[str, Dict[str, float]]
 _ON = {"grass": {"tree": 3, "bush": 1.5, "flower": 1.5, "rock": 1, "house": 1.5, "fence": 1},
        "sand": {"rock": 2, "bush": 1, "fence": 1}, "sea": {"boat": 1}, "road": {"car": 1}}
 
@@ -219,7 +218,7 @@ def sample_scene(seed, min_objects: int = 3, max_objects: int = 8) -> SceneLayou
             h = float(rng.uniform(0.12, 0.28) if cat == "mountain" else rng.uniform(0.07, 0.14))
             x0 = float(rng.uniform(-0.15, 1.15 - w))
             box = _clip_box(x0, hz - h, x0 + w, hz)
-            if _area(box) > MIN_AREA:
+            if area(box) > MIN_AREA:
                 objs.append((cat, box))
                 n_far += 1
             continue
@@ -237,7 +236,7 @@ def sample_scene(seed, min_objects: int = 3, max_objects: int = 8) -> SceneLayou
             w, h = w * k, h * k
         x0 = float(rng.uniform(-0.05, 1.05 - w))
         box = _clip_box(x0, b - h, x0 + w, b)
-        if _area(box) > MIN_AREA and all(_covered(box, t) < 0.45 for _, t in things):
+        if area(box) > MIN_AREA and all(_covered(box, t) < 0.45 for _, t in things):
             things.append((cat, box))
     order = {"sky-other": 0, "clouds": 1, "mountain": 2, "hill": 3}
     back = sorted(objs, key=lambda o: order.get(o[0], 4))  # stable: regions keep their top-down order
@@ -270,7 +269,7 @@ def render_scene(layout: SceneLayout, seed: int = 0, size: int = 128, supersampl
         x0, y0 = min(x0, x1 - 2), min(y0, y1 - 2)
         DRAWERS[o.category](canvas, (x0, y0, x1, y1), o.appearance, np.random.default_rng([seed, k]))
     img = Image.fromarray((np.clip(canvas, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB")
-    return img.resize((size, size), Image.LANCZOS) if supersample != 1 else img
+    return img.resize((size, size), Image.Resampling.LANCZOS) if supersample != 1 else img
 
 
 def scene_for_index(seed: int, index: int) -> Tuple[SceneLayout, int]:
@@ -288,8 +287,8 @@ def _make_one(args) -> List[Dict]:
     coco = Vocabulary.builtin("coco")
     anns = []
     for k, o in enumerate(layout.objects):
-        x0, y0, x1, y1 = (round(v * size, 3) for v in o.bbox)
-        w, h = round(x1 - x0, 3), round(y1 - y0, 3)
+        x0, y0, w, h = xyxy_to_xywh([round(v * size, 3) for v in o.bbox])
+        w, h = round(w, 3), round(h, 3)
         anns.append({"image_id": index + 1, "category_id": coco.id_of(o.category), "bbox": [x0, y0, w, h],
                      "area": round(w * h, 3), "iscrowd": 0, "order": k, "appearance": o.appearance.to_dict()})
     return anns
@@ -346,7 +345,7 @@ def make_scenes(n: int, out_dir: PathLike, seed: int = 0, size: int = 128, worke
             results.append(_make_one(job))
             bar.update()
     bar.close()
-    annotations = []
+    annotations: List[Dict] = []
     for anns in results:
         for a in anns:
             annotations.append({"id": len(annotations) + 1, **a})
@@ -374,8 +373,7 @@ def load_scene_layouts(out_dir: PathLike) -> List[Tuple[str, SceneLayout]]:
         w, h = im["width"], im["height"]
         objs = []
         for a in sorted(per_image[im["id"]], key=lambda a: a.get("order", 0)):
-            x, y, bw, bh = a["bbox"]
-            objs.append(SceneObject(names[a["category_id"]], (x / w, y / h, (x + bw) / w, (y + bh) / h),
+            objs.append(SceneObject(names[a["category_id"]], xywh_px_to_bbox(a["bbox"], w, h),
                                     Appearance.from_dict(a["appearance"])))
         out.append((im["file_name"], SceneLayout(tuple(objs))))
     return out

@@ -56,7 +56,7 @@ def uni(rng: np.random.Generator, a: float, b: float, size=None):
 def noise(rng: np.random.Generator, h: int, w: int, cells_y: int, cells_x: int) -> np.ndarray:
     """Smooth value noise [h, w] float32, roughly in [-1, 1], ``cells`` random values per axis."""
     g = rng.random((max(1, cells_y) + 1, max(1, cells_x) + 1), dtype=np.float32)
-    return np.asarray(Image.fromarray(g * 2 - 1, "F").resize((w, h), Image.BICUBIC))
+    return np.asarray(Image.fromarray(g * 2 - 1, "F").resize((w, h), Image.Resampling.BICUBIC))
 
 
 def fbm(rng: np.random.Generator, h: int, w: int, cells: int = 4, octaves: int = 3) -> np.ndarray:

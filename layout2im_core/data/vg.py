@@ -27,9 +27,10 @@ from typing import List, Union
 import numpy as np
 import torch
 
-from ..errors import DataError, clip
+from ..boxes import xywh_px_to_bbox
+from ..errors import DataError
 from ..input_files import InputFileError, read_json
-from ..vocab import Vocabulary
+from ..vocab import Vocabulary, read_vocabulary
 from .coco import ReadStats
 from .image_io import SkipUnreadable, make_item, read_image
 
@@ -43,17 +44,7 @@ REQUIRED_FIELDS = ("object_names", "object_boxes", "objects_per_image", "relatio
 def load_vg_vocabulary(vocab_json: PathLike) -> Vocabulary:
     """The object vocabulary of an sg2im ``vocab.json`` (``object_idx_to_name``; 179 entries for the
     paper setting). Raises DataError if the file is missing, unreadable or lacks the field."""
-    path = Path(vocab_json)
-    try:
-        data = read_json(path, 256 * 2 ** 20, "vocabulary file")
-    except InputFileError as e:
-        raise DataError(str(e)) from None
-    if not isinstance(data, dict) or not isinstance(data.get("object_idx_to_name"), list):
-        raise DataError(f"{path}: missing field 'object_idx_to_name' (a list of names)")
-    try:
-        return Vocabulary.from_dict(data)
-    except ValueError as e:
-        raise DataError(f"{path}: field 'object_idx_to_name': {clip(str(e), 160)}") from None
+    return read_vocabulary(vocab_json, 256 * 2 ** 20, DataError)
 
 
 class VisualGenomeDataset(SkipUnreadable):
@@ -139,7 +130,8 @@ class VisualGenomeDataset(SkipUnreadable):
         self.stats.objects_kept = int(self._valid[self._rows].sum())
         for reason in ("unknown_category",):
             if self.stats.objects_dropped.get(reason):
-                log.warning("%s: dropped %d objects (%s)", self.h5_path.name, self.stats.objects_dropped[reason], reason)
+                log.warning("%s: dropped %d objects (%s)", self.h5_path.name, self.stats.objects_dropped[reason],
+                            reason)
         if self.stats.images_dropped.get("missing_file"):
             log.warning("%s: %d image files missing", self.image_dir, self.stats.images_dropped["missing_file"])
         if not keep:
@@ -206,8 +198,7 @@ class VisualGenomeDataset(SkipUnreadable):
             return [{} for _ in chosen]
         out = []
         for s in chosen:
-            x, y, w, h = self._boxes[row, s]
-            box = np.clip([x / w_px, y / h_px, (x + w) / w_px, (y + h) / h_px], 0.0, 1.0)
+            box = xywh_px_to_bbox(self._boxes[row, s], w_px, h_px, clip=True)
             if box[2] > box[0] and box[3] > box[1]:
                 out.append({} if flags is None else {n: float(flags[s, a]) for a, n in enumerate(self.attribute_names)})
         return out
@@ -259,8 +250,7 @@ class VisualGenomeDataset(SkipUnreadable):
         row = int(self._rows[index])
         objs, bboxes = [], []
         for s in self.select_objects(index, rng):
-            x, y, w, h = self._boxes[row, s]
-            box = np.clip([x / w_px, y / h_px, (x + w) / w_px, (y + h) / h_px], 0.0, 1.0)
+            box = xywh_px_to_bbox(self._boxes[row, s], w_px, h_px, clip=True)
             if box[2] > box[0] and box[3] > box[1]:
                 objs.append(int(self._names[row, s]))
                 bboxes.append(box)

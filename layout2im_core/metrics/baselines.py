@@ -120,7 +120,7 @@ class CopyNearest:
 def baseline_images(dataset_train, items: Sequence[Dict]) -> Dict[str, np.ndarray]:
     """Every baseline's answer to each evaluated item's layout: name -> uint8 [n, 64, 64, 3]."""
     colour, copy = ColourBoxes.fit(dataset_train), CopyNearest.fit(dataset_train)
-    out = {"colour-boxes": [], "copy-nearest": []}
+    out: Dict[str, List[np.ndarray]] = {"colour-boxes": [], "copy-nearest": []}
     for it in items:
         objs, bboxes = it["objs"].tolist(), it["bboxes"]
         out["colour-boxes"].append(colour.render(objs, bboxes))

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import json_ready
 from ..errors import Layout2ImError, ModelFileError
 from ..geometry import crop_bboxes
 from ..vocab import Vocabulary
@@ -198,6 +199,20 @@ def accuracy(clf: ObjectClassifier, crops: torch.Tensor, labels: torch.Tensor, b
         hit1 += int((topk[:, 0] == y).sum())
         hit5 += int((topk == y[:, None]).any(1).sum())
     return Accuracy(hit1 / len(crops), hit5 / len(crops), len(crops))
+
+
+def config_dict(clf: ObjectClassifier) -> Dict:
+    """The classifier's config as JSON-ready data (for reports)."""
+    return json_ready(asdict(clf.config))
+
+
+def keep_trained(clf: ObjectClassifier, vocabulary: Vocabulary, path, info: Dict, say: Callable[[str], None],
+                 what: str = "object classifier") -> None:
+    """After training: save ``clf`` to ``path`` when one is given (``info["saved_to"]``, and say so)."""
+    if path is not None:
+        save_classifier(clf, vocabulary, path)
+        info["saved_to"] = str(path)
+        say(f"{what} saved to {path}")
 
 
 def save_classifier(clf: ObjectClassifier, vocabulary: Vocabulary, path) -> None:

@@ -45,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-scenes", type=int_range(1), default=2000, help="real scenes that train a new classifier")
     p.add_argument("--classifier-epochs", type=int_range(1, 10_000), default=None, help="epochs of a new classifier")
     p.add_argument("--samples", type=int_range(2, 1000), default=4, help="z draws per layout for diversity (>= 2)")
-    p.add_argument("--colour-scenes", type=int_range(20, 100_000), default=600, help="real scenes that fit the colour meter")
+    p.add_argument("--colour-scenes", type=int_range(20, 100_000), default=600,
+                   help="real scenes that fit the colour meter")
     p.add_argument("--no-fid", action="store_true", help="skip the FID figure (minutes of Inception at n=500)")
     p.add_argument("--device", type=device_name, default=None)
     p.set_defaults(func=cmd_check_scenes)

@@ -15,9 +15,9 @@ Protocol (all deterministic for a given ``seed``):
    features and n, the baselines ``colour-boxes`` and ``copy-nearest`` (``baselines.py``, fitted on
    the training split), and the model's gap to each. Diversity: ST-LPIPS-alex between run A and run B
    of each layout, mean and std over the n layouts (``lpips.py``).
-5. Object accuracy (its classifier is made first): a classifier trained from scratch on the real 32x32 crops of the training split
-   (or loaded from ``classifier_path``), applied to crops of the n held-out real eval images (the
-   ceiling) and to crops of run A at the same boxes (``classifier.py``).
+5. Object accuracy (its classifier is made first): a classifier trained from scratch on the real 32x32
+   crops of the training split (or loaded from ``classifier_path``), applied to crops of the n held-out
+   real eval images (the ceiling) and to crops of run A at the same boxes (``classifier.py``).
 6. Inception Score: not computed (see ``IS_NOT_COMPUTED``).
 
 Result: ``{"format", "version", "model", "vocabulary", "data", "n", "seed", "classifier", "seconds",
@@ -32,13 +32,13 @@ epoch for the classifier (``classifier_max_images`` caps its data for the full C
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
+from ..boxes import as_bbox
 from ..errors import DataError, Layout2ImError, ModelFileError
 from ..types import LayoutSpec, ObjectSpec
 from ..vocab import Vocabulary
@@ -117,8 +117,8 @@ def check_inputs(model, dataset_train, dataset_eval, n: int, out_json=None) -> N
     _check_vocabulary(model.vocabulary, dataset_eval, "evaluation")
     package_file(fid_mod.INCEPTION_PACKAGE, fid_mod.INCEPTION_FILE)
     package_file(lpips_mod.LPIPS_PACKAGE, lpips_mod.LPIPS_FILE)
-    if out_json is not None and not Path(out_json).resolve().parent.is_dir():
-        raise Layout2ImError(f"output folder {Path(out_json).resolve().parent} does not exist")
+    if out_json is not None:
+        report.check_output_folder(out_json)
 
 
 def _to_uint8(img: torch.Tensor) -> np.ndarray:
@@ -135,11 +135,6 @@ def _generate(model, layouts: Sequence[LayoutSpec], seed: int, run: int, batch_s
     if imgs.dtype != np.uint8 or imgs.shape[0] != len(layouts) or imgs.ndim != 4 or imgs.shape[-1] != 3:
         raise Layout2ImError(f"generate_batch must return uint8 [N, H, W, 3], got {imgs.dtype} {list(imgs.shape)}")
     return imgs
-
-
-def _plain(d: Dict) -> Dict:
-    """Tuples -> lists, so the dict equals its JSON round trip."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
 def _entry(value: float, n: int, **extra) -> Dict:
@@ -186,7 +181,7 @@ def run_eval(model, dataset_train, dataset_eval, n: int, out_json=None, *, seed:
     say(f"reading {n} evaluation images")
     items = [dataset_eval[i] for i in range(n)]
     real = np.stack([_to_uint8(it["img"]) for it in items])  # [n, 64, 64, 3]
-    layouts = [LayoutSpec(tuple(ObjectSpec(vocab.name_of(int(o)), tuple(float(v) for v in b))
+    layouts = [LayoutSpec(tuple(ObjectSpec(vocab.name_of(int(o)), as_bbox(b))
                                 for o, b in zip(it["objs"].tolist(), it["bboxes"].tolist()))) for it in items]
     order = getattr(model, "in_training_order", None)  # e.g. largest box first for an ``area`` model
     if order is not None:
@@ -196,7 +191,7 @@ def run_eval(model, dataset_train, dataset_eval, n: int, out_json=None, *, seed:
     gen_a = _generate(model, layouts, seed, 0, batch_size)
     gen_b = _generate(model, layouts, seed, 1, batch_size)
 
-    metrics: Dict[str, object] = {}
+    metrics: Dict[str, Any] = {}
     say("FID / KID: TF-Inception pool3 features")
     f_real = fid_mod.inception_features(real, batch_size, device)
     f_gen = fid_mod.inception_features(gen_a, batch_size, device)
@@ -263,17 +258,14 @@ def _classifier(vocab: Vocabulary, dataset_train, path, epochs: int, max_images:
             raise ModelFileError(f"classifier file {path} was trained on another vocabulary "
                                  f"({file_vocab.digest()}) than the model's ({vocab.digest()})")
         say(f"object classifier loaded from {path}")
-        return clf, {"loaded_from": str(path), "config": _plain(asdict(clf.config))}
+        return clf, {"loaded_from": str(path), "config": clf_mod.config_dict(clf)}
     count = len(dataset_train) if max_images is None else min(len(dataset_train), int(max_images))
     crops, labels = clf_mod.dataset_crops(dataset_train, range(count))
     say(f"training the object classifier from scratch on {len(crops)} real crops of {count} training images")
     clf = clf_mod.train_classifier(crops, labels, vocab, epochs=epochs, seed=seed, device=device)
     info = {"trained_on": {"images": count, "crops": len(crops)}, "epochs": epochs, "seed": seed,
-            "config": _plain(asdict(clf.config))}
-    if path is not None:
-        clf_mod.save_classifier(clf, vocab, path)
-        info["saved_to"] = str(path)
-        say(f"object classifier saved to {path}")
+            "config": clf_mod.config_dict(clf)}
+    clf_mod.keep_trained(clf, vocab, path, info, say)
     return clf, info
 
 

@@ -125,11 +125,14 @@ class STLPIPSAlex(nn.Module):
                                  f"{list(img0.shape)} and {list(img1.shape)}")
         f0 = self.net(self.scaling_layer(img0))
         f1 = self.net(self.scaling_layer(img1))
-        d = 0
+        terms = []
         for i, (a, b) in enumerate(zip(f0, f1)):
             a = a / (a.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)  # [B, C_l, H_l, W_l]
             b = b / (b.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
-            d = d + getattr(self, f"lin{i}")((a - b) ** 2).mean((2, 3))  # [B, 1]
+            terms.append(getattr(self, f"lin{i}")((a - b) ** 2).mean((2, 3)))  # [B, 1]
+        d = terms[0]
+        for t in terms[1:]:  # summed in layer order
+            d = d + t
         return d[:, 0]
 
 

@@ -10,11 +10,19 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import Layout2ImError
 
 OPS = (">=", ">", "<=")
+
+
+def check_output_folder(path) -> None:
+    """Raise Layout2ImError when the folder a report (or another output file) would go in does not
+    exist: checked before any work."""
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        raise Layout2ImError(f"output folder {folder} does not exist")
 
 
 def entry(value: Optional[float], n: int, target: Optional[Tuple[str, float]] = None, **extra) -> Dict:
@@ -24,7 +32,7 @@ def entry(value: Optional[float], n: int, target: Optional[Tuple[str, float]] = 
         Layout2ImError: an unknown comparison in ``target``.
     """
     v = float("nan") if value is None else float(value)
-    e = {"value": v, "n": int(n), "target": None, "pass": None}
+    e: Dict[str, Any] = {"value": v, "n": int(n), "target": None, "pass": None}
     if target is not None:
         op, t = target
         if op not in OPS:
@@ -83,7 +91,7 @@ def format_table(head: str, figures: Dict[str, Dict], extra_columns: Tuple[str, 
     import textwrap
 
     rows = [("figure", "value", "target", "result", "n") + tuple(extra_columns)]
-    notes = []
+    notes: List[str] = []
     for name, e in figures.items():
         if not isinstance(e, dict):  # a sentence, e.g. why a figure is not computed
             notes.append(name)

@@ -62,15 +62,32 @@ import numpy as np
 from ..errors import Layout2ImError
 from ..types import LayoutSpec
 from . import classifier as clf_mod
+from .report import check_output_folder, passed, write_json
 from .report import entry as _entry
-from .scene_classifier import (CLASSIFIER_BATCH, CLASSIFIER_EPOCHS, CLASSIFIER_LR, CLASSIFIER_SEED_BASE,  # noqa: F401
-                               CLASSIFIER_WIDTHS,
-                               _classifier, check_scene_categories, real_training_crops, scene_crops,
-                               scene_vocabulary)
 from .report import format_table as _format_table
-from .report import passed, write_json
-from .scene_figures import (LOCALITY_DILATE_PX, ColourMeter, box_change, box_mean_rgb, box_region,  # noqa: F401
-                            change_share_inside, checkerboard_response, mean_pairwise_l1, spearman)
+from .scene_classifier import (  # noqa: F401
+    CLASSIFIER_BATCH,
+    CLASSIFIER_EPOCHS,
+    CLASSIFIER_LR,
+    CLASSIFIER_SEED_BASE,
+    CLASSIFIER_WIDTHS,
+    _classifier,
+    check_scene_categories,
+    real_training_crops,
+    scene_crops,
+    scene_vocabulary,
+)
+from .scene_figures import (  # noqa: F401
+    LOCALITY_DILATE_PX,
+    ColourMeter,
+    box_change,
+    box_mean_rgb,
+    box_region,
+    change_share_inside,
+    checkerboard_response,
+    mean_pairwise_l1,
+    spearman,
+)
 
 RESULT_FORMAT = "layout2im-check-scenes"
 RESULT_VERSION = 2
@@ -119,7 +136,7 @@ def render_real(layout, render_seed: int) -> np.ndarray:
     from ..data.scenes import render_scene
 
     img = render_scene(layout, render_seed, REAL_SIZE)
-    return np.asarray(img.resize((64, 64), Image.BILINEAR), dtype=np.uint8)
+    return np.asarray(img.resize((64, 64), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
 def _with_z(spec: LayoutSpec, zs: np.ndarray) -> LayoutSpec:
@@ -145,7 +162,8 @@ def check_inputs(model, n: int, samples: int, train_scenes: int, classifier_path
     if int(samples) < 2:
         raise Layout2ImError(f"samples must be at least 2 per layout (diversity compares pairs), got {samples}")
     if int(n) * max(int(samples), 1) > CLASSIFIER_SEED_BASE - EVAL_SEED_BASE:
-        raise Layout2ImError(f"n x samples must be at most {CLASSIFIER_SEED_BASE - EVAL_SEED_BASE}, got {n} x {samples}")
+        raise Layout2ImError(f"n x samples must be at most {CLASSIFIER_SEED_BASE - EVAL_SEED_BASE}, "
+                             f"got {n} x {samples}")
     needs_training = classifier_path is None or not Path(classifier_path).is_file()
     if needs_training and not 1 <= int(train_scenes) <= REDRAW_SEED_BASE - CLASSIFIER_SEED_BASE:
         raise Layout2ImError(f"train_scenes must be in 1..{REDRAW_SEED_BASE - CLASSIFIER_SEED_BASE} to train "
@@ -154,8 +172,8 @@ def check_inputs(model, n: int, samples: int, train_scenes: int, classifier_path
         raise Layout2ImError(f"classifier_epochs must be at least 1, got {classifier_epochs}")
     check_scene_categories(model.vocabulary, repr(str(getattr(model, "name", "the model"))))
     for p in (out_json, classifier_path):
-        if p is not None and not Path(p).resolve().parent.is_dir():
-            raise Layout2ImError(f"output folder {Path(p).resolve().parent} does not exist")
+        if p is not None:
+            check_output_folder(p)
 
 
 def run_scene_check(model, n: int = 500, out_json=None, *, seed: int = 0, samples: int = 4,
@@ -330,7 +348,8 @@ def _generate(model, layouts: Sequence, moved: Sequence[int], seed: int, samples
               say: Callable[[str], None]) -> _Generated:
     """K z draws per layout, the moved object's slider sweeps and re-draw (through the fast edit path)."""
     n = len(layouts)
-    g = _Generated(np.empty((n, samples, 64, 64, 3), np.uint8), *(np.full(n, np.nan) for _ in range(5)), [], [], [])
+    nan = [np.full(n, np.nan) for _ in range(5)]
+    g = _Generated(np.empty((n, samples, 64, 64, 3), np.uint8), nan[0], nan[1], nan[2], nan[3], nan[4], [], [], [])
     fallback = set()
     t0 = time.time()
     for i, (lay, k) in enumerate(zip(layouts, moved)):
@@ -387,7 +406,7 @@ def _by_category(values: np.ndarray, moved: Sequence[str]) -> Dict[str, Dict]:
 
 
 def _figures(clf, layouts: Sequence, real: np.ndarray, ref: _RealRef, g: _Generated,
-             targets: Targets) -> Tuple[Dict, object]:
+             targets: Targets) -> Tuple[Dict, clf_mod.Accuracy]:
     """Every figure but FID, and the classifier's Accuracy on the real crops."""
     n, samples = real.shape[:2]
     nan = float("nan")
@@ -395,12 +414,14 @@ def _figures(clf, layouts: Sequence, real: np.ndarray, ref: _RealRef, g: _Genera
     named_first = sum(1 for s in g.first_slider if s)
     v, st = _stats(g.slider_change)
     figures[SLIDER] = _entry(st["median"], len(v), (">=", targets.slider_change), mean=st["mean"],
-                             real=_stats(ref.sweep_change)[1]["median"], by_category=_by_category(g.slider_change, g.moved),
+                             real=_stats(ref.sweep_change)[1]["median"],
+                             by_category=_by_category(g.slider_change, g.moved),
                              first_slider_named=f"{named_first} of {n} objects",
                              note="real: the colour factor moved across its range")
     v, st = _stats(g.redraw_change)
     figures[REDRAW] = _entry(st["mean"], len(v), (">=", targets.redraw_change), median=st["median"],
-                             real=_stats(ref.redraw_change)[1]["mean"], by_category=_by_category(g.redraw_change, g.moved))
+                             real=_stats(ref.redraw_change)[1]["mean"],
+                             by_category=_by_category(g.redraw_change, g.moved))
     v, st = _stats(g.colour_rho)
     figures[COLOUR] = _entry(st["mean"] if len(v) else nan, len(v), (">=", targets.colour_spearman),
                              median=st["median"], real=_stats(ref.colour_rho)[1]["mean"],

@@ -6,7 +6,6 @@ Real scenes are rendered like the training data (``scene_check.render_real``).
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
@@ -89,7 +88,7 @@ def _classifier(path, train_scenes: int, epochs: int, seed: int,
                                  f"(its classes: {file_vocab.categories[:6]}...); delete it or pass another "
                                  f"--classifier path to train one")
         say(f"scene classifier loaded from {path}")
-        return clf, {"loaded_from": str(path), "config": _plain(asdict(clf.config)),
+        return clf, {"loaded_from": str(path), "config": clf_mod.config_dict(clf),
                      "classes": vocab.categories}
     say(f"rendering {train_scenes} real scenes for the scene classifier")
     crops, labels = real_training_crops(train_scenes, say)
@@ -100,17 +99,12 @@ def _classifier(path, train_scenes: int, epochs: int, seed: int,
     info = {"trained_on": {"scenes": int(train_scenes), "crops": len(crops),
                            "layouts": f"sample_scene({CLASSIFIER_SEED_BASE} + j), j < {train_scenes}"},
             "epochs": int(epochs), "batch_size": CLASSIFIER_BATCH, "lr": CLASSIFIER_LR, "seed": int(seed),
-            "config": _plain(asdict(clf.config)),
+            "config": clf_mod.config_dict(clf),
             "classes": vocab.categories}
-    if path is not None:
-        clf_mod.save_classifier(clf, vocab, path)
-        info["saved_to"] = str(path)
-        say(f"scene classifier saved to {path}")
+    clf_mod.keep_trained(clf, vocab, path, info, say, "scene classifier")
     return clf, info
 
 
-def _plain(d: Dict) -> Dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
 

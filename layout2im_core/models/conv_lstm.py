@@ -18,10 +18,11 @@ from __future__ import annotations
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from .frozen import DerivedCache, compute_dtype, no_grad_needed
+from .shapes import assert_shape
 
 State = List[Tuple[torch.Tensor, torch.Tensor]]  # per layer (h, c), each [B, Ch, H, W] float32
 
@@ -106,6 +107,9 @@ class ConvLSTMCell(nn.Module):
 
     def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """x: [B, Cin, H, W]; h, c: [B, Ch, H, W] -> (h', c') float32 [B, Ch, H, W]."""
+        assert_shape(x, [None, self.in_channels, None, None], "x")
+        assert_shape(h, [x.shape[0], self.hidden, x.shape[2], x.shape[3]], "h")
+        assert_shape(c, list(h.shape), "c")
         w_x, w_h, bias = self.split_weights(compute_dtype(x.device.type, self.conv.weight.dtype))
         return self.recur(self.input_gates(x, w_x, bias), h, c, w_h)
 
@@ -160,7 +164,9 @@ class ConvLSTM(nn.Module):
         Raises:
             ValueError: no step to run (``start`` >= O) and no ``state`` to read out.
         """
+        assert_shape(feats, [None, None, self.cell_list[0].in_channels, None, None], "feats")
         b, o = feats.shape[:2]
+        assert_shape(obj_mask, [b, o], "obj_mask")
         steps = o - start
         if steps <= 0:
             if state is None:

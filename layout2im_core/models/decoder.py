@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..config import ModelConfig
 from .shapes import assert_shape

@@ -5,15 +5,16 @@ with spectral norm on every conv and linear layer, ReLU activations, spatial sum
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Dict
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ..config import ModelConfig
-from .shapes import assert_shape
 from . import fast_conv
+from .shapes import assert_shape
 
 
 def _sn_conv(cin: int, cout: int, k: int) -> nn.Module:
@@ -34,7 +35,7 @@ def conv3x3_avg_pool(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     return fast_conv.conv2d(x, w4, conv.bias, stride=2, padding=1)
 
 
-_POOL_MATRICES = {}
+_POOL_MATRICES: Dict[str, torch.Tensor] = {}  # device -> _pool_matrix
 
 
 def _pool_matrix(device) -> torch.Tensor:

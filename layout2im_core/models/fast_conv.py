@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Optional, Tuple, Union
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 MATMUL_MAX_OUTPUT_PIXELS = 4  # output H*W up to which the matmul form is used on CPU
 
@@ -21,7 +21,7 @@ Pair = Union[int, Tuple[int, int]]
 
 
 def _pair(v: Pair) -> Tuple[int, int]:
-    return (v, v) if isinstance(v, int) else tuple(v)
+    return (v, v) if isinstance(v, int) else (v[0], v[1])
 
 
 def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None, stride: Pair = 1,

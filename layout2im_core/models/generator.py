@@ -13,9 +13,9 @@ from ..config import ModelConfig
 from ..geometry import crop_bboxes
 from .crop_encoder import CropEncoder
 from .decoder import Decoder
-from .style_decoder import StyleDecoder
 from .layout_encoder import LayoutEncoder
 from .shapes import assert_shape
+from .style_decoder import StyleDecoder
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

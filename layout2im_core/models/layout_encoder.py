@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from ..config import ModelConfig
@@ -19,6 +19,7 @@ from ..geometry import bbox_to_mask
 from .conv_lstm import ConvLSTM
 from .frozen import DerivedCache, compute_dtype, is_channels_last, no_grad_needed
 from .layers import ConditionalBatchNorm2d, ResidualBlock
+from .shapes import assert_shape
 
 
 class LayoutEncoder(nn.Module):
@@ -68,6 +69,9 @@ class LayoutEncoder(nn.Module):
             [N, C4, 8, 8] features (no ReLU after the last CBN, as the reference), in the compute dtype
             (bf16 under bf16 autocast), channels-last in eval mode without gradients.
         """
+        assert_shape(objs, [None], "objs")
+        assert_shape(bboxes, [objs.shape[0], 4], "bboxes")
+        assert_shape(z_obj, [objs.shape[0], self.cfg.z_dim], "z_obj")
         obj_emb = self.embedding(objs)  # [N, E]
         v = torch.cat([obj_emb, z_obj.to(obj_emb.dtype)], dim=1)  # [N, E+Z]
         u = F.linear(v, self.c1.weight.flatten(1))  # [N, C1]
@@ -137,6 +141,9 @@ class LayoutEncoder(nn.Module):
         Returns:
             [B, E, 64, 64] in the embedding's dtype.
         """
+        assert_shape(objs, [None, None], "objs")
+        assert_shape(bboxes, [*objs.shape, 4], "bboxes")
+        assert_shape(obj_mask, list(objs.shape), "obj_mask")
         masks = bbox_to_mask(bboxes, self.cfg.image_size)[:, :, 0] * obj_mask[..., None, None]  # [B, O, H, W]
         covered_later = masks.flip(1).cumsum(1).flip(1) - masks  # boxes after each object covering a pixel
         owner = masks * (covered_later == 0)
@@ -160,6 +167,11 @@ class LayoutEncoder(nn.Module):
         Returns:
             [B, Ch_last, 8, 8] layout feature (after the residual bottleneck).
         """
+        assert_shape(objs, [None, None], "objs")
+        b, o = objs.shape
+        assert_shape(bboxes, [b, o, 4], "bboxes")
+        assert_shape(z_obj, [b, o, self.cfg.z_dim], "z_obj")
+        assert_shape(obj_mask, [b, o], "obj_mask")
         feats = self.object_features(objs[obj_mask], bboxes[obj_mask], z_obj[obj_mask])  # [N, C4, 8, 8]
         h = self.clstm(self.scatter(feats, obj_mask), obj_mask)  # [B, Ch, 8, 8]
         return self.bottleneck(h)
@@ -174,6 +186,7 @@ class LayoutEncoder(nn.Module):
             [B, Ch, 8, 8] in the compute dtype. In eval mode without gradients each conv+BN pair runs as
             one conv with the batch norm folded into its weights and bias (cached until they change).
         """
+        assert_shape(h, [None, self.cfg.clstm_hidden[-1], None, None], "h")
         dtype = compute_dtype(h.device.type, self.c1.weight.dtype)
         if self.training or not no_grad_needed(*(block.main[0].weight for block in self.residual)):
             return self.residual(h.to(dtype))
@@ -188,7 +201,8 @@ class LayoutEncoder(nn.Module):
 @functools.lru_cache(maxsize=16)
 def _valid_taps(size, kernel, stride, padding, device) -> torch.Tensor:
     """[L, K] float32: 1 where tap k of output pixel l reads the image, 0 where it reads padding."""
-    return F.unfold(torch.ones((1, 1) + size, device=device), kernel, padding=padding, stride=stride)[0].t().contiguous()
+    ones = torch.ones((1, 1) + size, device=device)
+    return F.unfold(ones, kernel, padding=padding, stride=stride)[0].t().contiguous()
 
 
 def _bn_statistics(bn: nn.BatchNorm2d, training: bool, u: torch.Tensor, mask: torch.Tensor):

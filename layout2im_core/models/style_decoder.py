@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import List
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..config import ModelConfig
 from ..geometry import bbox_to_mask

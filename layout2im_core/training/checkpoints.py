@@ -59,6 +59,7 @@ def list_checkpoints(run_dir: Path) -> List[Path]:
 def rng_state() -> Dict[str, Any]:
     """Global RNG states of torch (CPU, CUDA), numpy and Python, as weights_only-loadable data."""
     np_state = np.random.get_state()
+    assert isinstance(np_state, tuple)  # the legacy form (the default)
     py_state = random.getstate()
     state = {
         "torch": torch.get_rng_state(),

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, Optional, Tuple
 
 from ..config import PRESETS as MODEL_PRESETS
-from ..config import LossWeights
+from ..config import LossWeights, unknown_fields
 from ..errors import Layout2ImError, clip
 
 DATA_KINDS = ("coco", "vg", "custom", "scenes")
@@ -197,8 +197,7 @@ class TrainConfig:
     @staticmethod
     def from_dict(d: Dict[str, Any]) -> "TrainConfig":
         """Inverse of :meth:`to_dict`. Raises TrainConfigError on unknown keys or bad values."""
-        names = {f.name for f in dataclasses.fields(TrainConfig)}
-        unknown = sorted(set(d) - names)
+        unknown = unknown_fields(TrainConfig, d)
         if unknown:
             raise TrainConfigError(f"unknown training config keys: {unknown}")
         d = dict(d)
@@ -240,6 +239,7 @@ LITE_LOSS_WEIGHTS = LossWeights(kl=0.001, locality=30.0, obj_cls=3.0)
 # and a warm-up, latent regression into G only, mode seeking in the re-drawn object's box, EMA, flips.
 ISLA_LOSS_WEIGHTS = LossWeights(img_adv=1.0, obj_adv=1.0, obj_cls=1.0, z_rec=5.0, img_rec=1.0, kl=0.1, locality=5.0,
                                 ms=1.0)
+ISLA_RECIPE: Dict[str, Any]  # TrainConfig fields
 ISLA_RECIPE = dict(adv_loss="hinge", kl_mode="mean", kl_free_bits=0.25, kl_warmup=2000, z_rec_updates_encoder=False,
                    ema_decay=0.999, hflip=True, lr=2e-4, betas=(0.0, 0.99), loss_weights=ISLA_LOSS_WEIGHTS,
                    locality_pair="ms")

@@ -81,6 +81,8 @@ class DirectionSet:
             return None
         named = {}
         if self.names:
+            assert self.named_components is not None and self.named_std is not None  # set with names
+            assert self.named_r2 is not None and self.named_valid is not None
             named = dict(names=tuple(self.names), named_components=self.named_components[keep],
                          named_std=self.named_std[keep], named_r2=self.named_r2[keep],
                          named_valid=self.named_valid[keep])
@@ -92,6 +94,7 @@ class DirectionSet:
         out = {"top_k": int(self.components.shape[1]), "categories": int(self.ids.numel()),
                "fallback_ids": self.ids[self.fallback].tolist(), "crops": int(self.counts.sum())}
         if self.names:
+            assert self.named_r2 is not None and self.named_valid is not None  # set with names
             out["named"] = {n: {"categories": int(self.named_valid[:, f].sum()),
                                 "median_r2": round(float(self.named_r2[:, f][self.named_valid[:, f]].median()), 3)
                                 if bool(self.named_valid[:, f].any()) else None}
@@ -197,7 +200,8 @@ def encode_crops(G: Generator, dataset, max_images: int = 0, device=torch.device
     indices = torch.linspace(0, n - 1, take).round().long().unique().tolist()
     keyed = SeededObjectOrder(dataset, seed=0, order="file")
     attrs_of = getattr(dataset, "object_attributes", None)
-    all_objs, all_mu, all_var, all_attrs, most = [], [], [], [], 0
+    all_objs, all_mu, all_var, most = [], [], [], 0
+    all_attrs: List[Dict[str, float]] = []
     where: List[Tuple[int, int]] = []  # (item index, object position) of every crop
     with eval_mode(G):
         for start in range(0, len(indices), batch_size):
@@ -240,6 +244,7 @@ def directions_from_codes(objs: torch.Tensor, mu: torch.Tensor, category_ids, z_
     names: List[str] = sorted({k for a in (attributes or []) for k in a})
     table = None
     if names:
+        assert attributes is not None  # names come from them
         table = torch.full((len(attributes), len(names)), float("nan"), dtype=torch.float64)
         for r, a in enumerate(attributes):
             for f, name in enumerate(names):
@@ -252,6 +257,7 @@ def directions_from_codes(objs: torch.Tensor, mu: torch.Tensor, category_ids, z_
         sel_var = None if var is None else var[sel_rows]
         exclude = None
         if names:
+            assert table is not None  # made with names
             factors = {name: table[sel_rows, f] for f, name in enumerate(names)}
             if sel.shape[0] < min_crops:
                 nc, ns, nr, nv = (torch.zeros(len(names), z_dim), torch.zeros(len(names)), torch.zeros(len(names)),
@@ -273,7 +279,8 @@ def directions_from_codes(objs: torch.Tensor, mu: torch.Tensor, category_ids, z_
     named = {}
     if names:
         named = dict(names=tuple(names), named_components=torch.stack([r[0] for r in named_rows]),
-                     named_std=torch.stack([r[1] for r in named_rows]), named_r2=torch.stack([r[2] for r in named_rows]),
+                     named_std=torch.stack([r[1] for r in named_rows]),
+                     named_r2=torch.stack([r[2] for r in named_rows]),
                      named_valid=torch.stack([r[3] for r in named_rows]))
     return DirectionSet(ids=torch.tensor(list(category_ids), dtype=torch.int64),
                         mean=torch.stack([r[0] for r in rows]), components=torch.stack([r[1] for r in rows]),

@@ -27,13 +27,13 @@ import torch
 from torch import nn
 
 from .. import losses
-from .augment import diff_augment, parse_policy
 from ..config import LossWeights, ModelConfig
 from ..errors import Layout2ImError
 from ..geometry import bbox_to_mask
 from ..models.discriminators import ImageDiscriminator, ObjectDiscriminator
 from ..models.generator import Generator
 from ..models.layers import eval_mode
+from .augment import diff_augment, parse_policy
 
 D_TERMS = ("D/img_adv", "D/obj_adv", "D/obj_cls")
 G_TERMS = ("G/img_rec", "G/z_rec", "G/kl", "G/img_adv", "G/obj_adv", "G/obj_cls", "G/locality", "G/ms")
@@ -254,8 +254,8 @@ def train_step(nets: Networks, opts: Optimizers, imgs01: torch.Tensor, objs: tor
     with autocast():
         d_img = nets.D_img(aug(torch.cat([imgs, out.img_rec.detach().to(imgs.dtype),
                                           out.img_rand.detach().to(imgs.dtype)])))  # [3B]
-        d_obj = nets.D_obj(torch.cat([aug(out.crops_real), aug(torch.cat([out.crops_rec.detach(), out.crops_rand.detach()]
-                                                                        ).to(out.crops_real.dtype))]))  # src [3N]
+        crops_fake = torch.cat([out.crops_rec.detach(), out.crops_rand.detach()]).to(out.crops_real.dtype)
+        d_obj = nets.D_obj(torch.cat([aug(out.crops_real), aug(crops_fake)]))  # src [3N]
     d_terms = {
         "D/img_adv": d_loss(d_img[:b], d_img[b:2 * b], d_img[2 * b:]),
         "D/obj_adv": d_loss(d_obj.src[:n], d_obj.src[n:2 * n], d_obj.src[2 * n:]),

@@ -30,13 +30,23 @@ import torch
 
 from .. import errors
 from ..atomic import remove_stale_temps
-from ..input_files import InputFileError, read_json
 from ..config import ModelConfig, model_preset
+from ..input_files import InputFileError, read_json
 from ..vocab import Vocabulary
 from . import checkpoints as ckpts
 from .config import TrainConfig, TrainConfigError
-from .distributed import (DistInfo, all_reduce_sum, any_rank, destroy_process_group, gather_objects,
-                          hardware_info, init_process_group, resolve_device, resolve_precision, wrap_ddp)
+from .distributed import (
+    DistInfo,
+    all_reduce_sum,
+    any_rank,
+    destroy_process_group,
+    gather_objects,
+    hardware_info,
+    init_process_group,
+    resolve_device,
+    resolve_precision,
+    wrap_ddp,
+)
 from .loader import DataPosition, ResumableLoader, fixed_items, mix_seed
 from .samples import SampleSheet, save_png
 from .step import LOSS_TERMS, Networks, NonFiniteLossError, Optimizers, autocast_context, train_step
@@ -66,12 +76,13 @@ class TrainResult:
     wall_time_s: float
 
 
-def check_data_path(cfg: TrainConfig) -> None:
-    """Raise DataError when the config names no data path or one that does not exist."""
+def check_data_path(cfg: TrainConfig) -> str:
+    """The config's data path; DataError when it names none or one that does not exist."""
     if not cfg.data_path:
         raise errors.DataError(f"data kind {cfg.data_kind!r} needs a data path (--data DIR)")
     if not Path(cfg.data_path).exists():
         raise errors.DataError(f"data path {cfg.data_path} does not exist")
+    return cfg.data_path
 
 
 def open_dataset(cfg: TrainConfig):
@@ -81,12 +92,12 @@ def open_dataset(cfg: TrainConfig):
     Raises:
         DataError: missing path, unknown split, unreadable data (the message names the path).
     """
-    check_data_path(cfg)
+    data_path = check_data_path(cfg)
     from ..data.build import build_dataset
 
     try:
         limits = {k: getattr(cfg, k) for k in ("min_objects", "max_objects") if getattr(cfg, k) is not None}
-        dataset, vocabulary = build_dataset(cfg.data_kind, cfg.data_path, cfg.split, shuffle_objects=False, **limits)
+        dataset, vocabulary = build_dataset(cfg.data_kind, data_path, cfg.split, shuffle_objects=False, **limits)
     except errors.DataError:
         raise
     except ValueError as e:  # unknown split or kind
@@ -312,7 +323,7 @@ class Trainer:
                "vocabulary": list(self.vocabulary.names)}
         atomic_write_bytes(self.run_dir / "config.json", json.dumps(cfg, indent=1).encode())
         cmd_path = self.run_dir / "command.json"
-        cmd = {"runs": []}
+        cmd: Dict[str, Any] = {"runs": []}
         if resumed and cmd_path.is_file():
             try:
                 cmd = read_json(cmd_path, MAX_RUN_JSON_BYTES, "command record")
@@ -355,7 +366,9 @@ class Trainer:
 
         cfg, main = self.cfg, self.dist.is_main
         old_handlers = self._install_signal_handlers()
-        sheet = writer = bar = None
+        sheet: Any = None  # these three exist on the main rank only (used under ``if main``)
+        writer: Any = None
+        bar: Any = None
         if main:
             from torch.utils.tensorboard import SummaryWriter
 
