@@ -224,12 +224,12 @@ def test_checkpoint_messages_never_advise_weights_only_false(tmp_path):
     assert "weights_only" not in str(e.value) and "never run" in str(e.value) and len(str(e.value)) < 400
 
 
-def test_resume_may_lower_the_learning_rate(tmp_path):
+def test_resume_may_lower_the_learning_rate(tmp_path, synthetic_layouts):
     from layout2im_core.training.trainer import resume_config
 
-    _trainer(tmp_path / "r", iterations=2).run()
+    _trainer(synthetic_layouts, tmp_path / "r", iterations=2).run()
     cfg = resume_config(tmp_path / "r", {"lr": 5e-5, "iterations": 3})
-    t = Trainer(cfg, tmp_path / "r", resume=True, dataset=SyntheticLayouts(n=6), vocabulary=SyntheticLayouts().vocabulary,
-                progress=False)
+    ds = synthetic_layouts(n=6)
+    t = Trainer(cfg, tmp_path / "r", resume=True, dataset=ds, vocabulary=ds.vocabulary, progress=False)
     assert {g["lr"] for o in (t.opts.G, t.opts.D_img, t.opts.D_obj) for g in o.param_groups} == {5e-5}
     assert t.step == 2
