@@ -326,3 +326,18 @@ def test_bad_device_names(model):
         with pytest.raises(DeviceError):
             model.set_device(dev)
     assert model.device == "cpu"
+
+
+def test_a_render_flushes_float32_subnormals_on_its_thread(tiny_model):
+    """Subnormal activations cost the trained scenes64 ~40 % of an edit on x86 (docs/benchmarks.md); a
+    render turns flush-to-zero on for the thread it runs on, and leaves normal floats alone."""
+    torch.set_flush_denormal(False)
+    try:
+        sub = torch.tensor([1e-39], dtype=torch.float32)
+        if float(sub * 1.0) == 0.0:
+            pytest.skip("this CPU flushes subnormals already")
+        tiny_model.generate(LayoutSpec((ObjectSpec("sky-other", (0.0, 0.0, 1.0, 0.5)),)), seed=0)
+        assert float(sub * 1.0) == 0.0
+        assert float(torch.tensor([1e-30]) * 1.0) == pytest.approx(1e-30)
+    finally:
+        torch.set_flush_denormal(False)

@@ -256,7 +256,7 @@ TRAIN_PRESETS: Dict[str, TrainConfig] = {
                                  loss_weights=LITE_LOSS_WEIGHTS),
     # 180 photos (all of train2017 and val2017 but the 20 held out), 1-16 objects each, small-data tools;
     # mode seeking at a quarter: with D held back by DiffAugment, ms 1 bought its in-box change with
-    # periodic 8-pixel textures (docs/training.md, "cocostuff-mini64"). Start it from a scenes64 checkpoint
+    # periodic 8-pixel textures (docs/training.md, "The shipped runs"). Start it from a scenes64 checkpoint
     # (--set init_from=...): the procedural scenes teach sky, ground and the stacking of boxes.
     "cocostuff-mini64": TrainConfig(data_kind="coco", data_path="../shared/data/coco-stuff-mini",
                                     split="train+val-holdout", min_objects=1, max_objects=16,
