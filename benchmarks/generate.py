@@ -37,7 +37,7 @@ import torch  # noqa: E402
 from layout2im_core import types as our_types  # noqa: E402
 from layout2im_core.inference import Layout2ImModel  # noqa: E402
 from layout2im_core.info import generate_flops  # noqa: E402
-from layout2im_core.precision import cpu_features, native_bf16  # noqa: E402
+from layout2im_core.precision import cpu_features, flush_subnormals, native_bf16  # noqa: E402
 
 TARGET_FULL_MS = 30.0  # issue #2
 TARGET_EDIT_MS = 12.0
@@ -154,7 +154,12 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     ap.add_argument("--baseline", default=None, help="a checkout of another revision to compare with")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--subnormals", choices=["flush", "keep"], default="flush",
+                    help="flush: float32 subnormals flushed to zero on every thread, as the app and the CLI do "
+                         "(precision.flush_subnormals); keep: the CPU's default, for an A/B in two processes")
     args = ap.parse_args(argv)
+    if args.subnormals == "flush":
+        flush_subnormals()  # first, before torch starts its worker threads
     if args.threads:
         torch.set_num_threads(args.threads)
     precisions = [p for p in args.precisions.split(",") if p]
@@ -170,7 +175,8 @@ def main(argv=None):
     wanted = {"fp32"} | ({"bf16"} if "bf16" in precisions or ("auto" in precisions and info["native_bf16"]) else set())
     rates = {p: matmul_gflops({"fp32": torch.float32, "bf16": torch.bfloat16}[p]) for p in sorted(wanted)}
     print(f"# {info['cpu']}, {info['cores']} cores, {info['threads']} threads, torch {info['torch']}, native bf16: "
-          f"{info['native_bf16']} ({info['native_bf16_why']}), load {info['loadavg_1min']:.2f}; matmul 2048^2: "
+          f"{info['native_bf16']} ({info['native_bf16_why']}), subnormals {args.subnormals}, load "
+          f"{info['loadavg_1min']:.2f}; matmul 2048^2: "
           + ", ".join(f"{p} {r:.0f} GFLOP/s" for p, r in rates.items())
           + (f"; baseline {args.baseline} ({baseline['revision']})" if baseline else ""))
     rows = []

@@ -67,6 +67,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
+    from .precision import flush_subnormals
+
+    flush_subnormals()  # before torch starts its worker threads, so they inherit it
     try:
         return int(args.func(args) or 0)
     except Layout2ImError as e:

@@ -30,7 +30,7 @@ from .model_api import MAX_SEED, MIN_BOX_AREA, AppearanceDirections, RenderModel
 from .model_registry import DEFAULT_MODEL, available_models, default_model_path, resolve_model
 from .models.calibration import calibrate_batch_norm
 from .models.generator import Generator
-from .precision import PrecisionChoice, available_devices
+from .precision import PrecisionChoice, available_devices, flush_subnormals
 from .render_inputs import MAX_ABS_Z, MAX_BATCH, MAX_PHOTO_PIXELS, batch_seeds, layout_arrays, photo_array
 from .types import LayoutSpec, ObjectSpec
 from .vocab import Vocabulary
@@ -61,6 +61,7 @@ class Layout2ImModel:
     FEATURE_CACHE_SIZE = 512  # object features the edit cache keeps at least
 
     def __init__(self, model_file: ModelFile, device: Optional[str] = None, precision: str = "auto"):
+        flush_subnormals()  # see _autocast
         self._file = model_file
         self.config: ModelConfig = model_file.config
         self.vocabulary: Vocabulary = model_file.vocabulary
@@ -114,6 +115,7 @@ class Layout2ImModel:
         Raises:
             ModelFileError: unknown name, missing, truncated or foreign file, weights not fitting.
         """
+        flush_subnormals()  # before this thread's first parallel torch op: its workers inherit it
         return cls(load_model_file(resolve_model(name_or_path)), device=device, precision=precision)
 
     @classmethod
@@ -269,13 +271,13 @@ class Layout2ImModel:
 
     def _autocast(self):
         """The precision context of a render, on the calling thread. On CPU it also turns on
-        flush-to-zero for float32 subnormals (``torch.set_flush_denormal``, per thread, left on): a
-        trained model drives some activations below 1.2e-38, which x86 CPUs compute many times slower,
-        invisible in an 8-bit image (shipped ``scenes64``, 8 objects, fp32, 2 threads, flush set for the
-        whole process: single-object edit 16.4 -> 11.4 ms in one A/B; docs/benchmarks.md). Torch's
-        worker threads keep their own setting, so the gain on 2 threads varies run to run."""
+        flush-to-zero for float32 subnormals on this thread (``precision.flush_subnormals``, left on):
+        a trained model drives some activations below 1.2e-38, which x86 CPUs compute many times
+        slower, invisible in an 8-bit image. Torch's worker threads copy the setting of the thread that
+        starts them, so ``load`` and the constructor set it first, before the thread's first parallel
+        op; the CLI, the app's render thread and the benchmarks set it at start (docs/benchmarks.md)."""
         if self._dev.type == "cpu":
-            torch.set_flush_denormal(True)
+            flush_subnormals()
         if self.precision == "bf16":
             return torch.autocast(self._dev.type, dtype=torch.bfloat16)
         return torch.autocast(self._dev.type, enabled=False)

@@ -42,6 +42,22 @@ _WARNED: set = set()  # devices already warned about an explicit bf16 without na
 
 
 # --- devices ------------------------------------------------------------------------------------------
+def flush_subnormals() -> bool:
+    """Turn on flush-to-zero and denormals-are-zero for float32 on the calling CPU thread
+    (``torch.set_flush_denormal``), and so on every thread it starts afterwards: a new thread copies
+    its creator's floating-point control register, so called first thing in a process it also covers
+    torch's OpenMP workers and the app's render thread. Trained weights drive some activations and
+    gradients below 1.2e-38 (float32 subnormals), which x86 CPUs compute many times slower; flushed,
+    they are 0, invisible in an 8-bit image and below any training signal. The app, the CLI and the
+    benchmarks call it at start; ``Layout2ImModel`` calls it on each render's thread
+    (docs/benchmarks.md, 2026-12-06 and 2026-12-07).
+
+    Returns:
+        True where the CPU supports it (x86 with SSE3), else False (nothing changed).
+    """
+    return bool(torch.set_flush_denormal(True))
+
+
 def available_devices() -> list:
     """Devices this machine can run on: ``["cpu"]`` plus ``"cuda"`` when present."""
     return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -110,3 +110,43 @@ def test_init_from_needs_the_same_vocabulary(tmp_path, synthetic_layouts):
     torch.save(ck, bad)
     with pytest.raises(DataError, match="vocabulary"):
         _trainer(synthetic_layouts, tmp_path / "b", init_from=str(bad))
+
+
+def test_a_new_run_starts_g_from_an_exported_model_file(tmp_path, synthetic_layouts):
+    from layout2im_core.checkpoint import load_model_file
+    from layout2im_core.training.export import export_run
+
+    first = _trainer(synthetic_layouts, tmp_path / "a").run()
+    src = torch.load(first.checkpoint, weights_only=True)
+    export_run(first.checkpoint, tmp_path / "m.safetensors", name="m")
+    mf = load_model_file(tmp_path / "m.safetensors")
+    t = _trainer(synthetic_layouts, tmp_path / "b", init_from=str(tmp_path / "m.safetensors"), ema_decay=0.9)
+    assert t.step == 0
+    for name, v in mf.state_dict.items():  # G and its EMA copy start from the file (the exported EMA of G)
+        assert torch.equal(t.raw.G.state_dict()[name], v.float()), name
+        assert torch.equal(t.G_ema.state_dict()[name], v.float()), name
+    fresh = _trainer(synthetic_layouts, tmp_path / "c")  # the file has no D: the same seed's fresh D
+    for net in ("D_img", "D_obj"):
+        mine, new = getattr(t.raw, net).state_dict(), getattr(fresh.raw, net).state_dict()
+        assert all(torch.equal(mine[k], new[k]) for k in mine), net
+        assert not all(torch.equal(mine[k], src[net][k]) for k in mine), net
+    assert t.run().status == "done"
+
+
+def test_init_from_a_model_file_needs_the_same_vocabulary(tmp_path, synthetic_layouts):
+    import dataclasses as dc
+
+    from layout2im_core.checkpoint import load_model_file, save_model_file
+    from layout2im_core.training.export import export_run
+    from layout2im_core.vocab import Vocabulary
+
+    first = _trainer(synthetic_layouts, tmp_path / "a").run()
+    export_run(first.checkpoint, tmp_path / "m.safetensors", name="m")
+    mf = load_model_file(tmp_path / "m.safetensors")
+    names = list(mf.vocabulary.names)
+    other = Vocabulary(tuple(names[:-1] + ["other"]))
+    save_model_file(tmp_path / "other.safetensors", dc.replace(mf, vocabulary=other))
+    with pytest.raises(DataError, match="vocabulary"):
+        _trainer(synthetic_layouts, tmp_path / "b", init_from=str(tmp_path / "other.safetensors"))
+    with pytest.raises(ModelFileError):
+        _trainer(synthetic_layouts, tmp_path / "c", init_from=str(tmp_path / "nope.safetensors"))

@@ -222,3 +222,31 @@ def test_train_probe_runs_both_precisions():
     run("fp32")
     run("bf16")
     assert torch.equal(state, torch.random.get_rng_state())  # the trainer's seeding is untouched
+
+
+def test_flush_subnormals_reaches_the_threads_started_after_it():
+    """Torch's OpenMP workers and the app's render thread are started after the call: a new thread
+    copies its creator's floating-point control register, so they flush too (docs/benchmarks.md)."""
+    import threading
+
+    seen = {}
+
+    def check(key):
+        seen[key] = float(torch.tensor([1e-39], dtype=torch.float32) * 1.0)
+
+    def creator():
+        torch.set_flush_denormal(False)
+        check("before")
+        seen["supported"] = policy.flush_subnormals()
+        child = threading.Thread(target=check, args=("child",))
+        child.start()
+        child.join()
+        check("self")
+        torch.set_flush_denormal(False)
+
+    t = threading.Thread(target=creator)
+    t.start()
+    t.join()
+    if not seen["supported"] or seen["before"] == 0.0:
+        pytest.skip("this CPU has no flush-to-zero control, or flushes already")
+    assert seen["self"] == 0.0 and seen["child"] == 0.0

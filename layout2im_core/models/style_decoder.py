@@ -16,14 +16,16 @@ Pieces:
                       weights N(0, ``ISLA_INIT_STD``^2)): at initialisation the modulation is the
                       identity to within a few per cent, and what z changes lies in its box.
     ``UpBlock``       residual block: ISLA -> ReLU -> nearest x2 -> conv3x3 -> ISLA -> ReLU -> conv3x3,
-                      plus nearest x2 of a 1x1 conv (identity when widths agree). No transposed convs
-                      (they leave a checkerboard: Odena et al., Distill 2016).
+                      plus nearest x2 of a 1x1 conv (identity when widths agree). No learned transposed
+                      convs (they leave a checkerboard: Odena et al., Distill 2016); in eval mode the
+                      nearest x2 + conv3x3 pair runs as the equivalent stride-2 transposed conv whose
+                      kernel is derived from the 3x3 one (``upsample_conv3x3``), the same function.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +33,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..geometry import bbox_to_mask
+from .frozen import DerivedCache, no_grad_needed
 from .shapes import assert_shape
 
 
@@ -125,13 +128,85 @@ class IslaNorm(nn.Module):
         self.proj = nn.Linear(style_dim, 2 * channels)
         nn.init.normal_(self.proj.weight, std=ISLA_INIT_STD)
         nn.init.zeros_(self.proj.bias)
+        self._folded = DerivedCache()  # inference: the batch norm folded into proj (not in the state dict)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """x: [B, C, H, W]; style: [B, O, S]; weights: [B, O, H, W] -> [B, C, H, W]."""
-        gb = self.proj(style).to(x.dtype)  # [B, O, 2C]
-        maps = torch.einsum("bohw,boc->bchw", weights.to(x.dtype), gb)  # [B, 2C, H, W]
-        gamma, beta = maps.chunk(2, dim=1)
-        return self.bn(x) * (1 + gamma) + beta
+        if self.training or self.bn.running_var is None or not no_grad_needed(self.proj.weight):
+            gb = self.proj(style).to(x.dtype)  # [B, O, 2C]
+            maps = torch.einsum("bohw,boc->bchw", weights.to(x.dtype), gb)  # [B, 2C, H, W]
+            gamma, beta = maps.chunk(2, dim=1)
+            return self.bn(x) * (1 + gamma) + beta
+        # Inference: bn(x) = a x + c (running statistics), so the output is x * (a + sum_o w_o a g_o)
+        # + (c + sum_o w_o (c g_o + q_o)) with (g_o, q_o) = proj(style_o): one linear map of the style,
+        # one batched matmul over the objects with (a, c) as its added term, one fused multiply-add.
+        w, b, const = self._folded.get((self.proj.weight, self.proj.bias, self.bn.running_mean, self.bn.running_var),
+                                       self._fold)
+        n, c, h, wd = x.shape
+        gb = F.linear(style.to(w.dtype), w, b).to(x.dtype)  # [B, O, 2C]
+        maps = torch.baddbmm(const.to(x.dtype)[None, :, None], gb.transpose(1, 2), weights.flatten(2).to(x.dtype))
+        scale, shift = maps.view(n, 2 * c, h, wd).chunk(2, dim=1)
+        return torch.addcmul(shift, x, scale)
+
+    def _fold(self):
+        """(weight [2C, S], bias [2C], const [2C]) of the folded map (float32, detached)."""
+        with torch.no_grad():
+            a = torch.rsqrt(self.bn.running_var.float() + self.bn.eps)
+            c = -self.bn.running_mean.float() * a
+            wg, wq = self.proj.weight.float().chunk(2, dim=0)
+            bg, bq = self.proj.bias.float().chunk(2, dim=0)
+            w = torch.cat([a[:, None] * wg, c[:, None] * wg + wq])
+            b = torch.cat([a * bg, c * bg + bq])
+            return w, b, torch.cat([a, c])
+
+
+# Nearest x2 up-sampling then a 3x3 conv (padding 1) maps each output pixel's 3 taps per axis onto 2
+# input pixels: output 2a takes x[a-1] * w0 + x[a] * (w1 + w2), output 2a+1 takes x[a] * (w0 + w1) +
+# x[a+1] * w2. That is a stride-2 transposed conv with the 4-tap kernel (w2, w1 + w2, w0 + w1, w0) per
+# axis and padding 1: _UP_TAPS maps the 3 taps onto the 4.
+_UP_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+
+
+def upsample_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """The stride-2 transposed-conv kernel [Cin, Cout, 4, 4] of nearest x2 + a 3x3 conv of
+    ``weight`` [Cout, Cin, 3, 3] (``_UP_TAPS``), in the weight's dtype."""
+    taps = _UP_TAPS.to(weight.device, weight.dtype)
+    return torch.einsum("ka,lb,oiab->iokl", taps, taps, weight)
+
+
+def upsample_conv3x3(x: torch.Tensor, conv: nn.Conv2d, kernel: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``conv(F.interpolate(x, scale_factor=2, mode="nearest"))`` for a 3x3, stride 1, padding 1 conv,
+    computed at the input's resolution as one stride-2 transposed conv with the equivalent 4x4 kernel
+    (``_UP_TAPS``): the same function (the constrained kernel cannot paint a checkerboard), 16/36 of
+    the multiply-adds and no up-sampled copy of ``x``; equal to the two-step form to float32 rounding
+    (sums in another order; ``tests/test_isla.py``). About 4x faster on a 2-core CPU at batch 1
+    (docs/benchmarks.md, 2026-12-07).
+
+    Args:
+        x: [B, Cin, H, W] float; conv: ``nn.Conv2d(Cin, Cout, 3, 1, 1)``; kernel: its
+            ``upsample_kernel`` when the caller keeps one (else derived here).
+
+    Returns:
+        [B, Cout, 2H, 2W].
+    """
+    if kernel is None:
+        with torch.autocast(x.device.type, enabled=False):  # the kernel in the weights' precision
+            kernel = upsample_kernel(conv.weight)
+    return F.conv_transpose2d(x, kernel, conv.bias, stride=2, padding=1)
+
+
+def add_upsampled(r: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """``r + F.interpolate(s, scale_factor=2, mode="nearest")`` without the up-sampled copy of ``s``
+    (a broadcast over 2x2 blocks; the same sums).
+
+    Args:
+        r: [B, C, 2H, 2W]; s: [B, C, H, W].
+
+    Returns:
+        [B, C, 2H, 2W].
+    """
+    b, c, h, w = s.shape
+    return (r.unflatten(3, (w, 2)).unflatten(2, (h, 2)) + s[:, :, :, None, :, None]).flatten(4, 5).flatten(2, 3)
 
 
 class UpBlock(nn.Module):
@@ -149,13 +224,20 @@ class UpBlock(nn.Module):
         self.norm2 = IslaNorm(cout, style_dim)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
         self.shortcut = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+        self._up_kernel = DerivedCache()  # inference: conv1's upsample_kernel (not in the state dict)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, w_in: torch.Tensor, w_out: torch.Tensor) -> torch.Tensor:
         """x: [B, Cin, H, W]; style: [B, O, S]; w_in: [B, O, H, W]; w_out: [B, O, 2H, 2W] -> [B, Cout, 2H, 2W]."""
-        r = F.interpolate(F.relu(self.norm1(x, style, w_in)), scale_factor=2, mode="nearest")
-        r = self.conv2(F.relu(self.norm2(self.conv1(r), style, w_out)))
+        a = F.relu(self.norm1(x, style, w_in))
+        if self.training:  # the two-step form, as trained
+            r = self.conv1(F.interpolate(a, scale_factor=2, mode="nearest"))
+        else:  # inference: the same function at the low resolution (upsample_conv3x3)
+            w = self.conv1.weight
+            kernel = self._up_kernel.get((w,), lambda: upsample_kernel(w.detach())) if no_grad_needed(w) else None
+            r = upsample_conv3x3(a, self.conv1, kernel)
+        r = self.conv2(F.relu(self.norm2(r, style, w_out)))
         # A 1x1 conv commutes with nearest up-sampling: apply it at the lower resolution (4x cheaper).
-        return r + F.interpolate(self.shortcut(x), scale_factor=2, mode="nearest")
+        return add_upsampled(r, self.shortcut(x))
 
 
 @dataclass

@@ -67,7 +67,9 @@ class TrainConfig:
         directions_min_crops: fewer crops of a category than this -> unit-axes fallback.
         init_from: a training checkpoint whose G, D_img, D_obj weights start a new run (optimiser state,
             step and data position start fresh). Its model may be narrower along input channels
-            (``checkpoints.load_state_expanding``), e.g. ``lite`` into ``lite-masks``.
+            (``checkpoints.load_state_expanding``), e.g. ``lite`` into ``lite-masks``. A ``.safetensors``
+            model file (``layout2im export``) starts G and its EMA copy from the file's weights and the
+            discriminators fresh (the file holds none): how a shipped model is trained further.
 
     The isla recipe (ours; docs/training.md "The isla recipe"; the defaults are the reference):
         adv_loss: ``bce`` (spec §6) or ``hinge``.
