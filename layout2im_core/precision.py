@@ -50,7 +50,7 @@ def flush_subnormals() -> bool:
     gradients below 1.2e-38 (float32 subnormals), which x86 CPUs compute many times slower; flushed,
     they are 0, invisible in an 8-bit image and below any training signal. The app, the CLI and the
     benchmarks call it at start; ``Layout2ImModel`` calls it on each render's thread
-    (docs/benchmarks.md, 2026-12-06 and 2026-12-07).
+    (docs/benchmarks.md, both 2026-12-06 sections).
 
     Returns:
         True where the CPU supports it (x86 with SSE3), else False (nothing changed).

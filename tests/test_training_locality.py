@@ -102,11 +102,18 @@ def test_optimising_the_locality_term_moves_the_change_into_the_box():
 
     # A fresh tiny G is already local; first teach it to spill (gradient ascent), then train
     # locality back in with the term as the G step uses it.
+    # (Adam's path differs in its low bits from CPU to CPU; 60 steps ended at 0.47-0.54 of the spill
+    # depending on the machine, so the term gets up to 120 steps and must halve the spill by then.)
     train(-1.0, 30)
     spill = measure()
-    train(+1.0, 60)
-    end = measure()
-    assert spill > 0.3 and end < 0.5 * spill, (spill, end)
+    ends = []
+    for _ in range(4):
+        train(+1.0, 30)
+        ends.append(measure())
+        if ends[-1] < 0.5 * spill:
+            break
+    assert spill > 0.3 and ends[-1] < 0.5 * spill, (spill, ends)
+    assert ends == sorted(ends, reverse=True), ends  # each round moves more of the change back in
 
 
 def test_presets_and_resume_set_the_locality_weight():

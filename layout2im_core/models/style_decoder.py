@@ -180,7 +180,7 @@ def upsample_conv3x3(x: torch.Tensor, conv: nn.Conv2d, kernel: Optional[torch.Te
     (``_UP_TAPS``): the same function (the constrained kernel cannot paint a checkerboard), 16/36 of
     the multiply-adds and no up-sampled copy of ``x``; equal to the two-step form to float32 rounding
     (sums in another order; ``tests/test_isla.py``). About 4x faster on a 2-core CPU at batch 1
-    (docs/benchmarks.md, 2026-12-07).
+    (docs/benchmarks.md, 2026-12-06, second machine).
 
     Args:
         x: [B, Cin, H, W] float; conv: ``nn.Conv2d(Cin, Cout, 3, 1, 1)``; kernel: its
