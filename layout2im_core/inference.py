@@ -275,7 +275,8 @@ class Layout2ImModel:
         a trained model drives some activations below 1.2e-38, which x86 CPUs compute many times
         slower, invisible in an 8-bit image. Torch's worker threads copy the setting of the thread that
         starts them, so ``load`` and the constructor set it first, before the thread's first parallel
-        op; the CLI, the app's render thread and the benchmarks set it at start (docs/benchmarks.md)."""
+        op (the app's render thread loads the model); the CLI and the benchmarks set it at start
+        (docs/benchmarks.md)."""
         if self._dev.type == "cpu":
             flush_subnormals()
         if self.precision == "bf16":

@@ -48,8 +48,9 @@ def flush_subnormals() -> bool:
     its creator's floating-point control register, so called first thing in a process it also covers
     torch's OpenMP workers and the app's render thread. Trained weights drive some activations and
     gradients below 1.2e-38 (float32 subnormals), which x86 CPUs compute many times slower; flushed,
-    they are 0, invisible in an 8-bit image and below any training signal. The app, the CLI and the
-    benchmarks call it at start; ``Layout2ImModel`` calls it on each render's thread
+    they are 0, invisible in an 8-bit image and below any training signal. The CLI and the benchmarks
+    call it at start; ``Layout2ImModel`` calls it when it loads (so the app's render thread, which
+    loads the model, has it before its first parallel op) and on each render's thread
     (docs/benchmarks.md, both 2026-12-06 sections).
 
     Returns:

@@ -179,7 +179,8 @@ def upsample_conv3x3(x: torch.Tensor, conv: nn.Conv2d, kernel: Optional[torch.Te
     computed at the input's resolution as one stride-2 transposed conv with the equivalent 4x4 kernel
     (``_UP_TAPS``): the same function (the constrained kernel cannot paint a checkerboard), 16/36 of
     the multiply-adds and no up-sampled copy of ``x``; equal to the two-step form to float32 rounding
-    (sums in another order; ``tests/test_isla.py``). About 4x faster on a 2-core CPU at batch 1
+    (sums in another order; ``tests/test_isla.py``). On a 2-core CPU at batch 1, fp32, in isolation:
+    1.8x (128 -> 128 channels, 8 -> 16 px) to 6x (64 -> 32, 32 -> 64 px) faster than the two steps
     (docs/benchmarks.md, 2026-12-06, second machine).
 
     Args:
