@@ -259,40 +259,31 @@ class Trainer:
         random.seed(s)
 
     def _init_from(self, path: Path) -> None:
-        """Start a new run from another run's weights (``TrainConfig.init_from``).
+        """Start a new run from another run's weights (``TrainConfig.init_from``): a training checkpoint
+        gives G, D_img and D_obj; an exported model file (``.safetensors``, the EMA copy of G) gives G
+        only, and the discriminators keep their fresh initialisation (the caller copies G into its EMA).
 
         Raises:
             ModelFileError: unreadable file, or weights that do not fit this run's networks.
-            DataError: the checkpoint's vocabulary differs from the data's.
+            DataError: the checkpoint's or model's vocabulary differs from the data's.
         """
         if path.suffix == ".safetensors":
-            self._init_from_model_file(path)
-            return
-        ckpt = ckpts.load_checkpoint(path)
-        if Vocabulary(tuple(ckpt["vocabulary"])) != self.vocabulary:
+            from ..checkpoint import load_model_file
+
+            mf = load_model_file(path)
+            vocabulary, step = mf.vocabulary, mf.card.get("steps")
+            states = {"G": {k: v.float() if v.is_floating_point() else v for k, v in mf.state_dict.items()}}
+        else:
+            ckpt = ckpts.load_checkpoint(path)
+            vocabulary, step = Vocabulary(tuple(ckpt["vocabulary"])), ckpt.get("step")
+            states = {net: ckpt[net] for net in ("G", "D_img", "D_obj")}
+        if vocabulary != self.vocabulary:
             raise errors.DataError(f"{path} was trained on another vocabulary; init_from needs the same one")
-        widened = [f"{net}.{name}" for net in ("G", "D_img", "D_obj")
-                   for name in ckpts.load_state_expanding(getattr(self.raw, net), ckpt[net])]
-        log.info("initialised from %s (step %s); widened with zeros: %s", path, ckpt.get("step"), widened or "none")
-
-    def _init_from_model_file(self, path: Path) -> None:
-        """Start G from an exported model file (``layout2im export``: the EMA copy of G, fp32 or bf16).
-        The file holds no discriminators, so D_img and D_obj start from their fresh initialisation;
-        G's EMA copy starts from the same weights (the caller copies them).
-
-        Raises:
-            ModelFileError: unreadable or malformed model file, or weights that do not fit this run's G.
-            DataError: the model's vocabulary differs from the data's.
-        """
-        from ..checkpoint import load_model_file
-
-        mf = load_model_file(path)
-        if mf.vocabulary != self.vocabulary:
-            raise errors.DataError(f"{path} was trained on another vocabulary; init_from needs the same one")
-        state = {k: v.float() if v.is_floating_point() else v for k, v in mf.state_dict.items()}
-        widened = ckpts.load_state_expanding(self.raw.G, state)
-        log.info("initialised G from the model file %s (%s); D_img and D_obj start fresh; widened with zeros: %s",
-                 path, mf.card.get("steps", "steps unknown"), widened or "none")
+        widened = [f"{net}.{name}" for net, state in states.items()
+                   for name in ckpts.load_state_expanding(getattr(self.raw, net), state)]
+        fresh = [net for net in ("D_img", "D_obj") if net not in states]
+        log.info("initialised %s from %s (step %s)%s; widened with zeros: %s", "/".join(states), path, step,
+                 f"; {' and '.join(fresh)} start fresh" if fresh else "", widened or "none")
 
     def _restore(self, ckpt: Dict[str, Any]) -> None:
         self.raw.G.load_state_dict(ckpt["G"])
