@@ -33,11 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _cpu_options import add_cpu_options, apply_cpu_options  # noqa: E402
 
 from layout2im_core import types as our_types  # noqa: E402
 from layout2im_core.inference import Layout2ImModel  # noqa: E402
 from layout2im_core.info import generate_flops  # noqa: E402
-from layout2im_core.precision import cpu_features, flush_subnormals, native_bf16  # noqa: E402
+from layout2im_core.precision import cpu_features, native_bf16  # noqa: E402
 
 TARGET_FULL_MS = 30.0  # issue #2
 TARGET_EDIT_MS = 12.0
@@ -151,17 +152,11 @@ def main(argv=None):
     ap.add_argument("--precisions", default="fp32,bf16",
                     help="comma list of fp32, bf16, auto (each side's own policy); bf16 is emulated, slow, on "
                          "CPUs without AVX512-BF16/AMX")
-    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     ap.add_argument("--baseline", default=None, help="a checkout of another revision to compare with")
     ap.add_argument("--json", default=None)
-    ap.add_argument("--subnormals", choices=["flush", "keep"], default="flush",
-                    help="flush: float32 subnormals flushed to zero on every thread, as the app and the CLI do "
-                         "(precision.flush_subnormals); keep: the CPU's default, for an A/B in two processes")
+    add_cpu_options(ap)
     args = ap.parse_args(argv)
-    if args.subnormals == "flush":
-        flush_subnormals()  # first, before torch starts its worker threads
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_cpu_options(args)
     precisions = [p for p in args.precisions.split(",") if p]
     counts = [int(v) for v in args.objects.split(",")]
     baseline = None

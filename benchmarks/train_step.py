@@ -31,10 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
+from _cpu_options import add_cpu_options, apply_cpu_options  # noqa: E402
 
 import layout2im_core.config as our_config  # noqa: E402
 import layout2im_core.training.step as our_step  # noqa: E402
-from layout2im_core.precision import flush_subnormals, native_bf16  # noqa: E402
+from layout2im_core.precision import native_bf16  # noqa: E402
 from layout2im_core.training.distributed import choose_train_precision, hardware_info  # noqa: E402
 
 TARGET_S = {"paper": 5.0}  # s/iter, set for bf16 on 2 cores; fp32 rows show their ratio to it too
@@ -122,17 +123,11 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--objects", type=int, default=8)
-    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     ap.add_argument("--baseline", default=None, help="a checkout of another revision to compare with")
     ap.add_argument("--json", type=Path, help="also write the results here")
-    ap.add_argument("--subnormals", choices=["flush", "keep"], default="flush",
-                    help="flush: float32 subnormals flushed to zero on every thread, as the app and the CLI do "
-                         "(precision.flush_subnormals); keep: the CPU's default, for an A/B in two processes")
+    add_cpu_options(ap)
     args = ap.parse_args(argv)
-    if args.subnormals == "flush":
-        flush_subnormals()  # first, before torch starts its worker threads
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_cpu_options(args)
     baseline = None
     if args.baseline:
         from _baseline import baseline_module, revision
