@@ -208,6 +208,12 @@ def test_isla_norm_with_its_batch_norm_folded_is_the_same_function():
         ref = norm(x, style, w)
     assert ref.requires_grad and not fast.requires_grad
     assert torch.allclose(fast, ref.detach(), atol=1e-5)
+    with torch.no_grad():  # the decoder passes each resolution's pixel-major weights once, for all its norms
+        from layout2im_core.models.style_decoder import pixel_major
+
+        assert pixel_major(w).shape == (2, 64, 4)
+        assert torch.equal(norm(x, style, w, pixel_major(w)), fast)
+        assert torch.equal(norm(x.contiguous(memory_format=torch.channels_last), style, w), fast)
     with torch.no_grad():  # a weight update invalidates the folded copy
         norm.proj.bias.add_(1.0)
         gamma, beta = torch.einsum("bohw,boc->bchw", w, norm.proj(style)).chunk(2, 1)
