@@ -1,6 +1,8 @@
 """The fast edit path of inference (spec §4.4): per-object features (composer + conv stack) are cached
 by (category, box mask, z), and the conv-LSTM state after every object of the last layout is kept, so
-when one object changes only the objects from the first changed one onward are re-fused. The result
+when one object changes only the objects from the first changed one onward are re-fused. With the
+isla decoder each object's style and placed mask (``StyleDecoder.object_parts``) are cached beside its
+features, so only the occlusion and pooling of the masks are redone for the whole layout. The result
 equals a full forward (``tests/test_inference.py``, ``tests/test_fast_paths.py``).
 """
 
@@ -15,6 +17,16 @@ import numpy as np
 import torch
 
 from .models.generator import Generator
+
+
+@dataclass
+class _ObjectEntry:
+    """What one object contributes, cached: its features [C4, 8, 8]; with the isla decoder also its
+    style [S'] and placed mask [64, 64] (``StyleDecoder.object_parts``), else None."""
+
+    features: torch.Tensor
+    style: Optional[torch.Tensor] = None
+    mask: Optional[torch.Tensor] = None
 
 
 @dataclass
@@ -40,7 +52,7 @@ class EditCache:
 
     def clear(self) -> None:
         """Forget cached object features and conv-LSTM states."""
-        self._features: "OrderedDict[tuple, torch.Tensor]" = OrderedDict()
+        self._features: "OrderedDict[tuple, _ObjectEntry]" = OrderedDict()
         self._last = _LastLayout()
 
     def _object_key(self, obj_id: int, bbox: torch.Tensor, z: torch.Tensor) -> tuple:
@@ -48,23 +60,30 @@ class EditCache:
         edges = torch.round(bbox * self.size).to(torch.int64).tolist()
         return (obj_id, tuple(edges), z.numpy().tobytes())
 
-    def _features_for(self, keys, objs, bboxes, zs, dev: torch.device,
-                      autocast: Callable[[], AbstractContextManager]) -> List[torch.Tensor]:
-        """Per-object features [C4, 8, 8], from the cache or computed in one batch."""
+    def _entries_for(self, keys, objs, bboxes, zs, dev: torch.device,
+                     autocast: Callable[[], AbstractContextManager]) -> List[_ObjectEntry]:
+        """Per-object cache entries, from the cache or computed in one batch."""
         missing = [i for i, k in enumerate(keys) if k not in self._features]
         if missing:
             idx = torch.tensor(missing)
+            o, b, z = objs[idx].to(dev), bboxes[idx].to(dev), zs[idx].to(dev)
+            le = self.G.layout_encoder
+            style = masks = None
             with autocast():
-                f = self.G.layout_encoder.object_features(objs[idx].to(dev), bboxes[idx].to(dev), zs[idx].to(dev))
+                f = le.object_features(o, b, z)
+                if self.G.cfg.decoder_kind == "isla":
+                    ones = torch.ones(1, len(missing), dtype=torch.bool, device=dev)
+                    style, masks = self.G.decoder.object_parts(le.embedding(o)[None], z[None], b[None], ones)
             for j, i in enumerate(missing):
-                self._features[keys[i]] = f[j]
-        feats = []
+                self._features[keys[i]] = _ObjectEntry(f[j], None if style is None else style[0, j],
+                                                       None if masks is None else masks[0, j])
+        entries = []
         for k in keys:
             self._features.move_to_end(k)
-            feats.append(self._features[k])
+            entries.append(self._features[k])
         while len(self._features) > max(self.feature_cache_size, 2 * len(keys)):
             self._features.popitem(last=False)
-        return feats
+        return entries
 
     def render(self, objs: torch.Tensor, bboxes: torch.Tensor, zs: torch.Tensor, dev: torch.device,
                autocast: Callable[[], AbstractContextManager],
@@ -84,20 +103,26 @@ class EditCache:
         first = next((i for i, (a, b) in enumerate(zip(keys, prev.keys)) if a != b), min(len(keys), len(prev.keys)))
         if first == len(keys) == len(prev.keys) and prev.image is not None:
             return prev.image.copy()
-        feats = self._features_for(keys, objs, bboxes, zs, dev, autocast)
+        entries = self._entries_for(keys, objs, bboxes, zs, dev, autocast)
         le = self.G.layout_encoder
         state = prev.states[first - 1] if first > 0 else None
         states = []
         with autocast():
             if first < len(keys):
-                seq = torch.stack(feats[first:])[None]  # [1, T, C4, 8, 8]
+                seq = torch.stack([e.features for e in entries[first:]])[None]  # [1, T, C4, 8, 8]
                 h, states = le.clstm(seq, torch.ones(1, seq.shape[1], dtype=torch.bool, device=dev),
                                      state=state, keep_states=True)
             else:  # objects were only removed from the end: the state after the last one is cached
                 assert state is not None  # first == len(keys) > 0 here
                 h = state[-1][0]
-            ones = torch.ones(1, len(keys), dtype=torch.bool, device=dev)
-            img = self.G.decode(le.bottleneck(h), objs[None].to(dev), bboxes[None].to(dev), zs[None].to(dev), ones)
+            if self.G.cfg.decoder_kind == "isla":
+                dec = self.G.decoder
+                layout = dec.compose_layout(torch.stack([e.style for e in entries])[None],
+                                            torch.stack([e.mask for e in entries])[None])
+                img = dec(le.bottleneck(h), layout)
+            else:
+                ones = torch.ones(1, len(keys), dtype=torch.bool, device=dev)
+                img = self.G.decode(le.bottleneck(h), objs[None].to(dev), bboxes[None].to(dev), zs[None].to(dev), ones)
         image = to_unit(img)[0]
         self._last = _LastLayout(keys, prev.states[:first] + states, image)
         return image.copy()

@@ -25,7 +25,7 @@ Pieces:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -300,20 +300,43 @@ class StyleDecoder(nn.Module):
         self.norm_out = IslaNorm(w[3], sd)
         self.conv_out = nn.Conv2d(w[3], 3, 3, 1, 1)
 
-    def style_layout(self, obj_emb: torch.Tensor, z_obj: torch.Tensor, bboxes: torch.Tensor,
-                     obj_mask: torch.Tensor) -> StyleLayout:
-        """Style vectors and composed mask weights of padded layouts.
+    def object_parts(self, obj_emb: torch.Tensor, z_obj: torch.Tensor, bboxes: torch.Tensor,
+                     obj_mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """What each object brings to the decoder, before the objects meet: its style and its placed
+        soft mask. An object's pair depends on that object alone (category, z, box), so the edit path
+        (``edit_cache.py``) keeps them per object and recomputes only the changed one.
 
         Args:
             obj_emb: [B, O, E]; z_obj: [B, O, Z]; bboxes: [B, O, 4] in [0, 1]; obj_mask: [B, O] bool.
+
+        Returns:
+            (style [B, O, S'], masks [B, O, 64, 64] in [0, 1], zero outside each box and for padding).
         """
         v = torch.cat([obj_emb, z_obj.to(obj_emb.dtype)], dim=-1)  # [B, O, S]
-        style = self.style_mlp(v)  # [B, O, S']
-        w64 = compose_masks(self.masks(v, bboxes, obj_mask))  # [B, O, 64, 64]
+        return self.style_mlp(v), self.masks(v, bboxes, obj_mask)
+
+    def compose_layout(self, style: torch.Tensor, masks: torch.Tensor) -> StyleLayout:
+        """The objects' parts (``object_parts``) composed into a layout: occlusion in layout order
+        (``compose_masks``), then the weights average-pooled to 8, 16 and 32 px.
+
+        Args:
+            style: [B, O, S']; masks: [B, O, 64, 64].
+        """
+        w64 = compose_masks(masks)  # [B, O, 64, 64]
         b, o = w64.shape[:2]
         flat = w64.flatten(0, 1)[:, None]
         weights = [F.avg_pool2d(flat, k)[:, 0].view(b, o, 64 // k, 64 // k) for k in (8, 4, 2)] + [w64]
         return StyleLayout(style, weights)
+
+    def style_layout(self, obj_emb: torch.Tensor, z_obj: torch.Tensor, bboxes: torch.Tensor,
+                     obj_mask: torch.Tensor) -> StyleLayout:
+        """Style vectors and composed mask weights of padded layouts (``object_parts`` then
+        ``compose_layout``).
+
+        Args:
+            obj_emb: [B, O, E]; z_obj: [B, O, Z]; bboxes: [B, O, 4] in [0, 1]; obj_mask: [B, O] bool.
+        """
+        return self.compose_layout(*self.object_parts(obj_emb, z_obj, bboxes, obj_mask))
 
     def forward(self, h: torch.Tensor, layout: StyleLayout) -> torch.Tensor:
         """h: [B, Ch, 8, 8] layout feature -> image [B, 3, 64, 64] in [-1, 1]."""
