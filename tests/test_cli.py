@@ -76,6 +76,23 @@ def test_make_scenes(tmp_path):
     assert len(ann["images"]) == 3 and len(list((tmp_path / "s" / "images").glob("*.png"))) == 3
 
 
+def test_make_scenes_leaves_no_half_written_image(tmp_path, monkeypatch):
+    """An image write that fails part-way (disk full, a stopped run) leaves no truncated PNG behind
+    for a later training run to trip over: each image is written atomically."""
+    from layout2im_core.data.scenes import make_scenes
+
+    def broken(self, fp, *args, **kwargs):
+        if isinstance(fp, (str, os.PathLike)):  # a write straight to the final name
+            fp = open(fp, "wb")
+        fp.write(b"\x89PNG\r\n\x1a\n half an image")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", broken)
+    with pytest.raises(OSError, match="No space left"):
+        make_scenes(2, tmp_path / "s", seed=0, size=64, progress=False)
+    assert list((tmp_path / "s" / "images").iterdir()) == []
+
+
 def test_generate_without_model_uses_the_projects_model(tmp_path, monkeypatch, capsys):
     models = tmp_path / "res" / "models"
     models.mkdir(parents=True)

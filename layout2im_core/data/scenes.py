@@ -31,7 +31,7 @@ from typing import Dict, List, Tuple, Union
 import numpy as np
 from PIL import Image
 
-from ..atomic import atomic_write
+from ..atomic import atomic_write, atomic_write_with
 from ..boxes import area, clip_unit, xywh_px_to_bbox, xyxy_to_xywh
 from ..errors import LayoutError
 from ..types import LayoutSpec, ObjectSpec
@@ -283,7 +283,10 @@ def _make_one(args) -> List[Dict]:
     """Sample, render and write scene ``index``; return its COCO annotations (without ids)."""
     index, seed, size, image_dir = args
     layout, render_seed = scene_for_index(seed, index)
-    render_scene(layout, render_seed, size).save(Path(image_dir) / f"{index + 1:06d}.png", optimize=False)
+    img = render_scene(layout, render_seed, size)
+    # Atomic (a stopped run leaves whole images or none); no fsync per image, as for any regenerable data.
+    atomic_write_with(Path(image_dir) / f"{index + 1:06d}.png", lambda f: img.save(f, format="PNG", optimize=False),
+                      fsync=False)
     coco = Vocabulary.builtin("coco")
     anns = []
     for k, o in enumerate(layout.objects):
