@@ -113,7 +113,8 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_with(path: PathLike, write: Callable[[BinaryIO], object], fsync: bool = True) -> Path:
+def atomic_write_with(path: PathLike, write: Callable[[BinaryIO], object], fsync: bool = True,
+                      clean_stale: bool = True) -> Path:
     """Atomically replace ``path`` (through symbolic links, keeping its mode) with what ``write``
     writes into the binary file object it is given.
 
@@ -121,6 +122,9 @@ def atomic_write_with(path: PathLike, write: Callable[[BinaryIO], object], fsync
         path: the file to write (a link is written through to its target).
         write: called once with an open binary file; may raise (nothing is replaced then).
         fsync: flush the data to disk before the rename (off only for throw-away files).
+        clean_stale: first remove stale temporaries of crashed writers from the folder
+            (``remove_stale_temps``, a scan of the folder). A caller writing many files into one
+            folder calls ``remove_stale_temps`` once itself and passes False.
 
     Returns:
         The path actually written (``path`` with links resolved).
@@ -141,7 +145,8 @@ def atomic_write_with(path: PathLike, write: Callable[[BinaryIO], object], fsync
         raise OSError(errno.EINVAL, "not a regular file (a device, FIFO or socket); it is never replaced", str(path))
     mode = st.st_mode & 0o7777 if st is not None else None
     folder = target.parent
-    remove_stale_temps(folder)
+    if clean_stale:
+        remove_stale_temps(folder)
     for _ in range(8):
         tmp = _temp_name(target)
         try:

@@ -51,7 +51,7 @@ class EditCache:
         self.clear()
 
     def clear(self) -> None:
-        """Forget cached object features and conv-LSTM states."""
+        """Forget the cached per-object entries (features; styles and masks) and conv-LSTM states."""
         self._features: "OrderedDict[tuple, _ObjectEntry]" = OrderedDict()
         self._last = _LastLayout()
 
@@ -74,9 +74,9 @@ class EditCache:
                 if self.G.cfg.decoder_kind == "isla":
                     ones = torch.ones(1, len(missing), dtype=torch.bool, device=dev)
                     style, masks = self.G.decoder.object_parts(le.embedding(o)[None], z[None], b[None], ones)
-            for j, i in enumerate(missing):
-                self._features[keys[i]] = _ObjectEntry(f[j], None if style is None else style[0, j],
-                                                       None if masks is None else masks[0, j])
+            for j, i in enumerate(missing):  # clones: an evicted entry must not keep its batch alive
+                self._features[keys[i]] = _ObjectEntry(f[j].clone(), None if style is None else style[0, j].clone(),
+                                                       None if masks is None else masks[0, j].clone())
         entries = []
         for k in keys:
             self._features.move_to_end(k)

@@ -266,7 +266,7 @@ class Layout2ImModel:
         return run
 
     def clear_cache(self) -> None:
-        """Forget cached object features and conv-LSTM states."""
+        """Forget the edit path's cached per-object entries (features; isla: styles and masks) and conv-LSTM states."""
         self._cache.clear()
 
     def _autocast(self):

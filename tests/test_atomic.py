@@ -151,6 +151,23 @@ def test_stale_temps_of_our_naming_are_removed_others_kept(tmp_path):
     assert not stale.exists()
 
 
+def test_make_scenes_cleans_stale_temps_once_not_per_image(tmp_path, monkeypatch):
+    """Writing n images must not scan the folder n times (quadratic in n): one clean-up per run."""
+    from layout2im_core.data import scenes
+
+    images = tmp_path / "s" / "images"
+    images.mkdir(parents=True)
+    stale = images / f".000009.png.{_dead_pid()}-0123abcd{TEMP_SUFFIX}"
+    stale.write_bytes(b"x")
+    scans = []
+    real = atomic.remove_stale_temps
+    monkeypatch.setattr(atomic, "remove_stale_temps", lambda folder, *a: scans.append(folder) or real(folder, *a))
+    monkeypatch.setattr(scenes, "remove_stale_temps", atomic.remove_stale_temps)
+    scenes.make_scenes(3, tmp_path / "s", seed=0, size=64, progress=False)
+    assert not stale.exists() and len(list(images.glob("*.png"))) == 3
+    assert [Path(p) for p in scans].count(images) == 1
+
+
 def test_trainer_start_cleans_stale_checkpoint_temps(tmp_path):
     from layout2im_core.training.trainer import check_run_dir
 

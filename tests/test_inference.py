@@ -85,8 +85,16 @@ def test_edit_path_reuses_cached_objects(model, monkeypatch):
     first_cell = model.G.layout_encoder.clstm.cell_list[0]
     real_update = first_cell.update  # every step of the first layer ends in it
     monkeypatch.setattr(first_cell, "update", lambda *a: steps.append(1) or real_update(*a))
-    model.render_float(replace(lay, 5, lay.objects[5].with_z(np.zeros(model.z_dim))))
+    parts = []
+    if model.config.decoder_kind == "isla":  # the decoder's per-object style and mask are cached too
+        dec = model.G.decoder
+        real_parts = dec.object_parts
+        monkeypatch.setattr(dec, "object_parts", lambda *a: parts.append(a[0].shape[1]) or real_parts(*a))
+    edited = replace(lay, 5, lay.objects[5].with_z(np.zeros(model.z_dim)))
+    image = model.render_float(edited)
     assert calls == [1] and len(steps) == 1  # one object re-encoded, one conv-LSTM step
+    assert parts == ([1] if model.config.decoder_kind == "isla" else [])
+    np.testing.assert_allclose(image, model.render_float(edited, use_cache=False), atol=1e-5, rtol=0)
 
 
 def test_save_load_bit_identical(model, tmp_path):

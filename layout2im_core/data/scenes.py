@@ -31,7 +31,7 @@ from typing import Dict, List, Tuple, Union
 import numpy as np
 from PIL import Image
 
-from ..atomic import atomic_write, atomic_write_with
+from ..atomic import atomic_write, atomic_write_with, remove_stale_temps
 from ..boxes import area, clip_unit, xywh_px_to_bbox, xyxy_to_xywh
 from ..errors import LayoutError
 from ..types import LayoutSpec, ObjectSpec
@@ -284,9 +284,10 @@ def _make_one(args) -> List[Dict]:
     index, seed, size, image_dir = args
     layout, render_seed = scene_for_index(seed, index)
     img = render_scene(layout, render_seed, size)
-    # Atomic (a stopped run leaves whole images or none); no fsync per image, as for any regenerable data.
+    # Atomic (a stopped run leaves whole images or none); no fsync per image, as for any regenerable data;
+    # make_scenes cleans the folder's stale temporaries once, not once per image (a scan of the folder).
     atomic_write_with(Path(image_dir) / f"{index + 1:06d}.png", lambda f: img.save(f, format="PNG", optimize=False),
-                      fsync=False)
+                      fsync=False, clean_stale=False)
     coco = Vocabulary.builtin("coco")
     anns = []
     for k, o in enumerate(layout.objects):
@@ -333,6 +334,7 @@ def make_scenes(n: int, out_dir: PathLike, seed: int = 0, size: int = 128, worke
     out = Path(out_dir)
     image_dir = out / "images"
     image_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(image_dir)  # of an earlier, stopped run
     jobs = [(i, int(seed), int(size), str(image_dir)) for i in range(n)]
     bar = tqdm(total=n, desc="make-scenes", unit="img", disable=not progress)
     results: List[List[Dict]] = []

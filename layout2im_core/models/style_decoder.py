@@ -143,8 +143,10 @@ class IslaNorm(nn.Module):
         """x: [B, C, H, W]; style: [B, O, S]; weights: [B, O, H, W] -> [B, C, H, W].
 
         ``pixel_weights`` ([B, H*W, O+1], ``pixel_major(weights)``) may be passed by a caller that
-        shares it between norms of one resolution; only inference uses it. Inference returns the
-        result in channels-last memory format (the decoder's inference layout), training in x's.
+        shares it between norms of one resolution; only inference (eval mode, no gradients needed)
+        uses it and returns its result in channels-last memory format (the decoder's inference
+        layout); whenever gradients are needed (training, or eval with gradients as the locality loss
+        renders) the result is in x's memory format.
         """
         if self.training or self.bn.running_var is None or not no_grad_needed(self.proj.weight):
             gb = self.proj(style).to(x.dtype)  # [B, O, 2C]
@@ -249,8 +251,9 @@ class UpBlock(nn.Module):
         """x: [B, Cin, H, W]; style: [B, O, S]; w_in: [B, O, H, W]; w_out: [B, O, 2H, 2W] -> [B, Cout, 2H, 2W].
 
         p_in, p_out: optional ``pixel_major`` forms of w_in, w_out for the inference norms (IslaNorm).
-        Inference works in channels-last memory format throughout (oneDNN's convs then need no
-        reorders: the decoder runs ~20 % faster than in NCHW on a 2-core AVX2 CPU, docs/benchmarks.md).
+        Inference without gradients works in channels-last memory format throughout (oneDNN's convs
+        then need no reorders: the decoder runs ~20 % faster than in NCHW on a 2-core AVX2 CPU,
+        docs/benchmarks.md); eval mode with gradients takes the same branch in x's memory format.
         """
         if self.training:  # the two-step form, as trained
             a = F.relu(self.norm1(x, style, w_in))
@@ -351,4 +354,5 @@ class StyleDecoder(nn.Module):
         for i, block in enumerate(self.blocks):
             x = block(x, layout.style, weights[i], weights[i + 1], pixel[i], pixel[i + 1])
         x = F.relu(self.norm_out(x, layout.style, weights[3], pixel[3]))
-        return torch.tanh(self.conv_out(x)).contiguous()
+        img = torch.tanh(self.conv_out(x))
+        return img.contiguous() if pixel[0] is not None else img  # callers get NCHW from inference too
