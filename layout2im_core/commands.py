@@ -20,15 +20,17 @@ SCENE_SIZES = (16, 1024)  # make-scenes renders at 4x this side
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add info, import-official, generate and make-scenes to ``sub``."""
-    p = sub.add_parser("info", help="parameter counts and forward GFLOPs of a preset (JSON); with --device: the "
-                                    "device, its bf16 support and the precision chosen for a model, and why")
+    p = sub.add_parser("info", help="parameter counts and forward GFLOPs of a preset or a model file (JSON); with "
+                                    "--device: the device, its bf16 support and the precision chosen for a model, "
+                                    "and why")
     p.add_argument("--preset", default=None, help="model preset (default paper; with --device: a random-weight "
                                                   "model of it instead of the shipped default model)")
     p.add_argument("--num-classes", type=int_range(2, 10_000), default=184)
     p.add_argument("--device", nargs="?", const="auto", default=None, metavar="DEVICE",
                    help="report on DEVICE (auto, cpu, cuda, cuda:<i>; default auto) instead of the preset")
-    p.add_argument("--model", default=None, help="with --device: the model whose precision is chosen "
-                                                 "(shipped name or file; default: the shipped default model)")
+    p.add_argument("--model", default=None, help="a shipped model name or model file: its architecture instead "
+                                                 "of a preset's; with --device, the model whose precision is "
+                                                 "chosen (default there: the shipped default model)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto", help="with --device")
     p.set_defaults(func=cmd_info)
 
@@ -66,8 +68,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_info(args) -> int:
     if args.device is not None:
         return cmd_info_device(args)
-    from .info import model_info
+    from .info import config_info, model_info
 
+    if args.model is not None:  # a model file's own architecture (ModelFileError: one line, exit 2)
+        if args.preset is not None:
+            raise Layout2ImError("give --preset or --model, not both")
+        from .checkpoint import load_model_file
+        from .config import preset_name
+        from .model_registry import resolve_model
+
+        mf = load_model_file(resolve_model(args.model))
+        info = {"model": mf.name, **config_info(mf.config, preset_name(mf.config))}
+        print(json.dumps(info, indent=2))
+        return 0
     try:
         info = model_info(args.preset or "paper", args.num_classes)
     except KeyError as e:

@@ -13,7 +13,7 @@ from typing import Dict
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .config import model_preset
+from .config import ModelConfig, model_preset
 from .models.discriminators import ImageDiscriminator, ObjectDiscriminator
 from .models.generator import Generator
 
@@ -51,9 +51,14 @@ def model_info(preset: str, num_classes: int = 184) -> Dict:
     Raises:
         KeyError: unknown preset.
     """
-    cfg = model_preset(preset, num_classes)
+    return config_info(model_preset(preset, num_classes), preset)
+
+
+def config_info(cfg: ModelConfig, preset: str) -> Dict:
+    """``model_info`` of a given config (a model file's): preset name, num_classes, config, parameter
+    counts of G, D_img and D_obj, GFLOPs of one inference-form render for 1..8 objects."""
     G = Generator(cfg)
-    info = {"preset": preset, "num_classes": num_classes, "config": cfg.to_dict(),
+    info = {"preset": preset, "num_classes": cfg.num_classes, "config": cfg.to_dict(),
             "parameters": parameter_counts(G, ImageDiscriminator(cfg), ObjectDiscriminator(cfg)),
             "generate_gflops_1_image": {str(n): round(generate_flops(G, n) / 1e9, 4) for n in range(1, 9)}}
     return info

@@ -28,6 +28,20 @@ def test_info_prints_counts_and_flops(capsys):
     assert list(flops) == [str(n) for n in range(1, 9)] and flops["8"] > flops["1"] > 0
 
 
+def test_info_of_a_model_file_describes_that_model(tmp_path, capsys):
+    """``info --model`` reports the file's own architecture (it once printed the paper preset's)."""
+    path = tmp_path / "mine.safetensors"
+    Layout2ImModel.random("tiny-isla", name="mine").save(path)
+    assert main(["info", "--model", str(path)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["model"] == "mine" and info["preset"] == "tiny-isla" and info["config"]["decoder_kind"] == "isla"
+    assert main(["info", "--preset", "tiny-isla"]) == 0
+    assert json.loads(capsys.readouterr().out)["parameters"] == info["parameters"]
+    assert main(["info", "--model", str(path), "--preset", "paper"]) == 2
+    assert "give --preset or --model, not both" in capsys.readouterr().err
+    assert main(["info", "--model", str(tmp_path / "gone.safetensors")]) == 2
+
+
 def test_generate_renders_samples(model_file, tmp_path):
     out = tmp_path / "out"
     assert main(["generate", "--model", str(model_file), "--layout", str(LAYOUTS / "beach.json"),
