@@ -165,6 +165,35 @@ def test_eval_fast_path_equals_todays_generate(preset, device):
     assert torch.equal(out, again)
 
 
+def test_isla_inference_weight_copies_follow_weight_updates(device):
+    """The isla decoder and the bottleneck before it keep channels-last copies of their conv weights
+    (and the folded batch norms) for inference; after in-place weight updates, as an optimiser makes,
+    inference must still equal the eval-mode form that takes gradients (no cached copies)."""
+    cfg = model_preset("isla", 12)
+    torch.manual_seed(6)
+    G = _trained_like(Generator(cfg)).eval().to(device)
+    objs, bboxes, z, obj_mask = (t.to(device) for t in _layouts(cfg, b=1, o=4))
+
+    def both():
+        with torch.no_grad():
+            fast = G.generate(objs, bboxes, z, obj_mask)
+        with torch.enable_grad():
+            slow = G.generate(objs, bboxes, z, obj_mask)
+        assert slow.requires_grad and not fast.requires_grad
+        torch.testing.assert_close(fast, slow.detach(), atol=1e-5, rtol=0)
+        return fast
+
+    before = both()
+    dec, le = G.decoder, G.layout_encoder
+    with torch.no_grad():
+        for w in (dec.stem.weight, dec.blocks[0].conv1.weight, dec.blocks[1].conv2.weight,
+                  dec.blocks[1].shortcut.weight, dec.conv_out.weight, le.residual[0].main[0].weight):
+            w.mul_(1.5)
+        le.residual[0].main[1].running_var.mul_(2.0)
+    after = both()
+    assert (after - before).abs().max() > 1e-3  # the updates reached the image
+
+
 def test_model_edit_path_equals_the_reference_render():
     m = Layout2ImModel.random("tiny", seed=3)
     _trained_like(m.G)

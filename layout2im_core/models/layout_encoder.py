@@ -184,16 +184,22 @@ class LayoutEncoder(nn.Module):
 
         Returns:
             [B, Ch, 8, 8] in the compute dtype. In eval mode without gradients each conv+BN pair runs as
-            one conv with the batch norm folded into its weights and bias (cached until they change).
+            one conv with the batch norm folded into its weights and bias (cached until they change);
+            with the isla decoder, which runs channels-last in inference, the blocks run channels-last
+            too, weights included (12 3x3 32-channel convs at 8 px: 0.68 -> 0.38 ms on a 2-core AVX2
+            CPU, docs/benchmarks.md 2026-12-07), and hand the decoder a channels-last map.
         """
         assert_shape(h, [None, self.cfg.clstm_hidden[-1], None, None], "h")
         dtype = compute_dtype(h.device.type, self.c1.weight.dtype)
         if self.training or not no_grad_needed(*(block.main[0].weight for block in self.residual)):
             return self.residual(h.to(dtype))
         x = h.to(dtype)
+        channels_last = self.cfg.decoder_kind == "isla"
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         for i, block in enumerate(self.residual):
-            w1, b1, w2, b2 = self._frozen[f"residual.{i}"].get(_block_sources(block), lambda: _fold_block(block, dtype),
-                                                               dtype)
+            w1, b1, w2, b2 = self._frozen[f"residual.{i}"].get(
+                _block_sources(block), lambda: _fold_block(block, dtype, channels_last), dtype, channels_last)
             x = x + F.conv2d(F.conv2d(x, w1, b1, 1, 1).relu_(), w2, b2, 1, 1)
         return x
 
@@ -262,10 +268,12 @@ def _block_sources(block: ResidualBlock):
             conv2.weight, bn2.weight, bn2.bias, bn2.running_mean, bn2.running_var)
 
 
-def _fold_block(block: ResidualBlock, dtype: torch.dtype):
-    """(w1, b1, w2, b2): the block's two conv+BN pairs with BN (running statistics) folded in."""
+def _fold_block(block: ResidualBlock, dtype: torch.dtype, channels_last: bool = False):
+    """(w1, b1, w2, b2): the block's two conv+BN pairs with BN (running statistics) folded in; the
+    weights in channels-last memory format when ``channels_last``."""
     out = []
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
     for conv, bn in ((block.main[0], block.main[1]), (block.main[3], block.main[4])):
         w, b = fuse_conv_bn_weights(conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias)
-        out += [w.detach().to(dtype), b.detach().to(dtype)]
+        out += [w.detach().to(dtype).contiguous(memory_format=fmt), b.detach().to(dtype)]
     return tuple(out)

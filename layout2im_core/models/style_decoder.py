@@ -229,6 +229,25 @@ def add_upsampled(r: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     return (r.unflatten(3, (w, 2)).unflatten(2, (h, 2)) + s[:, :, :, None, :, None]).flatten(4, 5).flatten(2, 3)
 
 
+def inference_conv(conv: nn.Conv2d, x: torch.Tensor, cache: DerivedCache) -> torch.Tensor:
+    """``conv(x)`` for the channels-last inference decoder: when no gradient is needed the weight is
+    taken from ``cache`` as a channels-last copy, so oneDNN does not reorder it on every call (a 3x3
+    128 -> 128 conv at 8 px: 0.32 -> 0.18 ms on a 2-core AVX2 CPU, docs/benchmarks.md 2026-12-07);
+    otherwise ``conv(x)`` itself. The same sums either way.
+
+    Args:
+        conv: any ``nn.Conv2d``; x: [B, Cin, H, W]; cache: this conv's own ``DerivedCache``.
+
+    Returns:
+        [B, Cout, H', W'] (channels-last when ``x`` is).
+    """
+    w = conv.weight
+    if not no_grad_needed(w):
+        return conv(x)
+    w_cl = cache.get((w,), lambda: w.detach().contiguous(memory_format=torch.channels_last))
+    return F.conv2d(x, w_cl, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+
+
 class UpBlock(nn.Module):
     """Residual x2 up-sampling block with ISLA norms (LostGAN ``ResBlock``, nearest up + 3x3 convs).
 
@@ -244,7 +263,11 @@ class UpBlock(nn.Module):
         self.norm2 = IslaNorm(cout, style_dim)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
         self.shortcut = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
-        self._up_kernel = DerivedCache()  # inference: conv1's upsample_kernel (not in the state dict)
+        # inference only, not in the state dict: conv1's upsample_kernel, channels-last copies of the
+        # other convs' weights (inference_conv)
+        self._up_kernel = DerivedCache()
+        self._conv2_cl = DerivedCache()
+        self._shortcut_cl = DerivedCache()
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, w_in: torch.Tensor, w_out: torch.Tensor,
                 p_in: Optional[torch.Tensor] = None, p_out: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -262,12 +285,16 @@ class UpBlock(nn.Module):
             # A 1x1 conv commutes with nearest up-sampling: apply it at the lower resolution (4x cheaper).
             return add_upsampled(r, self.shortcut(x))
         # inference: the same function, the up-sampling conv at the low resolution (upsample_conv3x3)
-        a = F.relu(self.norm1(x, style, w_in, p_in))
+        a = self.norm1(x, style, w_in, p_in).relu_()  # in place: the norm's output is a fresh tensor
         w = self.conv1.weight
-        kernel = self._up_kernel.get((w,), lambda: upsample_kernel(w.detach())) if no_grad_needed(w) else None
+        kernel = None
+        if no_grad_needed(w):  # channels-last, as the input: oneDNN then reorders nothing per call
+            kernel = self._up_kernel.get((w,), lambda: upsample_kernel(w.detach()).contiguous(
+                memory_format=torch.channels_last))
         r = upsample_conv3x3(a, self.conv1, kernel)
-        r = self.conv2(F.relu(self.norm2(r, style, w_out, p_out)))
-        return r + F.interpolate(self.shortcut(x), scale_factor=2, mode="nearest")
+        r = inference_conv(self.conv2, self.norm2(r, style, w_out, p_out).relu_(), self._conv2_cl)
+        s = inference_conv(self.shortcut, x, self._shortcut_cl) if isinstance(self.shortcut, nn.Conv2d) else x
+        return r + F.interpolate(s, scale_factor=2, mode="nearest")
 
 
 @dataclass
@@ -302,6 +329,8 @@ class StyleDecoder(nn.Module):
         self.blocks = nn.ModuleList([UpBlock(w[0], w[1], sd), UpBlock(w[1], w[2], sd), UpBlock(w[2], w[3], sd)])
         self.norm_out = IslaNorm(w[3], sd)
         self.conv_out = nn.Conv2d(w[3], 3, 3, 1, 1)
+        self._stem_cl = DerivedCache()  # inference: channels-last weights (inference_conv)
+        self._conv_out_cl = DerivedCache()
 
     def object_parts(self, obj_emb: torch.Tensor, z_obj: torch.Tensor, bboxes: torch.Tensor,
                      obj_mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -346,13 +375,15 @@ class StyleDecoder(nn.Module):
         assert_shape(h, [None, self.stem.in_channels, 8, 8], "h")
         weights = layout.weights
         pixel: List[Optional[torch.Tensor]] = [None] * len(weights)
-        x = self.stem(h)
         if not self.training and no_grad_needed(self.norm_out.proj.weight):
             # inference: channels-last throughout (UpBlock), each resolution's pixel-major weights once
             pixel = [pixel_major(w) for w in weights]
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = inference_conv(self.stem, h.contiguous(memory_format=torch.channels_last), self._stem_cl)
+        else:
+            x = self.stem(h)
         for i, block in enumerate(self.blocks):
             x = block(x, layout.style, weights[i], weights[i + 1], pixel[i], pixel[i + 1])
         x = F.relu(self.norm_out(x, layout.style, weights[3], pixel[3]))
-        img = torch.tanh(self.conv_out(x))
+        img = torch.tanh(inference_conv(self.conv_out, x, self._conv_out_cl) if pixel[0] is not None
+                         else self.conv_out(x))
         return img.contiguous() if pixel[0] is not None else img  # callers get NCHW from inference too
