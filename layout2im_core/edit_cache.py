@@ -52,7 +52,7 @@ class EditCache:
 
     def clear(self) -> None:
         """Forget the cached per-object entries (features; styles and masks) and conv-LSTM states."""
-        self._features: "OrderedDict[tuple, _ObjectEntry]" = OrderedDict()
+        self._entries: "OrderedDict[tuple, _ObjectEntry]" = OrderedDict()
         self._last = _LastLayout()
 
     def _object_key(self, obj_id: int, bbox: torch.Tensor, z: torch.Tensor) -> tuple:
@@ -63,7 +63,7 @@ class EditCache:
     def _entries_for(self, keys, objs, bboxes, zs, dev: torch.device,
                      autocast: Callable[[], AbstractContextManager]) -> List[_ObjectEntry]:
         """Per-object cache entries, from the cache or computed in one batch."""
-        missing = [i for i, k in enumerate(keys) if k not in self._features]
+        missing = [i for i, k in enumerate(keys) if k not in self._entries]
         if missing:
             idx = torch.tensor(missing)
             o, b, z = objs[idx].to(dev), bboxes[idx].to(dev), zs[idx].to(dev)
@@ -75,14 +75,14 @@ class EditCache:
                     ones = torch.ones(1, len(missing), dtype=torch.bool, device=dev)
                     style, masks = self.G.decoder.object_parts(le.embedding(o)[None], z[None], b[None], ones)
             for j, i in enumerate(missing):  # clones: an evicted entry must not keep its batch alive
-                self._features[keys[i]] = _ObjectEntry(f[j].clone(), None if style is None else style[0, j].clone(),
+                self._entries[keys[i]] = _ObjectEntry(f[j].clone(), None if style is None else style[0, j].clone(),
                                                        None if masks is None else masks[0, j].clone())
         entries = []
         for k in keys:
-            self._features.move_to_end(k)
-            entries.append(self._features[k])
-        while len(self._features) > max(self.feature_cache_size, 2 * len(keys)):
-            self._features.popitem(last=False)
+            self._entries.move_to_end(k)
+            entries.append(self._entries[k])
+        while len(self._entries) > max(self.feature_cache_size, 2 * len(keys)):
+            self._entries.popitem(last=False)
         return entries
 
     def render(self, objs: torch.Tensor, bboxes: torch.Tensor, zs: torch.Tensor, dev: torch.device,
@@ -115,14 +115,13 @@ class EditCache:
             else:  # objects were only removed from the end: the state after the last one is cached
                 assert state is not None  # first == len(keys) > 0 here
                 h = state[-1][0]
-            if self.G.cfg.decoder_kind == "isla":
-                dec = self.G.decoder
-                layout = dec.compose_layout(torch.stack([e.style for e in entries])[None],
-                                            torch.stack([e.mask for e in entries])[None])
-                img = dec(le.bottleneck(h), layout)
-            else:
-                ones = torch.ones(1, len(keys), dtype=torch.bool, device=dev)
-                img = self.G.decode(le.bottleneck(h), objs[None].to(dev), bboxes[None].to(dev), zs[None].to(dev), ones)
+            style_layout = None
+            if self.G.cfg.decoder_kind == "isla":  # the cached parts, composed: no style or mask recomputed
+                style_layout = self.G.decoder.compose_layout(torch.stack([e.style for e in entries])[None],
+                                                             torch.stack([e.mask for e in entries])[None])
+            ones = torch.ones(1, len(keys), dtype=torch.bool, device=dev)
+            img = self.G.decode(le.bottleneck(h), objs[None].to(dev), bboxes[None].to(dev), zs[None].to(dev), ones,
+                                style_layout=style_layout)
         image = to_unit(img)[0]
         self._last = _LastLayout(keys, prev.states[:first] + states, image)
         return image.copy()

@@ -218,3 +218,21 @@ def test_isla_norm_with_its_batch_norm_folded_is_the_same_function():
         norm.proj.bias.add_(1.0)
         gamma, beta = torch.einsum("bohw,boc->bchw", w, norm.proj(style)).chunk(2, 1)
         assert torch.allclose(norm(x, style, w), norm.bn(x) * (1 + gamma) + beta, atol=1e-5)
+
+
+def test_decode_takes_a_composed_style_layout_only_for_the_isla_decoder():
+    """``Generator.decode(..., style_layout=)`` (the edit path's cached parts) gives what the decoder
+    computes from the layout itself; a decoder without styles refuses one by name."""
+    torch.manual_seed(3)
+    G = Generator(model_preset("tiny-isla", 9)).eval()
+    objs, obj_mask = torch.tensor([[1, 4]]), torch.ones(1, 2, dtype=torch.bool)
+    bboxes, z = torch.tensor([[[0.1, 0.1, 0.6, 0.5], [0.3, 0.4, 0.9, 0.9]]]), torch.randn(1, 2, G.cfg.z_dim)
+    with torch.no_grad():
+        h = G.layout_encoder(objs, bboxes, z, obj_mask)
+        parts = G.decoder.object_parts(G.layout_encoder.embedding(objs), z, bboxes, obj_mask)
+        given = G.decode(h, objs, bboxes, z, obj_mask, style_layout=G.decoder.compose_layout(*parts))
+        assert torch.equal(given, G.decode(h, objs, bboxes, z, obj_mask))
+    plain = Generator(model_preset("tiny", 9)).eval()
+    with pytest.raises(ValueError, match="style_layout"):
+        plain.decode(plain.layout_encoder(objs, bboxes, z, obj_mask), objs, bboxes, z, obj_mask,
+                     style_layout=G.decoder.compose_layout(*parts))

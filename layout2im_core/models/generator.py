@@ -15,7 +15,7 @@ from .crop_encoder import CropEncoder
 from .decoder import Decoder
 from .layout_encoder import LayoutEncoder
 from .shapes import assert_shape
-from .style_decoder import StyleDecoder
+from .style_decoder import StyleDecoder, StyleLayout
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -110,13 +110,23 @@ class Generator(nn.Module):
         return self.decode(self.layout_encoder(objs, bboxes, z_obj, obj_mask), objs, bboxes, z_obj, obj_mask)
 
     def decode(self, h: torch.Tensor, objs: torch.Tensor, bboxes: torch.Tensor, z_obj: torch.Tensor,
-               obj_mask: torch.Tensor) -> torch.Tensor:
+               obj_mask: torch.Tensor, style_layout: Optional[StyleLayout] = None) -> torch.Tensor:
         """Decoder on a layout feature h [B, C, 8, 8]. The ISLA decoder also gets every object's style
-        and mask (objs [B, O], bboxes [B, O, 4], z_obj [B, O, Z], obj_mask [B, O]); with
-        ``decoder_layout`` the paper's decoder gets the layout map. Returns [B, 3, 64, 64]."""
+        and mask (objs [B, O], bboxes [B, O, 4], z_obj [B, O, Z], obj_mask [B, O]), or ``style_layout``
+        when the caller already composed them (the edit path keeps each object's parts,
+        ``edit_cache.py``); with ``decoder_layout`` the paper's decoder gets the layout map.
+        Returns [B, 3, 64, 64].
+
+        Raises:
+            ValueError: ``style_layout`` given to a model whose decoder is not the ISLA one.
+        """
         if self.cfg.decoder_kind == "isla":
-            obj_emb = self.layout_encoder.embedding(objs)  # [B, O, E]
-            return self.decoder(h, self.decoder.style_layout(obj_emb, z_obj, bboxes, obj_mask))
+            if style_layout is None:
+                obj_emb = self.layout_encoder.embedding(objs)  # [B, O, E]
+                style_layout = self.decoder.style_layout(obj_emb, z_obj, bboxes, obj_mask)
+            return self.decoder(h, style_layout)
+        if style_layout is not None:
+            raise ValueError(f"style_layout is for the isla decoder; this model's is {self.cfg.decoder_kind!r}")
         if not self.cfg.decoder_layout:
             return self.decoder(h)
         return self.decoder(h, self.layout_encoder.layout_map(objs, bboxes, obj_mask))
