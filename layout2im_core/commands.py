@@ -7,6 +7,7 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import Optional
 
 from .cli_args import MAX_SEED, device_name, ensure_output_file, int_range, model_name
 from .cli_args import ensure_writable_dir as _ensure_writable_dir
@@ -65,19 +66,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_make_scenes)
 
 
+def _info_model_path(args) -> Optional[Path]:
+    """The model file ``info`` describes: ``--model`` resolved (a shipped name or a path), or None when
+    none is given. Raises Layout2ImError for both --preset and --model; ModelFileError (one line,
+    exit 2) for a name that is neither shipped nor a file."""
+    if args.model is None:
+        return None
+    if args.preset is not None:
+        raise Layout2ImError("give --preset or --model, not both")
+    from .model_registry import resolve_model
+
+    return resolve_model(args.model)
+
+
 def cmd_info(args) -> int:
+    model_path = _info_model_path(args)
     if args.device is not None:
-        return cmd_info_device(args)
+        return cmd_info_device(args, model_path)
     from .info import config_info, model_info
 
-    if args.model is not None:  # a model file's own architecture (ModelFileError: one line, exit 2)
-        if args.preset is not None:
-            raise Layout2ImError("give --preset or --model, not both")
+    if model_path is not None:  # a model file's own architecture
         from .checkpoint import load_model_file
         from .config import preset_name
-        from .model_registry import resolve_model
 
-        mf = load_model_file(resolve_model(args.model))
+        mf = load_model_file(model_path)
         info = {"model": mf.name, **config_info(mf.config, preset_name(mf.config))}
         print(json.dumps(info, indent=2))
         return 0
@@ -89,16 +101,18 @@ def cmd_info(args) -> int:
     return 0
 
 
-def cmd_info_device(args) -> int:
-    """``info --device``: the device report and the precision the policy picks for a model, as JSON."""
+def cmd_info_device(args, model_path: Optional[Path]) -> int:
+    """``info --device``: the device report and the precision the policy picks for a model, as JSON:
+    the model file ``model_path`` (``_info_model_path``), else ``--preset``'s random model, else the
+    shipped default model when installed, else ``paper``'s."""
     from .inference import Layout2ImModel, default_model_path
     from .precision import device_report, resolve_device
 
     device = resolve_device(args.device)  # DeviceError: one line, exit 2
-    if args.model is None and args.preset is None and default_model_path().is_file():
-        args.model = str(default_model_path())
-    if args.model is not None:
-        model = Layout2ImModel.load(args.model, device=str(device), precision=args.precision)
+    if model_path is None and args.preset is None and default_model_path().is_file():
+        model_path = default_model_path()
+    if model_path is not None:
+        model = Layout2ImModel.load(str(model_path), device=str(device), precision=args.precision)
     else:
         try:
             model = Layout2ImModel.random(args.preset or "paper", device=str(device), precision=args.precision)

@@ -40,6 +40,11 @@ def test_info_of_a_model_file_describes_that_model(tmp_path, capsys):
     assert main(["info", "--model", str(path), "--preset", "paper"]) == 2
     assert "give --preset or --model, not both" in capsys.readouterr().err
     assert main(["info", "--model", str(tmp_path / "gone.safetensors")]) == 2
+    # --device reports on the same file, by the same rules
+    assert main(["info", "--device", "cpu", "--model", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == {"name": "mine", "preset": "tiny-isla"}
+    assert main(["info", "--device", "cpu", "--model", str(path), "--preset", "paper"]) == 2
+    assert "give --preset or --model, not both" in capsys.readouterr().err
 
 
 def test_generate_renders_samples(model_file, tmp_path):
