@@ -67,9 +67,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _info_model_path(args) -> Optional[Path]:
-    """The model file ``info`` describes: ``--model`` resolved (a shipped name or a path), or None when
-    none is given. Raises Layout2ImError for both --preset and --model; ModelFileError (one line,
-    exit 2) for a name that is neither shipped nor a file."""
+    """The model file ``info`` describes.
+
+    Returns:
+        ``--model`` resolved (a shipped name or a path), or None when it is not given.
+
+    Raises:
+        Layout2ImError: both --preset and --model given.
+        ModelFileError: a name that is neither shipped nor a file (one line, exit 2).
+    """
     if args.model is None:
         return None
     if args.preset is not None:
@@ -104,7 +110,13 @@ def cmd_info(args) -> int:
 def cmd_info_device(args, model_path: Optional[Path]) -> int:
     """``info --device``: the device report and the precision the policy picks for a model, as JSON:
     the model file ``model_path`` (``_info_model_path``), else ``--preset``'s random model, else the
-    shipped default model when installed, else ``paper``'s."""
+    shipped default model when installed, else ``paper``'s.
+
+    Raises:
+        DeviceError: ``--device`` names no usable device.
+        ModelFileError: the model file does not load.
+        Layout2ImError: an unknown preset.
+    """
     from .inference import Layout2ImModel, default_model_path
     from .precision import device_report, resolve_device
 

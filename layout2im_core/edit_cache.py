@@ -76,7 +76,7 @@ class EditCache:
                     style, masks = self.G.decoder.object_parts(le.embedding(o)[None], z[None], b[None], ones)
             for j, i in enumerate(missing):  # clones: an evicted entry must not keep its batch alive
                 self._entries[keys[i]] = _ObjectEntry(f[j].clone(), None if style is None else style[0, j].clone(),
-                                                       None if masks is None else masks[0, j].clone())
+                                                      None if masks is None else masks[0, j].clone())
         entries = []
         for k in keys:
             self._entries.move_to_end(k)
@@ -104,6 +104,8 @@ class EditCache:
         if first == len(keys) == len(prev.keys) and prev.image is not None:
             return prev.image.copy()
         entries = self._entries_for(keys, objs, bboxes, zs, dev, autocast)
+        # the layout on the device before any model work is queued (a blocking copy then waits for nothing)
+        objs_d, bboxes_d, zs_d = objs[None].to(dev), bboxes[None].to(dev), zs[None].to(dev)
         le = self.G.layout_encoder
         state = prev.states[first - 1] if first > 0 else None
         states = []
@@ -120,8 +122,7 @@ class EditCache:
                 style_layout = self.G.decoder.compose_layout(torch.stack([e.style for e in entries])[None],
                                                              torch.stack([e.mask for e in entries])[None])
             ones = torch.ones(1, len(keys), dtype=torch.bool, device=dev)
-            img = self.G.decode(le.bottleneck(h), objs[None].to(dev), bboxes[None].to(dev), zs[None].to(dev), ones,
-                                style_layout=style_layout)
+            img = self.G.decode(le.bottleneck(h), objs_d, bboxes_d, zs_d, ones, style_layout=style_layout)
         image = to_unit(img)[0]
         self._last = _LastLayout(keys, prev.states[:first] + states, image)
         return image.copy()

@@ -221,18 +221,41 @@ def test_isla_norm_with_its_batch_norm_folded_is_the_same_function():
 
 
 def test_decode_takes_a_composed_style_layout_only_for_the_isla_decoder():
-    """``Generator.decode(..., style_layout=)`` (the edit path's cached parts) gives what the decoder
-    computes from the layout itself; a decoder without styles refuses one by name."""
+    """``Generator.decode(..., style_layout=)`` (the edit path's cached parts) renders the given styles
+    and masks, not ones computed from the layout arguments; a decoder without styles refuses one by
+    name, as does a layout of another batch size."""
     torch.manual_seed(3)
     G = Generator(model_preset("tiny-isla", 9)).eval()
     objs, obj_mask = torch.tensor([[1, 4]]), torch.ones(1, 2, dtype=torch.bool)
     bboxes, z = torch.tensor([[[0.1, 0.1, 0.6, 0.5], [0.3, 0.4, 0.9, 0.9]]]), torch.randn(1, 2, G.cfg.z_dim)
     with torch.no_grad():
         h = G.layout_encoder(objs, bboxes, z, obj_mask)
-        parts = G.decoder.object_parts(G.layout_encoder.embedding(objs), z, bboxes, obj_mask)
-        given = G.decode(h, objs, bboxes, z, obj_mask, style_layout=G.decoder.compose_layout(*parts))
-        assert torch.equal(given, G.decode(h, objs, bboxes, z, obj_mask))
+        other_z = G.decoder.object_parts(G.layout_encoder.embedding(objs), z + 2, bboxes, obj_mask)
+        given = G.decoder.compose_layout(*other_z)
+        out = G.decode(h, objs, bboxes, z, obj_mask, style_layout=given)
+        assert torch.equal(out, G.decoder(h, given))
+        assert (out - G.decode(h, objs, bboxes, z, obj_mask)).abs().max() > 1e-4  # not the layout's own styles
+        with pytest.raises(ValueError, match="style_layout is of 1 layouts, h of 2"):
+            G.decode(h.repeat(2, 1, 1, 1), objs.repeat(2, 1), bboxes.repeat(2, 1, 1), z.repeat(2, 1, 1),
+                     obj_mask.repeat(2, 1), style_layout=given)
     plain = Generator(model_preset("tiny", 9)).eval()
     with pytest.raises(ValueError, match="style_layout"):
-        plain.decode(plain.layout_encoder(objs, bboxes, z, obj_mask), objs, bboxes, z, obj_mask,
-                     style_layout=G.decoder.compose_layout(*parts))
+        plain.decode(plain.layout_encoder(objs, bboxes, z, obj_mask), objs, bboxes, z, obj_mask, style_layout=given)
+
+
+def test_the_cached_upsampling_kernel_does_not_keep_the_precision_it_was_first_made_in():
+    """A bf16 render first, then fp32: the inference kernel cache holds the weight's own dtype (it
+    once kept bf16 and the fp32 render failed with a dtype mismatch)."""
+    torch.manual_seed(4)
+    G = Generator(model_preset("tiny-isla", 9)).eval()
+    objs, obj_mask = torch.tensor([[1, 4]]), torch.ones(1, 2, dtype=torch.bool)
+    bboxes, z = torch.tensor([[[0.1, 0.1, 0.6, 0.5], [0.3, 0.4, 0.9, 0.9]]]), torch.randn(1, 2, G.cfg.z_dim)
+    with torch.no_grad():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = G.generate(objs, bboxes, z, obj_mask)
+        full = G.generate(objs, bboxes, z, obj_mask)
+        with torch.enable_grad():
+            ref = G.generate(objs, bboxes, z, obj_mask).detach()  # no cached kernel
+    assert full.dtype == torch.float32
+    torch.testing.assert_close(full, ref, atol=1e-5, rtol=0)
+    assert (low.float() - full).abs().max() < 0.1  # bf16 is close, not equal

@@ -4,7 +4,10 @@ folded in), computed once and reused until a source tensor changes.
 Only no-grad callers use them: a training forward derives its tensors afresh so gradients reach the
 parameters. A source "changes" when its storage, version counter (bumped by every in-place update:
 optimiser steps, ``load_state_dict``), dtype or device does, so a cache can never serve stale
-weights. The cache is a plain attribute: it is not part of the state dict.
+weights, as long as every update bumps the version counter. Writes through ``p.data`` and, in torch
+2.13, ``torch.optim.Adam(..., fused=True)`` steps do not, and would leave a cache stale; the trainer
+uses the default (non-fused) Adam and EMA ``lerp_``, which do.
+The cache is a plain attribute: it is not part of the state dict.
 """
 
 from __future__ import annotations

@@ -112,15 +112,19 @@ class Generator(nn.Module):
     def decode(self, h: torch.Tensor, objs: torch.Tensor, bboxes: torch.Tensor, z_obj: torch.Tensor,
                obj_mask: torch.Tensor, style_layout: Optional[StyleLayout] = None) -> torch.Tensor:
         """Decoder on a layout feature h [B, C, 8, 8]. The ISLA decoder also gets every object's style
-        and mask (objs [B, O], bboxes [B, O, 4], z_obj [B, O, Z], obj_mask [B, O]), or ``style_layout``
-        when the caller already composed them (the edit path keeps each object's parts,
-        ``edit_cache.py``); with ``decoder_layout`` the paper's decoder gets the layout map.
-        Returns [B, 3, 64, 64].
+        and mask, computed here from objs [B, O], bboxes [B, O, 4], z_obj [B, O, Z] and obj_mask
+        [B, O], or taken from ``style_layout`` when the caller already composed them (the edit path
+        keeps each object's parts, ``edit_cache.py``; ``StyleDecoder.compose_layout``: style
+        [B, O, S'], weights [B, O, R, R] at R = 8, 16, 32, 64; the layout arguments are then unused).
+        With ``decoder_layout`` the paper's decoder gets the layout map. Returns [B, 3, 64, 64].
 
         Raises:
-            ValueError: ``style_layout`` given to a model whose decoder is not the ISLA one.
+            ValueError: ``style_layout`` given to a model whose decoder is not the ISLA one, or whose
+                batch differs from h's.
         """
         if self.cfg.decoder_kind == "isla":
+            if style_layout is not None and style_layout.style.shape[0] != h.shape[0]:
+                raise ValueError(f"style_layout is of {style_layout.style.shape[0]} layouts, h of {h.shape[0]}")
             if style_layout is None:
                 obj_emb = self.layout_encoder.embedding(objs)  # [B, O, E]
                 style_layout = self.decoder.style_layout(obj_emb, z_obj, bboxes, obj_mask)

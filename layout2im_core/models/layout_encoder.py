@@ -165,7 +165,8 @@ class LayoutEncoder(nn.Module):
             objs: [B, O] int64; bboxes: [B, O, 4] float; z_obj: [B, O, Z] float; obj_mask: [B, O] bool.
 
         Returns:
-            [B, Ch_last, 8, 8] layout feature (after the residual bottleneck).
+            [B, Ch_last, 8, 8] layout feature (after the residual bottleneck); channels-last in memory
+            for the isla decoder in inference (``bottleneck``), else plain contiguous.
         """
         assert_shape(objs, [None, None], "objs")
         b, o = objs.shape

@@ -233,10 +233,12 @@ def inference_conv(conv: nn.Conv2d, x: torch.Tensor, cache: DerivedCache) -> tor
     """``conv(x)`` for the channels-last inference decoder: when no gradient is needed the weight is
     taken from ``cache`` as a channels-last copy, so oneDNN does not reorder it on every call (a 3x3
     128 -> 128 conv at 8 px: 0.32 -> 0.18 ms on a 2-core AVX2 CPU, docs/benchmarks.md 2026-12-07);
-    otherwise ``conv(x)`` itself. The same sums either way.
+    otherwise ``conv(x)`` itself. The same function to float rounding (oneDNN may sum in another
+    order: ~1e-7); the module's forward hooks are not run on the cached path.
 
     Args:
-        conv: any ``nn.Conv2d``; x: [B, Cin, H, W]; cache: this conv's own ``DerivedCache``.
+        conv: an ``nn.Conv2d`` (any padding mode: ``_conv_forward`` applies it); x: [B, Cin, H, W];
+            cache: this conv's own ``DerivedCache``.
 
     Returns:
         [B, Cout, H', W'] (channels-last when ``x`` is).
@@ -245,7 +247,15 @@ def inference_conv(conv: nn.Conv2d, x: torch.Tensor, cache: DerivedCache) -> tor
     if not no_grad_needed(w):
         return conv(x)
     w_cl = cache.get((w,), lambda: w.detach().contiguous(memory_format=torch.channels_last))
-    return F.conv2d(x, w_cl, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+    return conv._conv_forward(x, w_cl, conv.bias)
+
+
+def _inference_up_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """The cached ``upsample_kernel`` of inference: built with autocast off, so it is in the weight's
+    own dtype whatever precision the first render ran in (autocast casts it per call), and stored
+    channels-last like the decoder's activations."""
+    with torch.autocast(weight.device.type, enabled=False):
+        return upsample_kernel(weight.detach()).contiguous(memory_format=torch.channels_last)
 
 
 class UpBlock(nn.Module):
@@ -265,9 +275,9 @@ class UpBlock(nn.Module):
         self.shortcut = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
         # inference only, not in the state dict: conv1's upsample_kernel, channels-last copies of the
         # other convs' weights (inference_conv)
+        # (a 1x1 weight is already channels-last: the shortcut needs no copy)
         self._up_kernel = DerivedCache()
         self._conv2_cl = DerivedCache()
-        self._shortcut_cl = DerivedCache()
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, w_in: torch.Tensor, w_out: torch.Tensor,
                 p_in: Optional[torch.Tensor] = None, p_out: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -289,12 +299,10 @@ class UpBlock(nn.Module):
         w = self.conv1.weight
         kernel = None
         if no_grad_needed(w):  # channels-last, as the input: oneDNN then reorders nothing per call
-            kernel = self._up_kernel.get((w,), lambda: upsample_kernel(w.detach()).contiguous(
-                memory_format=torch.channels_last))
+            kernel = self._up_kernel.get((w,), lambda: _inference_up_kernel(w))
         r = upsample_conv3x3(a, self.conv1, kernel)
         r = inference_conv(self.conv2, self.norm2(r, style, w_out, p_out).relu_(), self._conv2_cl)
-        s = inference_conv(self.shortcut, x, self._shortcut_cl) if isinstance(self.shortcut, nn.Conv2d) else x
-        return r + F.interpolate(s, scale_factor=2, mode="nearest")
+        return r + F.interpolate(self.shortcut(x), scale_factor=2, mode="nearest")
 
 
 @dataclass
