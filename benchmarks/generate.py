@@ -6,7 +6,10 @@ measured matmul rate).
 With ``--baseline CHECKOUT`` the same model (same weights) is also run by another revision's code
 (e.g. ``git worktree add /tmp/main16 0c8c566``), alternating call by call in this process, and each
 row gets the baseline's time and the speed-up; fp32 rows also give the largest difference of the two
-images (values in [0, 1]). Precision ``auto`` lets each side apply its own policy.
+images (values in [0, 1]). Precision ``auto`` lets each side apply its own policy. With
+``--baseline-model FILE`` the baseline side renders another model file of the same architecture
+instead (in ``--baseline``'s code, else ours), alternating the same way: do trained weights render
+faster or slower than others (subnormals once made them slower)?
 
 Targets (issue #16, ``paper``, 8 objects, against the branch's starting point in the same run): fp32
 full render >= 1.3x faster, edit of the first object >= 1.3x faster; the shipped models (``isla``,
@@ -14,7 +17,7 @@ full render >= 1.3x faster, edit of the first object >= 1.3x faster; the shipped
 
     python benchmarks/generate.py [--preset paper[,isla,...]] [--model FILE] [--objects 1,2,4,8]
                                   [--precisions fp32,bf16,auto] [--repeats 15] [--threads N]
-                                  [--baseline CHECKOUT] [--json FILE]
+                                  [--baseline CHECKOUT] [--baseline-model FILE] [--json FILE]
 """
 
 from __future__ import annotations
@@ -122,7 +125,11 @@ def build_sides(args, preset, baseline):
     else:
         ours = Layout2ImModel.random(preset, device="cpu", precision="fp32")
     sides = [Side("ours", ours, our_types)]
-    if baseline is not None:
+    if args.baseline_model:  # other weights, run by the baseline checkout's code or by ours
+        code = baseline or {"inference": sys.modules[Layout2ImModel.__module__], "types": our_types}
+        base = code["inference"].Layout2ImModel.load(args.baseline_model, device="cpu", precision="fp32")
+        sides.append(Side("baseline", base, code["types"]))
+    elif baseline is not None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.safetensors"
             ours.save(path)  # the same weights for both
@@ -153,6 +160,9 @@ def main(argv=None):
                     help="comma list of fp32, bf16, auto (each side's own policy); bf16 is emulated, slow, on "
                          "CPUs without AVX512-BF16/AMX")
     ap.add_argument("--baseline", default=None, help="a checkout of another revision to compare with")
+    ap.add_argument("--baseline-model", default=None,
+                    help="the baseline side renders this model file (other weights of the same architecture: "
+                         "does training change the speed?), with --baseline's code or else ours")
     ap.add_argument("--json", default=None)
     add_cpu_options(ap)
     args = ap.parse_args(argv)
@@ -173,12 +183,14 @@ def main(argv=None):
           f"{info['native_bf16']} ({info['native_bf16_why']}), subnormals {args.subnormals}, load "
           f"{info['loadavg_1min']:.2f}; matmul 2048^2: "
           + ", ".join(f"{p} {r:.0f} GFLOP/s" for p, r in rates.items())
-          + (f"; baseline {args.baseline} ({baseline['revision']})" if baseline else ""))
+          + (f"; baseline {args.baseline} ({baseline['revision']})" if baseline else "")
+          + (f"; baseline weights {args.baseline_model}" if args.baseline_model else ""))
+    compare = baseline is not None or args.baseline_model is not None
     rows = []
     head = (f"{'preset':10} {'prec':5} {'objs':>4} {'full':>7} {'edit-last':>9} {'edit-first':>10} {'GFLOP':>6} "
             f"{'bound':>6}")
     print(head + ("  | baseline: full edit-last edit-first | speed-up: full edit-last edit-first | max diff"
-                  if baseline else ""))
+                  if compare else ""))
     for preset in args.preset.split(","):
         sides = build_sides(args, preset, baseline)
         ours = sides[0].model
@@ -195,14 +207,14 @@ def main(argv=None):
                            flop_bound_ms=gf / rates[used["ours"]] * 1000)
                 line = (f"{row['preset']:10} {used['ours']:5} {n:4d} {row['full_ms']:7.1f} {row['edit_last_ms']:9.1f} "
                         f"{row['edit_first_ms']:10.1f} {gf:6.2f} {row['flop_bound_ms']:6.1f}")
-                if baseline:
+                if compare:
                     b = t["baseline"]
                     row.update(baseline_precision=used["baseline"], baseline_full_ms=b["full"],
                                baseline_edit_last_ms=b["edit_last"], baseline_edit_first_ms=b["edit_first"],
                                speedup_full=b["full"] / row["full_ms"],
                                speedup_edit_last=b["edit_last"] / row["edit_last_ms"],
                                speedup_edit_first=b["edit_first"] / row["edit_first_ms"])
-                    if used["ours"] == used["baseline"] == "fp32":
+                    if used["ours"] == used["baseline"] == "fp32" and not args.baseline_model:  # same weights
                         row["max_abs_diff"] = max_image_diff(sides[0], sides[1], n)
                     line += (f"  | {used['baseline']:5} {b['full']:7.1f} {b['edit_last']:7.1f} "
                              f"{b['edit_first']:7.1f} | {row['speedup_full']:5.2f} {row['speedup_edit_last']:5.2f} "
