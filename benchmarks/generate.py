@@ -38,6 +38,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from _cpu_options import add_cpu_options, apply_cpu_options  # noqa: E402
 
+from layout2im_core import inference as our_inference  # noqa: E402
 from layout2im_core import types as our_types  # noqa: E402
 from layout2im_core.inference import Layout2ImModel  # noqa: E402
 from layout2im_core.info import generate_flops  # noqa: E402
@@ -126,7 +127,7 @@ def build_sides(args, preset, baseline):
         ours = Layout2ImModel.random(preset, device="cpu", precision="fp32")
     sides = [Side("ours", ours, our_types)]
     if args.baseline_model:  # other weights, run by the baseline checkout's code or by ours
-        code = baseline or {"inference": sys.modules[Layout2ImModel.__module__], "types": our_types}
+        code = baseline or {"inference": our_inference, "types": our_types}
         base = code["inference"].Layout2ImModel.load(args.baseline_model, device="cpu", precision="fp32")
         sides.append(Side("baseline", base, code["types"]))
     elif baseline is not None:

@@ -188,9 +188,11 @@ _UP_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0
 
 def upsample_kernel(weight: torch.Tensor) -> torch.Tensor:
     """The stride-2 transposed-conv kernel [Cin, Cout, 4, 4] of nearest x2 + a 3x3 conv of
-    ``weight`` [Cout, Cin, 3, 3] (``_UP_TAPS``), in the weight's dtype."""
+    ``weight`` [Cout, Cin, 3, 3] (``_UP_TAPS``), in the weight's dtype: computed with autocast off, so
+    a kernel made (and cached) during a bf16 render is not bf16 (autocast casts it per call)."""
     taps = _UP_TAPS.to(weight.device, weight.dtype)
-    return torch.einsum("ka,lb,oiab->iokl", taps, taps, weight)
+    with torch.autocast(weight.device.type, enabled=False):
+        return torch.einsum("ka,lb,oiab->iokl", taps, taps, weight)
 
 
 def upsample_conv3x3(x: torch.Tensor, conv: nn.Conv2d, kernel: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -210,8 +212,7 @@ def upsample_conv3x3(x: torch.Tensor, conv: nn.Conv2d, kernel: Optional[torch.Te
         [B, Cout, 2H, 2W].
     """
     if kernel is None:
-        with torch.autocast(x.device.type, enabled=False):  # the kernel in the weights' precision
-            kernel = upsample_kernel(conv.weight)
+        kernel = upsample_kernel(conv.weight)
     return F.conv_transpose2d(x, kernel, conv.bias, stride=2, padding=1)
 
 
@@ -250,14 +251,6 @@ def inference_conv(conv: nn.Conv2d, x: torch.Tensor, cache: DerivedCache) -> tor
     return conv._conv_forward(x, w_cl, conv.bias)
 
 
-def _inference_up_kernel(weight: torch.Tensor) -> torch.Tensor:
-    """The cached ``upsample_kernel`` of inference: built with autocast off, so it is in the weight's
-    own dtype whatever precision the first render ran in (autocast casts it per call), and stored
-    channels-last like the decoder's activations."""
-    with torch.autocast(weight.device.type, enabled=False):
-        return upsample_kernel(weight.detach()).contiguous(memory_format=torch.channels_last)
-
-
 class UpBlock(nn.Module):
     """Residual x2 up-sampling block with ISLA norms (LostGAN ``ResBlock``, nearest up + 3x3 convs).
 
@@ -273,9 +266,8 @@ class UpBlock(nn.Module):
         self.norm2 = IslaNorm(cout, style_dim)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
         self.shortcut = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
-        # inference only, not in the state dict: conv1's upsample_kernel, channels-last copies of the
-        # other convs' weights (inference_conv)
-        # (a 1x1 weight is already channels-last: the shortcut needs no copy)
+        # inference only, not in the state dict: conv1's upsample_kernel and conv2's weight, both
+        # channels-last (inference_conv; a 1x1 weight already is, so the shortcut needs no copy)
         self._up_kernel = DerivedCache()
         self._conv2_cl = DerivedCache()
 
@@ -299,7 +291,8 @@ class UpBlock(nn.Module):
         w = self.conv1.weight
         kernel = None
         if no_grad_needed(w):  # channels-last, as the input: oneDNN then reorders nothing per call
-            kernel = self._up_kernel.get((w,), lambda: _inference_up_kernel(w))
+            kernel = self._up_kernel.get((w,), lambda: upsample_kernel(w.detach()).contiguous(
+                memory_format=torch.channels_last))
         r = upsample_conv3x3(a, self.conv1, kernel)
         r = inference_conv(self.conv2, self.norm2(r, style, w_out, p_out).relu_(), self._conv2_cl)
         return r + F.interpolate(self.shortcut(x), scale_factor=2, mode="nearest")
@@ -383,7 +376,8 @@ class StyleDecoder(nn.Module):
         assert_shape(h, [None, self.stem.in_channels, 8, 8], "h")
         weights = layout.weights
         pixel: List[Optional[torch.Tensor]] = [None] * len(weights)
-        if not self.training and no_grad_needed(self.norm_out.proj.weight):
+        inference = not self.training and no_grad_needed(self.norm_out.proj.weight)
+        if inference:
             # inference: channels-last throughout (UpBlock), each resolution's pixel-major weights once
             pixel = [pixel_major(w) for w in weights]
             x = inference_conv(self.stem, h.contiguous(memory_format=torch.channels_last), self._stem_cl)
@@ -392,6 +386,6 @@ class StyleDecoder(nn.Module):
         for i, block in enumerate(self.blocks):
             x = block(x, layout.style, weights[i], weights[i + 1], pixel[i], pixel[i + 1])
         x = F.relu(self.norm_out(x, layout.style, weights[3], pixel[3]))
-        img = torch.tanh(inference_conv(self.conv_out, x, self._conv_out_cl) if pixel[0] is not None
-                         else self.conv_out(x))
-        return img.contiguous() if pixel[0] is not None else img  # callers get NCHW from inference too
+        if not inference:
+            return torch.tanh(self.conv_out(x))
+        return torch.tanh(inference_conv(self.conv_out, x, self._conv_out_cl)).contiguous()  # callers get NCHW
