@@ -2,7 +2,8 @@
 registers its subcommands through a ``register(subparsers)`` function that sets ``func`` on its
 parser.
 
-Exit status: 0 done; 2 bad input, one clear line on stderr and no traceback (a usage error, a
+Exit status: 0 done; 1 no subcommand given (help printed), or a gate not met (``check-scenes`` when
+a figure misses its bar); 2 bad input, one clear line on stderr and no traceback (a usage error, a
 documented error of the core (Layout2ImError), a file-system error such as a read-only or full disk,
 out of memory); 3 an internal error (a bug: one line, ``-v`` shows the traceback); 130 interrupted.
 See docs/bad-input.md.

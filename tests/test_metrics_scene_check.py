@@ -57,10 +57,15 @@ def test_command_end_to_end_writes_every_figure_and_reuses_the_classifier(tiny_f
                "--classifier-epochs", "1", "--classifier", str(clf), "--out", str(out), "--no-fid",
                "--colour-scenes", "40",
                "--samples", "2"])
-    assert rc == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert "pass" in text or "FAIL" in text
     r = json.loads(out.read_text())
+    failed = [k for k, e in r["figures"].items() if e.get("pass") is False]
+    assert failed and r["passed"] is False  # an untrained model misses bars (identity at least)
+    assert rc == (0 if r["passed"] else 1)  # a gate: exit 1 when a bar is not met
+    for name in failed:  # one stderr line names every failed figure
+        assert name in captured.err
     assert r["format"] == sc.RESULT_FORMAT and r["n"] == 6 and r["samples"] == 2
     assert list(r["figures"]) == FIGURES
     for name in FIGURES:
@@ -80,9 +85,10 @@ def test_command_end_to_end_writes_every_figure_and_reuses_the_classifier(tiny_f
     assert clf.is_file()
 
     again = tmp_path / "again.json"
-    assert main(["check-scenes", "--model", str(tiny_file), "--n", "2", "--classifier", str(clf),
-                 "--out", str(again), "--no-fid", "--colour-scenes", "40"]) == 0
+    rc2 = main(["check-scenes", "--model", str(tiny_file), "--n", "2", "--classifier", str(clf),
+                "--out", str(again), "--no-fid", "--colour-scenes", "40"])
     r2 = json.loads(again.read_text())
+    assert rc2 == (0 if r2["passed"] else 1)
     assert r2["classifier"]["loaded_from"] == str(clf) and r2["n"] == 2
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..cli_args import device_name, ensure_output_file, int_range
@@ -35,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("check-scenes", help="what a user of a scenes model sees, on unseen procedural layouts: "
                                             "slider and re-draw effect, colour slider, locality, diversity, "
-                                            "identity, FID, checkerboard (pass/fail against the issue-12 bars)")
+                                            "identity, FID, checkerboard (pass/fail against the issue-12 bars; "
+                                            "exit status 1 when a bar is not met)")
     p.add_argument("--model", required=True, help="shipped model name or model file path")
     p.add_argument("--n", type=int_range(2), default=500, help="procedural layouts evaluated (>= 2)")
     p.add_argument("--seed", type=int_range(0, 2 ** 31), default=0, help="z, slider-object and classifier seed")
@@ -108,4 +110,8 @@ def cmd_check_scenes(args) -> int:
     print(format_table(result))
     if args.out is not None:
         print(f"wrote {args.out}")
+    if not result["passed"]:
+        failed = [name for name, e in result["figures"].items() if isinstance(e, dict) and e.get("pass") is False]
+        print(f"check-scenes: {len(failed)} bar(s) not met: " + "; ".join(failed), file=sys.stderr)
+        return 1
     return 0
