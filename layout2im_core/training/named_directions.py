@@ -33,6 +33,11 @@ from ..models.generator import Generator
 from ..models.layers import eval_mode
 
 MIN_R2 = 0.2
+# Layouts rendered per category for the generator-side fit (x 4 z draws). A ridge fit of 64 z dims on
+# 48 x 4 rows (96 per fold) over-fits: on the shipped scenes64 (step 7,521) boat colour's held-out R^2
+# was 0.17 at 48 layouts and 0.51 at 192 (car 0.22 -> 0.42, fence colour -0.26 -> 0.24), so boats
+# had no colour slider (docs/training.md, "Named directions").
+NAMED_LAYOUTS = 192
 MAX_STD = 2.0  # the longest slider unit in z (the prior's std is 1): beyond it G paints out of its training range
 RIDGE = 1e-3
 
@@ -83,8 +88,8 @@ def dual_directions(g: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
 
 @torch.no_grad()
 def generator_named_directions(G: Generator, dataset, where: Sequence[Tuple[int, int]], fmap: FactorMap,
-                               layouts: int = 48, samples: int = 4, seed: int = 0, device=torch.device("cpu"),
-                               autocast=contextlib.nullcontext, batch_size: int = 64,
+                               layouts: int = NAMED_LAYOUTS, samples: int = 4, seed: int = 0,
+                               device=torch.device("cpu"), autocast=contextlib.nullcontext, batch_size: int = 64,
                                order: str = "file") -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The named directions of one category measured through G (module doc).
 
