@@ -91,3 +91,19 @@ def test_precision_flag_takes_every_documented_value(capsys, precision):
     rc = cli.main(["train", "--preset", "tiny-test", "--precision", precision, "--dry-run"])
     out = capsys.readouterr().out
     assert rc == 0 and f"precision = {precision}\n" in out
+
+
+def test_every_recipe_field_is_a_config_field_with_the_same_default():
+    import dataclasses
+
+    from layout2im_core.training.step import Recipe
+
+    cfg_fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    for f in dataclasses.fields(Recipe):
+        assert f.name in cfg_fields, f"Recipe.{f.name} has no TrainConfig field"
+        assert cfg_fields[f.name].default == f.default, f.name
+    cfg = TrainConfig(adv_loss="hinge", kl_mode="mean", kl_free_bits=0.5, kl_warmup=7,
+                      z_rec_updates_encoder=False, diffaugment="color", locality_pair="eval")
+    r = cfg.recipe()
+    assert (r.adv_loss, r.kl_mode, r.kl_free_bits, r.kl_warmup, r.z_rec_updates_encoder, r.diffaugment) == \
+        ("hinge", "mean", 0.5, 7, False, "color")

@@ -182,12 +182,11 @@ class TrainConfig:
             bad("device", "choose auto, cpu, cuda or cuda:<index>")
 
     def recipe(self):
-        """The step's ``Recipe`` of this config."""
+        """The step's ``Recipe`` of this config: its fields, by name (each ``Recipe`` field is a field
+        of this config with the same default, ``tests/test_training_config.py``)."""
         from .step import Recipe
 
-        return Recipe(adv_loss=self.adv_loss, kl_mode=self.kl_mode, kl_free_bits=self.kl_free_bits,
-                      kl_warmup=self.kl_warmup, z_rec_updates_encoder=self.z_rec_updates_encoder,
-                      diffaugment=self.diffaugment, locality_pair=self.locality_pair)
+        return Recipe(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Recipe)})
 
     # --- (de)serialisation --------------------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
