@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from . import precision as _policy
+from .appearance_prior import AppearancePrior
 from .boxes import area_in_image, check_bbox
 from .checkpoint import ModelFile, load_model_file, save_model_file
 from .config import ModelConfig, model_preset, preset_name
@@ -85,6 +86,11 @@ class Layout2ImModel:
         self.G.eval().requires_grad_(False)
         self._lock = threading.RLock()
         self._cache = EditCache(self.G, self.config.image_size, self.FEATURE_CACHE_SIZE)
+        # ISLA models with directions map look codes to z through each category's fit of real crops'
+        # codes (appearance_prior.py); the paper's decoders keep z = look code (official numerics).
+        self.prior: Optional[AppearancePrior] = None
+        if self.config.decoder_kind == "isla" and model_file.directions is not None:
+            self.prior = AppearancePrior(model_file.directions) or None
         if precision not in ("fp32", "bf16", "auto"):
             raise ValueError(f"precision must be fp32, bf16 or auto, not {precision!r}")
         self._precision_req = precision
@@ -293,12 +299,16 @@ class Layout2ImModel:
         return sample_z(n, self.z_dim, seed)
 
     def _tensors(self, layout: LayoutSpec, seed: Optional[int]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Validate a layout -> (objs [O] int64, bboxes [O, 4] float32, z [O, Z] float32) on CPU.
+        """Validate a layout -> (objs [O] int64, bboxes [O, 4] float32, z [O, Z] float32) on CPU; z is
+        the generator's code: the objects' look codes through the appearance prior where the model
+        has one (``appearance_prior.py``), else the look codes themselves.
 
         Raises:
             LayoutError, UnknownCategoryError: see ``render_inputs.layout_arrays``.
         """
         ids, bboxes, zs = layout_arrays(layout, self.vocabulary, self.config.max_objects, self.z_dim, seed)
+        if self.prior is not None:
+            zs = self.prior.to_model(ids, zs)
         return (torch.tensor(ids, dtype=torch.int64), torch.tensor(bboxes, dtype=torch.float32),
                 torch.from_numpy(zs))
 
@@ -398,7 +408,9 @@ class Layout2ImModel:
     # --- appearance ------------------------------------------------------------------------------
     @torch.no_grad()
     def encode_appearance(self, image: np.ndarray, bbox: Sequence[float], category: str) -> np.ndarray:
-        """z of an object in a photo: the crop encoder's mu for the crop of ``bbox`` (spec §4.3).
+        """The look code of an object in a photo: the crop encoder's mu for the crop of ``bbox`` (spec
+        §4.3), through the inverse of the appearance prior where the model has one
+        (``appearance_prior.py``), so that rendering it gives the generator that mu.
 
         The photo is resized to 64x64 (bilinear, as the training data) before cropping.
 
@@ -430,12 +442,15 @@ class Layout2ImModel:
             crops = self.G.crop(self.G.to_model_space(img), torch.tensor([box], device=self._dev),
                                 torch.zeros(1, dtype=torch.int64, device=self._dev))
             mu = self.G.crop_encoder(crops, torch.tensor([obj_id], device=self._dev), sample=False).mu
-        return mu[0].float().cpu().numpy()
+        mu_np = mu[0].float().cpu().numpy()
+        return mu_np if self.prior is None else self.prior.to_look(obj_id, mu_np)
 
     def directions(self, category: str, k: Optional[int] = None) -> AppearanceDirections:
         """The category's appearance directions: its named directions (those the model file holds for
         it), then ``k`` principal directions (all when None), with mean, std and explained share; or
-        the unit axes of z (``fallback=True``) when the model file holds none for it.
+        the unit axes of z (``fallback=True``) when the model file holds none for it. In look-code
+        space: with an appearance prior they are re-expressed through it
+        (``AppearancePrior.look_directions``; the mean is then 0).
 
         Raises:
             UnknownCategoryError: unknown category. LayoutError: ``k`` not None or a whole number >= 1,
@@ -447,7 +462,9 @@ class Layout2ImModel:
             raise LayoutError(f"category must be a name (a string), got {value_text(category, 40)}")
         obj_id = self.vocabulary.id_of(category)
         found = None if self._file.directions is None else self._file.directions.of_category(obj_id, k)
-        return found if found is not None else AppearanceDirections.unit_axes(self.z_dim, k)
+        if found is None:
+            return AppearanceDirections.unit_axes(self.z_dim, k)
+        return found if self.prior is None else self.prior.look_directions(obj_id, found)
 
     @property
     def has_directions(self) -> bool:
