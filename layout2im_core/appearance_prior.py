@@ -2,18 +2,15 @@
 
 The app, the CLI, project files and ``check-scenes`` hold each object's **look code** ``e``, drawn
 from N(0, I) (``model_api.sample_z``). A model with an ISLA decoder and appearance directions maps it,
-per category, to the generator's z through the category's Gaussian fit of the crop encoder's mu on
-the training crops (the directions' mean, principal components and their std, ``training/directions.py``):
+per category, to the generator's z through the category's Gaussian fit of its codes:
 
-    z = mean + A e,   A = C^T diag(std) C + r (I - C^T C)
+    z = mean + A e,   A = the symmetric square root of the covariance ``category_prior`` rebuilds
+                          from the directions (principal rows, the rest of the variance, named rows)
 
-with C [D, Z] the D orthonormal principal components, std [D] the std of mu along them and r the std
-of the remaining Z - D dimensions, from the explained shares: the variance the D components explain
-is ``sum(std^2)`` of a total ``sum(std^2) / sum(explained)``, the rest spread evenly. So a look code
-from N(0, I) gives a z distributed like real crops' codes, where N(0, I) itself puts most z where the
-generator saw few real codes. Measured with ``check-scenes``' FID (n = 500, the shipped ``scenes64``
-of step 10,556, the same layouts and draws): 139.9 with z = e, 131.9 through this prior, 135.6
-through it without the residual term (docs/architecture.md).
+The crop encoder's codes of real crops (its aggregate posterior) are what the reconstruction path
+trained the generator on; N(0, I) puts most z where it saw few of them. Measured with
+``check-scenes`` on the shipped ``scenes64`` of step 10,556 (same layouts and draws): FID (n = 500)
+139.9 with z = e, 130.7 through this prior; diversity (n = 100) 0.107 -> 0.116 (docs/architecture.md).
 
 The map is affine and invertible, so every figure the app shows stays in look-code space:
 ``look_directions`` re-expresses the directions there (each row ``u`` with std ``s`` becomes
@@ -51,12 +48,19 @@ def category_prior(mean: np.ndarray, components: np.ndarray, std: np.ndarray, ex
                    ) -> Optional[CategoryPrior]:
     """The prior of one category from its directions (module docstring).
 
-    The covariance is rebuilt from what the file holds: the principal rows (orthonormal, fitted in
-    the complement of the named rows' span) with their variances; the named rows with variances
-    ``a`` that reproduce each named row's stored variance (``named_std^2 = sum_f a_f (n_f . n_g)^2``,
-    least squares, ``a >= 0``); the rest of the total variance spread evenly over the remaining
-    dimensions. ``A`` is its symmetric square root, eigenvalues floored at ``RESIDUAL_FLOOR`` times
-    the largest principal std.
+    Covariance, rebuilt from what the file holds:
+    ``C^T diag(std^2) C + r^2 (I - C^T C) + sum_f a_f n_f n_f^T``:
+
+    - the D principal rows ``C`` of the crop codes' aggregate posterior, with their variances;
+    - the rest of that posterior's total variance (``sum(std^2) / sum(explained)``) spread evenly over
+      the other Z - D dimensions (``r^2``);
+    - along each named row ``n_f`` ("colour", ...) its slider unit squared (``a_f``: least squares,
+      ``a >= 0``, of ``named_std_g^2 = sum_f a_f (n_f . n_g)^2``). The unit is the z distance over which
+      the generator moves the factor by one real standard deviation (at most 2,
+      ``named_directions.MAX_STD``), so the painted factor varies about as much as on real crops.
+
+    ``A`` is the covariance's symmetric square root, with eigenvalues floored at ``RESIDUAL_FLOOR``
+    times the largest principal std.
 
     Args:
         mean: [Z]; components: [D, Z] orthonormal rows; std: [D] > 0; explained: [D] shares of the
@@ -72,25 +76,19 @@ def category_prior(mean: np.ndarray, components: np.ndarray, std: np.ndarray, ex
     if (c.ndim != 2 or len(c) == 0 or len(c) != len(s) or ex <= 0 or not np.isfinite(c).all()
             or not np.isfinite(s).all() or np.abs(c @ c.T - np.eye(len(c))).max() > ORTHONORMAL_TOL):
         return None
-    z = c.shape[1]
+    z, d = c.shape[1], len(c)
     total = float((s ** 2).sum()) / min(ex, 1.0)
     cov = c.T @ ((s ** 2)[:, None] * c)
-    basis = c
+    if d < z:
+        cov = cov + (np.eye(z) - c.T @ c) * max(total - float((s ** 2).sum()), 0.0) / (z - d)
     if named is not None and len(named):
         n = np.asarray(named, np.float64)
         ns = np.asarray(named_std, np.float64)
         if n.shape == (len(ns), z) and np.isfinite(n).all() and np.isfinite(ns).all():
-            gram2 = (n @ n.T) ** 2
-            a = np.clip(np.linalg.lstsq(gram2, ns ** 2, rcond=None)[0], 0, None)
+            a = np.clip(np.linalg.lstsq((n @ n.T) ** 2, ns ** 2, rcond=None)[0], 0, None)
             cov = cov + n.T @ (a[:, None] * n)
-            basis = np.concatenate([c, n])
-    q = np.linalg.qr(basis.T)[0] if len(basis) < z else np.eye(z)  # [Z, rank] orthonormal span
-    rank = q.shape[1]
-    if rank < z:
-        rest = np.eye(z) - q @ q.T
-        cov = cov + rest * max(total - float(np.trace(cov)), 0.0) / (z - rank)
     evals, evecs = np.linalg.eigh((cov + cov.T) / 2)
-    root = np.sqrt(np.maximum(evals, 0.0).clip(min=(RESIDUAL_FLOOR * float(s.max())) ** 2))
+    root = np.sqrt(np.maximum(evals, (RESIDUAL_FLOOR * float(s.max())) ** 2))
     a_mat = evecs @ (root[:, None] * evecs.T)
     a_inv = evecs @ ((1 / root)[:, None] * evecs.T)
     return CategoryPrior(np.asarray(mean, np.float64), a_mat, a_inv)

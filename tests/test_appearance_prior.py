@@ -39,11 +39,12 @@ def test_named_rows_keep_their_variance_and_samples_match_the_fit():
     basis = _orthonormal(4, z, seed=1)
     c, named = basis[:2], basis[2:3]
     std, named_std = np.array([1.5, 0.8]), np.array([1.2])
-    residual = 0.4
-    total = float((std ** 2).sum() + (named_std ** 2).sum()) + (z - 3) * residual ** 2
+    residual = 0.4  # every dimension outside the principal rows, the named one's included
+    total = float((std ** 2).sum()) + (z - 2) * residual ** 2
     mean = np.linspace(-1, 1, z)
     p = category_prior(mean, c, std, std ** 2 / total, named, named_std)
-    assert named[0] @ (p.A @ p.A.T) @ named[0] == pytest.approx(1.44, rel=1e-9)
+    assert named[0] @ (p.A @ p.A.T) @ named[0] == pytest.approx(1.44 + 0.16, rel=1e-9)
+    assert basis[3] @ (p.A @ p.A.T) @ basis[3] == pytest.approx(0.16, rel=1e-9)
     # sampled: the look codes' images have the fitted mean and covariance
     prior = AppearancePrior(Directions(torch.tensor([5]), torch.tensor(mean[None]).float(),
                                        torch.tensor(c[None]).float(), torch.tensor(std[None]).float(),
@@ -54,7 +55,7 @@ def test_named_rows_keep_their_variance_and_samples_match_the_fit():
     e = np.random.default_rng(2).standard_normal((40000, z)).astype(np.float32)
     zs = prior.to_model(np.full(len(e), 5), e)
     assert np.allclose(zs.mean(0), mean, atol=0.03)
-    assert named[0] @ np.cov(zs.T) @ named[0] == pytest.approx(1.44, rel=0.05)
+    assert named[0] @ np.cov(zs.T) @ named[0] == pytest.approx(1.60, rel=0.05)
     assert c[1] @ np.cov(zs.T) @ c[1] == pytest.approx(0.64, rel=0.05)
     # other categories: z = e
     assert np.array_equal(prior.to_model(np.array([7]), e[:1]), e[:1])
