@@ -11,10 +11,15 @@ consumes layer k-1's whole hidden sequence, as the reference's layer-by-layer pa
 input convolution runs once for all steps of all images: one large, efficient convolution instead of
 one small one per object. Only the small recurrent convolution stays in the per-step loop, and it is
 skipped at the first step of a sequence (zero state).
+
+A single step in inference (the edit of the last object: the state before it is cached and stays
+the same while a slider of that object is dragged) keeps the recurrent share ``W_h * h`` of the last
+state it saw (``ConvLSTMCell.memo_step``), so repeated edits compute only the input share.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -47,7 +52,8 @@ class ConvLSTMCell(nn.Module):
         self.hidden = hidden
         self.conv = nn.Conv2d(in_channels + hidden, 4 * hidden, kernel, 1, kernel // 2, bias=True)
         self._frozen = DerivedCache()  # split weights (inference)
-        self._frozen_full = DerivedCache()  # whole weights in the compute dtype (inference, single steps)
+        self._frozen_full = DerivedCache()  # whole weights in the compute dtype (training-free single steps)
+        self._memo: Optional[tuple] = None  # (weakref to h, w_h, W_h * h): memo_step's recurrent share
 
     def split_weights(self, dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The conv's weights split by input: (w_x [4Ch, Cin, k, k], w_h [4Ch, Ch, k, k], bias [4Ch]),
@@ -104,6 +110,21 @@ class ConvLSTMCell(nn.Module):
         else:
             w, b = w.to(dtype), b.to(dtype)
         return self.update(F.conv2d(torch.cat([x.to(dtype), h.to(dtype)], 1), w, b, padding=self.conv.padding), c)
+
+    def memo_step(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
+                  dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor]:
+        """One inference step (no gradients), the recurrent share ``W_h * h`` reused when the previous
+        call had the same state tensor ``h`` (same object) and weights: then only the input share is
+        computed. The same sums as the batched path's ``recur`` (input share + recurrent share).
+        x: [B, Cin, H, W]; h, c: [B, Ch, H, W] float32 -> (h', c') float32."""
+        w_x, w_h, bias = self.split_weights(dtype)
+        memo = self._memo
+        if memo is not None and memo[0]() is h and memo[1] is w_h:
+            gh = memo[2]
+        else:
+            gh = F.conv2d(h.to(w_h.dtype), w_h, None, padding=self.conv.padding)
+            self._memo = (weakref.ref(h), w_h, gh)
+        return self.update(self.input_gates(x, w_x, bias) + gh, c)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """x: [B, Cin, H, W]; h, c: [B, Ch, H, W] -> (h', c') float32 [B, Ch, H, W]."""
@@ -179,7 +200,10 @@ class ConvLSTM(nn.Module):
         if steps == 1 and state is not None:  # nothing to batch: one conv per layer, as the reference
             inp, new_state = feats[:, start], []
             for cell, (h, c) in zip(self.cell_list, state):
-                h_new, c_new = cell.fused_step(inp, h, c, dtype)
+                if no_grad_needed(cell.conv.weight, cell.conv.bias, inp, h, c):
+                    h_new, c_new = cell.memo_step(inp, h, c, dtype)
+                else:
+                    h_new, c_new = cell.fused_step(inp, h, c, dtype)
                 if not all_valid[0]:
                     m = valid[:, 0, None, None, None]
                     h_new, c_new = torch.where(m, h_new, h), torch.where(m, c_new, c)
