@@ -211,6 +211,26 @@ def test_model_edit_path_equals_the_reference_render():
     torch.testing.assert_close(torch.from_numpy(fast), ref[0].permute(1, 2, 0), atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("preset", ["tiny", "tiny-isla"])
+def test_repeated_edits_of_the_last_object_reuse_the_recurrent_share_and_stay_exact(preset):
+    m = Layout2ImModel.random(preset, seed=4)
+    _trained_like(m.G)
+    m.clear_cache()
+    objs = tuple(ObjectSpec(m.categories[i], (0.1 * i, 0.05 * i, 0.4 + 0.1 * i, 0.5 + 0.05 * i),
+                            tuple(m.sample_z(1, i)[0])) for i in range(4))
+    m.render_float(LayoutSpec(objs))
+    cells = m.G.layout_encoder.clstm.cell_list
+    seen = []
+    for k in range(3):  # a slider drag on the last object: the state before it stays the same
+        lay = LayoutSpec(objs[:3] + (objs[3].with_z(tuple(m.sample_z(1, 50 + k)[0])),))
+        fast = m.render_float(lay)
+        seen.append([cell._memo[2] for cell in cells])
+        torch.testing.assert_close(torch.from_numpy(fast), torch.from_numpy(m.render_float(lay, use_cache=False)),
+                                   atol=1e-5, rtol=0)
+    # the first edit computed each layer's share, the second and third reused it
+    assert all(a is b is c for a, b, c in zip(*seen))
+
+
 # --- discriminators and tiny-output convs -------------------------------------------------------------
 def test_pooled_conv_equals_conv_then_pool_with_gradients(device):
     torch.manual_seed(5)
