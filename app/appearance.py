@@ -1,6 +1,9 @@
 """Appearance ("look") math of one object, Qt-free: the slider <-> z mapping.
 
 Every object carries its code ``z`` and a **base** code ``base_z`` (None: the base is ``z`` itself).
+These are look codes: a model with an appearance prior maps each to the generator's z when it
+renders, and gives its directions in look-code space (``layout2im_core/appearance_prior.py``), so
+nothing here depends on which model it is.
 A category's appearance basis (from the model file; the unit axes of z when it has none) gives a mean
 ``m`` [Z], orthonormal directions ``C`` [K, Z] and the standard deviation ``std`` [K] of the
 category's crop codes along each direction.

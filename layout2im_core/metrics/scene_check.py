@@ -41,7 +41,9 @@ Seeds (all deterministic; real data does not depend on ``seed``):
   rendered with that seed too; the real re-draw of object k uses ``REDRAW_SEED_BASE + samples * n + i``.
 - z of sample r of layout i: ``model.sample_z(len(layout), (seed * samples + r) * n + i)``; the moved
   object: ``default_rng([seed, i, 7]).integers(len(layout))``; its re-drawn z:
-  ``default_rng([seed, i, 11]).standard_normal(Z)``; the classifier trains with ``seed``.
+  ``default_rng([seed, i, 11]).standard_normal(Z)``; the classifier trains with ``seed``. These are
+  look codes, as the app's: a model with an appearance prior maps them to z when it renders
+  (``appearance_prior.py``), and its directions come in look-code space.
 - real images are rendered at ``REAL_SIZE`` (128) and resized to 64x64 with PIL bilinear, as
   ``make-scenes`` data at its default size is read in training.
 
