@@ -52,7 +52,7 @@ class ConvLSTMCell(nn.Module):
         self.hidden = hidden
         self.conv = nn.Conv2d(in_channels + hidden, 4 * hidden, kernel, 1, kernel // 2, bias=True)
         self._frozen = DerivedCache()  # split weights (inference)
-        self._frozen_full = DerivedCache()  # whole weights in the compute dtype (training-free single steps)
+        self._frozen_full = DerivedCache()  # whole weights in the compute dtype (fused_step, frozen weights)
         self._memo: Optional[tuple] = None  # (weakref to h, w_h, W_h * h): memo_step's recurrent share
 
     def split_weights(self, dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
