@@ -104,24 +104,18 @@ class AppearancePrior:
 
     def __init__(self, directions: Directions):
         self._by_id: Dict[int, CategoryPrior] = {}
-        d = directions
-        for i, obj_id in enumerate(d.ids.tolist()):
-            named = named_std = None
-            if d.names and d.named_valid is not None and d.named_components is not None and d.named_std is not None:
-                ok = d.named_valid[i].numpy().astype(bool)
-                named, named_std = d.named_components[i].numpy()[ok], d.named_std[i].numpy()[ok]
-            p = category_prior(d.mean[i].numpy(), d.components[i].numpy(), d.std[i].numpy(),
-                               d.explained[i].numpy(), named, named_std)
+        for obj_id in directions.ids.tolist():
+            a = directions.of_category(int(obj_id))  # its valid named rows first, then the principal ones
+            if a is None:
+                continue
+            k = a.named
+            p = category_prior(a.mean, a.components[k:], a.std[k:], a.explained[k:], a.components[:k], a.std[:k])
             if p is not None:
                 self._by_id[int(obj_id)] = p
 
     def __len__(self) -> int:
         """Categories with a prior."""
         return len(self._by_id)
-
-    def of(self, obj_id: int) -> Optional[CategoryPrior]:
-        """The category's map, or None (z = e) when it has none."""
-        return self._by_id.get(int(obj_id))
 
     def to_model(self, ids: Sequence[int] | np.ndarray, e: np.ndarray) -> np.ndarray:
         """Look codes -> the generator's z.
