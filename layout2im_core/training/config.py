@@ -82,6 +82,8 @@ class TrainConfig:
             sample grids and the directions use the EMA copy.
         locality_pair: ``eval`` (extra eval-mode renders) or ``ms`` (the mode-seeking pair) for the
             locality term (``step.Recipe``).
+        d_warmup: the first this many steps train the discriminators only (G frozen; ``step.Recipe``):
+            for a run started from a model file, whose discriminators start fresh.
         min_objects / max_objects: the reader's object-count filter (None: the reader's default, for
             COCO-Stuff the paper's 3..8; the model takes up to ``ModelConfig.max_objects``).
         hflip: mirror half of the images (and their boxes) left-right, seeded per (epoch, item).
@@ -124,6 +126,7 @@ class TrainConfig:
     hflip: bool = False
     object_order: str = "shuffle"
     locality_pair: str = "eval"
+    d_warmup: int = 0
     min_objects: Optional[int] = None
     max_objects: Optional[int] = None
 
@@ -224,7 +227,7 @@ class TrainConfig:
 
 _FIELD_TYPES = {**{k: int for k in ("batch_size", "iterations", "log_every", "sample_every", "checkpoint_every",
                                      "keep_last", "num_workers", "num_samples", "directions_top_k",
-                                     "directions_max_images", "directions_min_crops", "seed", "kl_warmup")},
+                                     "directions_max_images", "directions_min_crops", "seed", "kl_warmup", "d_warmup")},
                 **{k: (int, float) for k in ("lr", "kl_free_bits", "ema_decay")},
                 **{k: str for k in ("data_kind", "split", "model_preset", "precision", "channels_last", "device",
                                     "adv_loss", "kl_mode", "diffaugment", "object_order")},
