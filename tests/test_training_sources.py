@@ -60,8 +60,9 @@ def test_command_line_train_resume_directions_export(tmp_path, scenes_dir, capsy
     base = ["train", "--preset", "tiny-test", "--data-kind", "scenes", "--data", str(scenes_dir), "--set",
             "split=all", "--no-progress"]
     assert cli.main(base + ["--run-dir", str(run), "--iterations", "1"]) == 0
-    assert cli.main(["train", "--resume", str(run), "--iterations", "2", "--no-progress"]) == 0
-    assert ckpts.load_checkpoint(ckpts.latest_checkpoint(run))["step"] == 2
+    assert cli.main(["train", "--resume", str(run), "--iterations", "2", "--set", "d_warmup=2", "--no-progress"]) == 0
+    ck = ckpts.load_checkpoint(ckpts.latest_checkpoint(run))
+    assert ck["step"] == 2 and ck["train_config"]["d_warmup"] == 2  # a schedule a resumed run may change
     assert cli.main(["train", "--resume", str(run), "--batch-size", "4"]) == 2  # would change the run
     assert "cannot change ['batch_size']" in capsys.readouterr().err
     assert cli.main(base + ["--run-dir", str(run)]) == 2  # a fresh run into a used directory

@@ -57,7 +57,7 @@ MAX_RUN_JSON_BYTES = 16 * 2 ** 20  # RUN/config.json, RUN/command.json
 # Keys a resumed run may change; everything else must stay as the checkpoint says.
 RESUMABLE_KEYS = ("iterations", "device", "precision", "num_workers", "log_every", "sample_every", "checkpoint_every",
                   "keep_last", "data_path", "directions_max_images", "directions_top_k",
-                  "directions_min_crops", "loss_weights", "lr")
+                  "directions_min_crops", "loss_weights", "lr", "d_warmup")
 
 
 class RunDirError(errors.Layout2ImError):
