@@ -53,3 +53,27 @@ def test_d_warmup_is_a_config_field_that_reaches_the_recipe_and_is_validated():
     assert TrainConfig().recipe().d_warmup == 0  # the reference: no warm-up
     with pytest.raises(ValueError, match="d_warmup"):
         Recipe(d_warmup=-1)
+
+
+@pytest.mark.parametrize("sees_rec", [True, False])
+def test_d_img_sees_rec_switches_which_fakes_the_image_discriminator_judges(sees_rec):
+    torch.manual_seed(0)
+    nets = Networks.build(model_preset("tiny", 5), torch.device("cpu"))
+    nets.train()
+    opts = Optimizers.build(nets, 1e-4, (0.0, 0.99))
+    seen = []
+    nets.D_img.register_forward_hook(lambda m, args, out: seen.append(args[0].detach().clone()))
+    imgs, objs, bboxes, mask = _batch(b=2)
+    out = train_step(nets, opts, imgs, objs, bboxes, mask, LossWeights(), step=1,
+                     recipe=Recipe(adv_loss="hinge", d_img_sees_rec=sees_rec))
+    d_batch, g_batch = seen
+    # D step: the real images first, then (rec, rand) or rand only; G step: the same fakes
+    assert d_batch.shape[0] == (3 if sees_rec else 2) * 2 and g_batch.shape[0] == (2 if sees_rec else 1) * 2
+    assert torch.allclose(d_batch[:2], nets.G.to_model_space(imgs))
+    assert torch.allclose(d_batch[2:], g_batch, atol=1e-6)  # the G step judges the fakes the D step saw
+    assert out["D/img_adv"] >= 0 and out["G/img_adv"] != 0.0
+
+
+def test_d_img_sees_rec_is_a_config_switch_with_the_reference_as_default():
+    assert TrainConfig().recipe().d_img_sees_rec is True
+    assert apply_overrides(TrainConfig(), ["d_img_sees_rec=false"]).recipe().d_img_sees_rec is False

@@ -84,6 +84,8 @@ class TrainConfig:
             locality term (``step.Recipe``).
         d_warmup: the first this many steps train the discriminators only (G frozen; ``step.Recipe``):
             for a run started from a model file, whose discriminators start fresh.
+        d_img_sees_rec: True (the reference): D_img judges img_rec as fake too; False: real against
+            img_rand only (``step.Recipe``).
         min_objects / max_objects: the reader's object-count filter (None: the reader's default, for
             COCO-Stuff the paper's 3..8; the model takes up to ``ModelConfig.max_objects``).
         hflip: mirror half of the images (and their boxes) left-right, seeded per (epoch, item).
@@ -127,6 +129,7 @@ class TrainConfig:
     object_order: str = "shuffle"
     locality_pair: str = "eval"
     d_warmup: int = 0
+    d_img_sees_rec: bool = True
     min_objects: Optional[int] = None
     max_objects: Optional[int] = None
 
@@ -231,7 +234,7 @@ _FIELD_TYPES = {**{k: int for k in ("batch_size", "iterations", "log_every", "sa
                 **{k: (int, float) for k in ("lr", "kl_free_bits", "ema_decay")},
                 **{k: str for k in ("data_kind", "split", "model_preset", "precision", "channels_last", "device",
                                     "adv_loss", "kl_mode", "diffaugment", "object_order")},
-                **{k: bool for k in ("z_rec_updates_encoder", "hflip")}}
+                **{k: bool for k in ("z_rec_updates_encoder", "hflip", "d_img_sees_rec")}}
 _TYPE_WORDS = {int: "a whole number", (int, float): "a number", str: "a string", bool: "true or false"}
 
 # Loss weights of the CPU presets (docs/training.md, "Loss weights of the lite presets"): KL 10x
