@@ -258,7 +258,7 @@ def train_step(nets: Networks, opts: Optimizers, imgs01: torch.Tensor, objs: tor
     d_loss = losses.d_hinge_loss if recipe.adv_loss == "hinge" else losses.d_adv_loss
     g_loss = losses.g_hinge_loss if recipe.adv_loss == "hinge" else losses.g_adv_loss
 
-    d_only = step <= recipe.d_warmup
+    d_only = 0 < step <= recipe.d_warmup  # step is 1-based; 0 (a caller without a step) always trains G
     with autocast(), (torch.no_grad() if d_only else contextlib.nullcontext()):
         out = nets.G(imgs, objs, bboxes, obj_mask, z_rand, z_rand2=z_rand2,
                      z_rec_updates_encoder=recipe.z_rec_updates_encoder)
