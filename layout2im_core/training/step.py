@@ -226,7 +226,7 @@ def train_step(nets: Networks, opts: Optimizers, imgs01: torch.Tensor, objs: tor
                step: int = 0, channels_last: bool = False, reduce_flags=lambda t: t,
                recipe: Recipe = Recipe()) -> Dict[str, float]:
     """Run one D step and one G step on a batch; returns every loss term as a float (``LOSS_TERMS``).
-    During the recipe's D warm-up (``step <= recipe.d_warmup``) only the D step runs: G's forward runs
+    During the recipe's D warm-up (``1 <= step <= recipe.d_warmup``) only the D step runs: G's forward runs
     without gradients and its terms are returned as 0.
 
     Args:
