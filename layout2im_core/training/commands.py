@@ -3,7 +3,8 @@
     layout2im train --preset scenes64 --data DIR --run-dir RUN [--iterations N] [--batch-size B]
                     [--precision fp32|bf16|auto] [--device cpu] [--resume RUN] [--dry-run] [--set key=value ...]
     layout2im directions CKPT_OR_RUN [--top-k 8] [--max-images N] [--data DIR] [--out FILE]
-    layout2im export RUN --out FILE [--dtype bf16|fp32] [--name NAME]
+    layout2im export RUN --out FILE [--dtype bf16|fp32] [--name NAME] [--standing-stats IMAGES]
+    layout2im standing-stats MODEL --out FILE [--data DIR] [--images N] [--dtype bf16|fp32]
 
 Multi-GPU / multi-node: ``torchrun --nproc_per_node G -m layout2im_core.cli train ...``.
 """
@@ -15,11 +16,11 @@ from pathlib import Path
 from typing import Any, Dict
 
 from ..cli_args import device_name, ensure_output_file, int_range, model_name
-from .config import PRECISIONS, TRAIN_PRESETS
+from .config import PRECISIONS, STANDING_STATS_IMAGES, TRAIN_PRESETS
 
 
 def register(subparsers) -> None:
-    """Add train, directions and export to ``subparsers``."""
+    """Add train, directions, export and standing-stats to ``subparsers``."""
     p = subparsers.add_parser("train", help="train a Layout2Im model (D step + G step per iteration)",
                               description="Train G, D_img and D_obj. Configuration: a named preset, then the "
                                           "flags, then --set key=value. Ctrl+C / SIGTERM write a checkpoint.")
@@ -56,7 +57,22 @@ def register(subparsers) -> None:
     p.add_argument("--out", type=Path, required=True, help="model file (.safetensors); the card goes to FILE.md")
     p.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32")
     p.add_argument("--name", type=model_name, help="model name (default: the file name)")
+    p.add_argument("--standing-stats", type=int_range(0), metavar="IMAGES",
+                   help="batch-norm statistics of the exported EMA weights over this many training images "
+                        f"(default {STANDING_STATS_IMAGES} when the run kept an EMA copy; 0: the live G's, copied)")
     p.set_defaults(func=cmd_export)
+
+    p = subparsers.add_parser("standing-stats", help="re-estimate a model file's batch-norm statistics on its data",
+                              description="Standing batch-norm statistics for a model file whose run is gone: "
+                                          "the statistics of its own weights over training images, then its "
+                                          "appearance directions again. The card keeps all but its metrics.")
+    p.add_argument("model", help="shipped model name or model file path")
+    p.add_argument("--out", type=Path, required=True, help="new model file (.safetensors); the card goes to FILE.md")
+    p.add_argument("--data", help="data root (default: the path in the model's card)")
+    p.add_argument("--images", type=int_range(1), default=STANDING_STATS_IMAGES,
+                   help=f"training images averaged over (default {STANDING_STATS_IMAGES})")
+    p.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32")
+    p.set_defaults(func=cmd_standing_stats)
 
 
 def _flag_changes(args) -> Dict[str, Any]:
@@ -142,6 +158,17 @@ def cmd_export(args) -> int:
 
     ensure_output_file(args.out, "model file")  # before any work
     ensure_output_file(Path(args.out).with_suffix(".md"), "model card")
-    card = export_run(args.run, args.out, dtype=args.dtype, name=args.name)
+    card = export_run(args.run, args.out, dtype=args.dtype, name=args.name, standing_images=args.standing_stats)
     print(f"{args.out} ({card['preset']}, {card['steps']} steps); card {Path(args.out).with_suffix('.md')}")
+    return 0
+
+
+def cmd_standing_stats(args) -> int:
+    from .export import restat_model_file
+
+    ensure_output_file(args.out, "model file")  # before any work
+    ensure_output_file(Path(args.out).with_suffix(".md"), "model card")
+    card = restat_model_file(args.model, args.out, data_path=args.data, images=args.images, dtype=args.dtype)
+    st = card["standing_stats"]
+    print(f"{args.out}: batch-norm statistics over {st['images']} images; card {Path(args.out).with_suffix('.md')}")
     return 0

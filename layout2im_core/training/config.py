@@ -25,6 +25,8 @@ from ..config import PRESETS as MODEL_PRESETS
 from ..config import LossWeights, unknown_fields
 from ..errors import Layout2ImError, clip
 
+STANDING_STATS_IMAGES = 3200  # training images of an export's standing batch-norm statistics (standing_stats.py)
+
 DATA_KINDS = ("coco", "vg", "custom", "scenes")
 PRECISIONS = ("fp32", "bf16", "auto")
 OBJECT_ORDERS = ("shuffle", "file", "area")

@@ -23,6 +23,7 @@ from ..vocab import Vocabulary
 from . import checkpoints as ckpts
 from .config import TrainConfig
 from .directions import DirectionSet, compute_directions, load_directions, save_directions
+from .standing_stats import DEFAULT_IMAGES, standing_statistics
 from .step import autocast_context
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,10 @@ def card_markdown(card: Dict[str, Any]) -> str:
              f"| Hardware | {hw.get('cpu', '?')}, {hw.get('cores', '?')} cores, {hw.get('gpu', 'no GPU')}, "
              f"torch {hw.get('torch', '?')} |",
              f"| Weights | {card['dtype']} |"]
+    st = card.get("standing_stats")
+    if st:
+        lines.append(f"| Batch norm | standing statistics of the exported weights over {st['images']:,} training "
+                     f"images, batches of {st['batch_size']} (docs/training.md) |")
     if card.get("directions"):
         d = card["directions"]
         lines.append(f"| Directions | top {d['top_k']} of {d['categories']} categories, "
@@ -199,30 +204,58 @@ def card_markdown(card: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None) -> Dict[str, Any]:
+def _standing(G: Generator, cfg: TrainConfig, images: int) -> Optional[Dict[str, Any]]:
+    """Apply :func:`standing_statistics` to G on the run's training data; the card's record of it, or
+    None (with a warning) when the data cannot be read."""
+    from .trainer import open_dataset
+
+    try:
+        dataset, _ = open_dataset(cfg)
+    except DataError as e:
+        log.warning("keeping the run's batch-norm statistics (standing statistics need its data): %s", e)
+        return None
+    used = standing_statistics(G, dataset, images=images, batch_size=max(2, cfg.batch_size),
+                               order=cfg.object_order, seed=cfg.seed)
+    log.info("standing batch-norm statistics over %d training images", used)
+    return {"images": used, "batch_size": max(2, cfg.batch_size), "seed": cfg.seed}
+
+
+def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None,
+               standing_images: Optional[int] = None) -> Dict[str, Any]:
     """``layout2im export``: write the model file ``out`` and ``out`` with suffix ``.md``.
 
-    Directions come from ``RUN/directions.pt`` when it was computed for this checkpoint's step, else
-    they are computed now (the run's data must be readable; if not, the file holds none and the app
-    falls back to unit axes). Returns the card.
+    A run that kept an EMA copy of G exports that copy with standing batch-norm statistics
+    (``standing_stats.py``: its own statistics over ``standing_images`` training images, default
+    ``DEFAULT_IMAGES``; 0 keeps the statistics copied from the live G, as before). Its directions are
+    then computed now, with that G (named directions are measured through the generator). Otherwise
+    directions come from ``RUN/directions.pt`` when it was computed for this checkpoint's step, else
+    they are computed now. Where the run's data cannot be read the file holds no directions (the app
+    falls back to unit axes) and keeps the copied statistics. Returns the card.
 
     Raises:
         ModelFileError: no loadable checkpoint. NonFiniteStateError: its weights hold NaN/inf.
-        ValueError: unknown dtype. OSError: ``out`` cannot be written (nothing is half-written).
+        ValueError: unknown dtype, negative ``standing_images``. OSError: ``out`` cannot be written
+        (nothing is half-written).
     """
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
+    if standing_images is not None and standing_images < 0:
+        raise ValueError(f"standing_images must be >= 0, got {standing_images}")
     path = ckpts.resolve_checkpoint(Path(ckpt_or_run))
     run_dir = ckpts.run_dir_of(path)
     ckpt = ckpts.load_checkpoint(path)
     ckpts.check_finite_state(int(ckpt["step"]), ckpt)
     G = load_generator(ckpt)
+    images = (DEFAULT_IMAGES if "G_ema" in ckpt else 0) if standing_images is None else standing_images
+    standing = _standing(G, TrainConfig.from_dict(ckpt["train_config"]), images) if images > 0 else None
     dirs = None
     dpath = run_dir / "directions.pt"
-    if dpath.is_file():
+    if standing is not None:
+        dirs = _directions_of(G, ckpt)
+    elif dpath.is_file():
         found, step = load_directions(dpath)
         dirs = found if step == int(ckpt["step"]) else None
-    if dirs is None:
+    if dirs is None and standing is None:
         try:
             run_directions(path)
             dirs, _ = load_directions(dpath)
@@ -231,9 +264,71 @@ def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None
     out = Path(out)
     name = name or out.stem
     card = build_card(ckpt, run_dir, name, dirs, dtype)
+    card["standing_stats"] = standing
     mf = ModelFile(config=G.cfg, vocabulary=Vocabulary(tuple(ckpt["vocabulary"])), state_dict=G.state_dict(),
                    name=name, card=card, directions=dirs.model_directions() if dirs is not None else None)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_model_file(out, mf, dtype=DTYPES[dtype])
+    atomic_write(out.with_suffix(".md"), card_markdown(card))
+    return card
+
+
+def _directions_of(G: Generator, ckpt: Dict[str, Any]) -> DirectionSet:
+    """Directions of G on the checkpoint's training data (its config's top-k, crop and image limits)."""
+    from .trainer import open_dataset
+
+    cfg = TrainConfig.from_dict(ckpt["train_config"])
+    dataset, vocab = open_dataset(cfg)
+    return compute_directions(G, dataset, top_k=cfg.directions_top_k, min_crops=cfg.directions_min_crops,
+                              max_images=cfg.directions_max_images, category_ids=vocab.category_ids)
+
+
+def restat_model_file(src, out, data_path: Optional[str] = None, images: int = DEFAULT_IMAGES,
+                      dtype: str = "fp32") -> Dict[str, Any]:
+    """``layout2im standing-stats``: a model file whose checkpoint is gone gets standing batch-norm
+    statistics (``standing_stats.py``) on the data its card names (or ``data_path``) and directions
+    recomputed with the calibrated G; written to ``out`` (atomic) with its card (``out``.md). The card
+    keeps everything but ``metrics``, which no longer describe the weights (re-measure them).
+
+    Raises:
+        ModelFileError: ``src`` unreadable, or its card lacks the training config that names its data.
+        DataError: the data cannot be read or has another vocabulary. ValueError: ``images`` < 1, bad
+        dtype. OSError: ``out`` cannot be written.
+    """
+    from ..checkpoint import load_model_file
+    from ..errors import ModelFileError
+    from ..model_registry import resolve_model
+    from .trainer import open_dataset
+
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
+    if images < 1:
+        raise ValueError(f"images must be >= 1, got {images}")
+    mf = load_model_file(resolve_model(src))
+    tc = mf.card.get("train_config")
+    if not isinstance(tc, dict):
+        raise ModelFileError(f"model {mf.name!r}: its card has no train_config, so its training data is unknown")
+    cfg = TrainConfig.from_dict(tc)
+    if data_path is not None:
+        cfg = cfg.replace(data_path=str(Path(data_path).expanduser().resolve()))
+    dataset, vocab = open_dataset(cfg)
+    if list(vocab.names) != list(mf.vocabulary.names):
+        raise DataError(f"the data at {cfg.data_path} has another vocabulary than the model {mf.name!r}")
+    G = Generator(mf.config)
+    G.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in mf.state_dict.items()})
+    G.eval()
+    used = standing_statistics(G, dataset, images=images, batch_size=max(2, cfg.batch_size),
+                               order=cfg.object_order, seed=cfg.seed)
+    dirs = compute_directions(G, dataset, top_k=cfg.directions_top_k, min_crops=cfg.directions_min_crops,
+                              max_images=cfg.directions_max_images, category_ids=vocab.category_ids)
+    card = dict(mf.card)
+    card.pop("metrics", None)
+    card["standing_stats"] = {"images": used, "batch_size": max(2, cfg.batch_size), "seed": cfg.seed}
+    card["directions"] = dirs.summary()
+    new = ModelFile(config=mf.config, vocabulary=mf.vocabulary, state_dict=G.state_dict(), name=mf.name,
+                    card=card, directions=dirs.model_directions())
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_model_file(out, new, dtype=DTYPES[dtype])
     atomic_write(out.with_suffix(".md"), card_markdown(card))
     return card
