@@ -204,20 +204,28 @@ def card_markdown(card: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _standing(G: Generator, cfg: TrainConfig, images: int) -> Optional[Dict[str, Any]]:
-    """Apply :func:`standing_statistics` to G on the run's training data; the card's record of it, or
-    None (with a warning) when the data cannot be read."""
+def _standing_and_directions(G: Generator, cfg: TrainConfig, vocab_names, images: int, owner: str):
+    """Standing statistics of G (:func:`standing_statistics`, ``images`` training images at the run's
+    batch size, order and seed), then G's directions, both on the config's data (opened once).
+
+    Returns:
+        (the card's ``standing_stats`` record, DirectionSet).
+
+    Raises:
+        DataError: the data cannot be read, or its vocabulary is not ``vocab_names`` (``owner`` names
+            the model or checkpoint in the message); G is then unchanged.
+    """
     from .trainer import open_dataset
 
-    try:
-        dataset, _ = open_dataset(cfg)
-    except DataError as e:
-        log.warning("keeping the run's batch-norm statistics (standing statistics need its data): %s", e)
-        return None
-    used = standing_statistics(G, dataset, images=images, batch_size=max(2, cfg.batch_size),
-                               order=cfg.object_order, seed=cfg.seed)
+    dataset, vocab = open_dataset(cfg)
+    if list(vocab.names) != list(vocab_names):
+        raise DataError(f"the data at {cfg.data_path} has another vocabulary than {owner}")
+    batch = max(2, cfg.batch_size)
+    used = standing_statistics(G, dataset, images=images, batch_size=batch, order=cfg.object_order, seed=cfg.seed)
     log.info("standing batch-norm statistics over %d training images", used)
-    return {"images": used, "batch_size": max(2, cfg.batch_size), "seed": cfg.seed}
+    dirs = compute_directions(G, dataset, top_k=cfg.directions_top_k, min_crops=cfg.directions_min_crops,
+                              max_images=cfg.directions_max_images, category_ids=vocab.category_ids)
+    return {"images": used, "batch_size": batch, "seed": cfg.seed}, dirs
 
 
 def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None,
@@ -247,12 +255,15 @@ def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None
     ckpts.check_finite_state(int(ckpt["step"]), ckpt)
     G = load_generator(ckpt)
     images = (DEFAULT_IMAGES if "G_ema" in ckpt else 0) if standing_images is None else standing_images
-    standing = _standing(G, TrainConfig.from_dict(ckpt["train_config"]), images) if images > 0 else None
-    dirs = None
+    standing, dirs = None, None
+    if images > 0:
+        try:
+            standing, dirs = _standing_and_directions(G, TrainConfig.from_dict(ckpt["train_config"]),
+                                                      ckpt["vocabulary"], images, f"the checkpoint {path}")
+        except DataError as e:
+            log.warning("keeping the run's batch-norm statistics (standing statistics need its data): %s", e)
     dpath = run_dir / "directions.pt"
-    if standing is not None:
-        dirs = _directions_of(G, ckpt)
-    elif dpath.is_file():
+    if standing is None and dpath.is_file():
         found, step = load_directions(dpath)
         dirs = found if step == int(ckpt["step"]) else None
     if dirs is None and standing is None:
@@ -273,16 +284,6 @@ def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None
     return card
 
 
-def _directions_of(G: Generator, ckpt: Dict[str, Any]) -> DirectionSet:
-    """Directions of G on the checkpoint's training data (its config's top-k, crop and image limits)."""
-    from .trainer import open_dataset
-
-    cfg = TrainConfig.from_dict(ckpt["train_config"])
-    dataset, vocab = open_dataset(cfg)
-    return compute_directions(G, dataset, top_k=cfg.directions_top_k, min_crops=cfg.directions_min_crops,
-                              max_images=cfg.directions_max_images, category_ids=vocab.category_ids)
-
-
 def restat_model_file(src, out, data_path: Optional[str] = None, images: int = DEFAULT_IMAGES,
                       dtype: str = "fp32") -> Dict[str, Any]:
     """``layout2im standing-stats``: a model file whose checkpoint is gone gets standing batch-norm
@@ -298,7 +299,6 @@ def restat_model_file(src, out, data_path: Optional[str] = None, images: int = D
     from ..checkpoint import load_model_file
     from ..errors import ModelFileError
     from ..model_registry import resolve_model
-    from .trainer import open_dataset
 
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
@@ -311,19 +311,13 @@ def restat_model_file(src, out, data_path: Optional[str] = None, images: int = D
     cfg = TrainConfig.from_dict(tc)
     if data_path is not None:
         cfg = cfg.replace(data_path=str(Path(data_path).expanduser().resolve()))
-    dataset, vocab = open_dataset(cfg)
-    if list(vocab.names) != list(mf.vocabulary.names):
-        raise DataError(f"the data at {cfg.data_path} has another vocabulary than the model {mf.name!r}")
     G = Generator(mf.config)
     G.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in mf.state_dict.items()})
     G.eval()
-    used = standing_statistics(G, dataset, images=images, batch_size=max(2, cfg.batch_size),
-                               order=cfg.object_order, seed=cfg.seed)
-    dirs = compute_directions(G, dataset, top_k=cfg.directions_top_k, min_crops=cfg.directions_min_crops,
-                              max_images=cfg.directions_max_images, category_ids=vocab.category_ids)
+    standing, dirs = _standing_and_directions(G, cfg, mf.vocabulary.names, images, f"the model {mf.name!r}")
     card = dict(mf.card)
     card.pop("metrics", None)
-    card["standing_stats"] = {"images": used, "batch_size": max(2, cfg.batch_size), "seed": cfg.seed}
+    card["standing_stats"] = standing
     card["directions"] = dirs.summary()
     new = ModelFile(config=mf.config, vocabulary=mf.vocabulary, state_dict=G.state_dict(), name=mf.name,
                     card=card, directions=dirs.model_directions())
