@@ -21,13 +21,14 @@ its folder, and the trainer and the app run it at start-up. Temp files of the ol
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import re
 import secrets
 import stat
 import time
 from pathlib import Path
-from typing import BinaryIO, Callable, List, Optional, Set, Union
+from typing import BinaryIO, Callable, List, Optional, Sequence, Set, Tuple, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -134,6 +135,62 @@ def atomic_write_with(path: PathLike, write: Callable[[BinaryIO], object], fsync
             device, FIFO or socket (never replaced), a link loop; the previous file, if any, is left
             as it was. Whatever ``write`` raises.
     """
+    tmp, target = _stage(path, write, fsync, clean_stale)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    if fsync:
+        _fsync_dir(target.parent)
+    return target
+
+
+def atomic_write_files(files: Sequence[Tuple[PathLike, Union[bytes, bytearray, memoryview, str]]],
+                       fsync: bool = True) -> List[Path]:
+    """Replace several files together (a model file and its card): each is first written in full to
+    its temporary file beside its target (as :func:`atomic_write_with`); only when all of them are
+    written are they renamed into place, in order. A failure while writing (a full disk) removes every
+    temporary file and leaves every target as it was. Each rename is atomic; a failure between two
+    renames (not a full disk: a rename needs no space) could leave the first replaced alone.
+
+    Returns:
+        The paths written, links resolved, in order.
+
+    Raises:
+        OSError: as :func:`atomic_write_with`.
+    """
+    staged: List[Tuple[Path, Path]] = []
+    try:
+        for path, data in files:
+            payload = data.encode("utf-8") if isinstance(data, str) else data
+            staged.append(_stage(path, functools.partial(_write_all, payload), fsync, True))
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    except BaseException:
+        for tmp, _ in staged:
+            _unlink_quietly(tmp)
+        raise
+    if fsync:
+        for folder in {target.parent for _, target in staged}:
+            _fsync_dir(folder)
+    return [target for _, target in staged]
+
+
+def _write_all(payload, f: BinaryIO) -> None:
+    f.write(payload)
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _stage(path: PathLike, write: Callable[[BinaryIO], object], fsync: bool, clean_stale: bool) -> Tuple[Path, Path]:
+    """Write a temporary file beside ``path``'s target (mode of the file it will replace), flushed and
+    (with ``fsync``) synced: ``(temporary file, target)``. On failure nothing is left behind."""
     target = resolve_target(path)
     try:
         st = target.stat()
@@ -164,16 +221,10 @@ def atomic_write_with(path: PathLike, write: Callable[[BinaryIO], object], fsync
             f.flush()
             if fsync:
                 os.fsync(f.fileno())
-        os.replace(tmp, target)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink_quietly(tmp)
         raise
-    if fsync:
-        _fsync_dir(folder)
-    return target
+    return tmp, target
 
 
 def atomic_write(path: PathLike, data: Union[bytes, bytearray, memoryview, str], encoding: str = "utf-8",

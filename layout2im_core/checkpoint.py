@@ -147,6 +147,11 @@ def _named_directions(tensors: Dict[str, torch.Tensor], meta: Dict[str, str], pa
 def save_model_file(path, mf: ModelFile, dtype: Optional[torch.dtype] = None) -> None:
     """Write a model file atomically. ``dtype`` (e.g. torch.bfloat16) casts floating weights
     (BN running statistics stay float32)."""
+    atomic_write_bytes(Path(path), model_file_bytes(mf, dtype))
+
+
+def model_file_bytes(mf: ModelFile, dtype: Optional[torch.dtype] = None) -> bytes:
+    """The bytes of a model file (safetensors) as :func:`save_model_file` writes them."""
     from safetensors.torch import save
 
     tensors = {}
@@ -167,7 +172,7 @@ def save_model_file(path, mf: ModelFile, dtype: Optional[torch.dtype] = None) ->
             "card": json.dumps(mf.card)}
     if mf.directions is not None and mf.directions.names:
         meta["direction_names"] = json.dumps(list(mf.directions.names))
-    atomic_write_bytes(Path(path), save(tensors, metadata=meta))
+    return save(tensors, metadata=meta)
 
 
 def load_model_file(path) -> ModelFile:

@@ -123,6 +123,31 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
     assert p.read_bytes() == before and [x.name for x in tmp_path.iterdir()] == ["p.l2i.json"]
 
 
+def test_files_written_together_stay_as_they_were_when_one_cannot_be_written(tmp_path):
+    """``atomic_write_files`` (a model file and its card): a failure while writing the second leaves
+    both targets as they were and no temporary file; a success replaces both."""
+    a, b = tmp_path / "m.safetensors", tmp_path / "m.md"
+    a.write_bytes(b"old model"), b.write_text("old card")
+    n = {"writes": 0}
+    real_write = atomic._write_all
+
+    def second_fails(payload, f):
+        n["writes"] += 1
+        if n["writes"] == 2:
+            f.write(b"half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(payload, f)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(atomic, "_write_all", second_fails)
+        with pytest.raises(OSError, match="No space left"):
+            atomic.atomic_write_files([(a, b"new model"), (b, "new card")])
+    assert a.read_bytes() == b"old model" and b.read_text() == "old card"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["m.md", "m.safetensors"]
+    assert atomic.atomic_write_files([(a, b"new model"), (b, "new card")]) == [a, b]
+    assert a.read_bytes() == b"new model" and b.read_text() == "new card"
+
+
 def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()

@@ -8,7 +8,7 @@ import torch
 
 from layout2im_core.checkpoint import load_model_file, save_model_file
 from layout2im_core.config import model_preset
-from layout2im_core.errors import ModelFileError
+from layout2im_core.errors import DataError, ModelFileError
 from layout2im_core.models.generator import Generator
 from layout2im_core.training import checkpoints as ckpts
 from layout2im_core.training.standing_stats import generation_batch_norms, standing_statistics
@@ -61,6 +61,18 @@ def test_one_batch_gives_eval_mode_that_batchs_train_mode_image(synthetic_layout
         assert torch.equal(v, crop_before[k]), k
 
 
+def test_a_last_batch_of_one_joins_the_batch_before(synthetic_layouts):
+    ds = synthetic_layouts(n=8)
+    assert len(ds) > 5
+    G = _generator(ds)
+    counts = []
+    bn = generation_batch_norms(G)[-1]
+    hook = bn.register_forward_hook(lambda mod, inp, out: counts.append(inp[0].shape[0]))
+    assert standing_statistics(G, ds, images=5, batch_size=2) == 5
+    hook.remove()
+    assert counts == [2, 3] and int(bn.num_batches_tracked) == 2
+
+
 def test_statistics_are_repeatable_and_restore_the_global_rng(synthetic_layouts):
     ds = synthetic_layouts(n=8)
     a, b = _generator(ds), _generator(ds)
@@ -81,11 +93,12 @@ def test_statistics_are_repeatable_and_restore_the_global_rng(synthetic_layouts)
 def test_bad_arguments_leave_the_statistics_alone(synthetic_layouts):
     ds = synthetic_layouts(n=4)
     G = _generator(ds)
-    for kw in ({"images": 0}, {"batch_size": 1}):
-        with pytest.raises(ValueError, match="images >= 1 and batch_size >= 2"):
+    for kw in ({"images": 1}, {"batch_size": 1}):
+        with pytest.raises(ValueError, match="images >= 2 and batch_size >= 2"):
             standing_statistics(G, ds, **{"images": 4, "batch_size": 2, **kw})
-    with pytest.raises(ValueError, match="non-empty"):
-        standing_statistics(G, [], images=4)
+    for few in ([], [ds[0]]):
+        with pytest.raises(DataError, match="at least 2 training images"):
+            standing_statistics(G, few, images=4)
 
     class NoObjects(torch.utils.data.Dataset):
         def __len__(self):
@@ -95,7 +108,7 @@ def test_bad_arguments_leave_the_statistics_alone(synthetic_layouts):
             return {"img": torch.zeros(3, 64, 64), "objs": torch.zeros(0, dtype=torch.int64),
                     "bboxes": torch.zeros(0, 4)}
 
-    with pytest.raises(ValueError, match="no image of the data set holds an object"):
+    with pytest.raises(DataError, match="no image of the data set holds an object"):
         standing_statistics(G, NoObjects(), images=4, batch_size=2)
     for m in generation_batch_norms(G):
         assert bool((m.running_mean == 3.0).all()) and bool((m.running_var == 50.0).all())
@@ -123,14 +136,15 @@ def _stats(state):
     return {k: v for k, v in state.items() if k.startswith(("layout_encoder.", "decoder.")) and "running_" in k}
 
 
-def test_export_gives_the_ema_copy_its_own_statistics(ema_run, tmp_path):
+def test_export_gives_the_ema_copy_its_own_statistics(ema_run, cli_world, tmp_path):
     from layout2im_core.training.export import export_run
 
     ck = ckpts.load_checkpoint(ckpts.latest_checkpoint(ema_run))
     card = export_run(ema_run, tmp_path / "std.safetensors")
     plain = export_run(ema_run, tmp_path / "plain.safetensors", standing_images=0)
     std, old = load_model_file(tmp_path / "std.safetensors"), load_model_file(tmp_path / "plain.safetensors")
-    assert card["standing_stats"] == {"images": 4, "batch_size": 2, "seed": 0} and plain["standing_stats"] is None
+    assert card["standing_stats"] == {"images": 4, "batch_size": 2, "seed": 0, "data": str(cli_world["scenes"])}
+    assert plain["standing_stats"] is None
     assert "Batch norm | standing statistics" in (tmp_path / "std.md").read_text()
     for k, v in ck["G_ema"].items():
         assert torch.equal(old.state_dict[k], v), k  # 0: exactly the EMA copy, as before
@@ -180,3 +194,68 @@ def _one_object_layout():
     from layout2im_core.types import LayoutSpec, ObjectSpec
 
     return LayoutSpec((ObjectSpec("sky-other", (0.0, 0.0, 1.0, 0.5)),))
+
+
+def test_standing_stats_refuses_what_it_cannot_do_well(ema_run, cli_world, tmp_path, capsys):
+    """Too few images, a card path for the model file, a bad train_config in the card, an explicit
+    export whose data is gone: exit 2 with one line, nothing written. A bf16 file stays bf16."""
+    import dataclasses
+    import shutil
+
+    from layout2im_core.cli import main
+    from layout2im_core.data.scenes import make_scenes
+    from layout2im_core.training.export import export_run, restat_model_file
+
+    src = tmp_path / "m.safetensors"
+    export_run(ema_run, src, standing_images=0)
+    for argv, says in (
+            (["standing-stats", str(src), "--out", str(tmp_path / "a.safetensors"), "--images", "1"], "--images"),
+            (["export", str(ema_run), "--out", str(tmp_path / "a.safetensors"), "--standing-stats", "1"],
+             "at least 2"),
+            (["standing-stats", str(src), "--out", str(tmp_path / "a.md")], "FILE.md"),
+            (["export", str(ema_run), "--out", str(tmp_path / "a.md")], "FILE.md")):
+        assert _rc(main, argv) == 2, argv
+        assert says in capsys.readouterr().err, argv
+    one = tmp_path / "one"
+    make_scenes(1, one, seed=0, size=64, progress=False)
+    assert main(["standing-stats", str(src), "--out", str(tmp_path / "a.safetensors"), "--data", str(one)]) == 2
+    assert "at least 2 training images" in capsys.readouterr().err
+    mf = load_model_file(src)
+    tc = dict(mf.card["train_config"], data_path=5)
+    save_model_file(tmp_path / "bad.safetensors", dataclasses.replace(mf, card=dict(mf.card, train_config=tc)))
+    assert main(["standing-stats", str(tmp_path / "bad.safetensors"), "--out", str(tmp_path / "a.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert "train_config in its card" in err and "data_path" in err
+    assert not list(tmp_path.glob("a.*"))
+
+    # an explicit --standing-stats whose data cannot be read is an error (the default only warns)
+    moved = tmp_path / "run"
+    shutil.copytree(ema_run, moved)
+    ck_path = ckpts.latest_checkpoint(moved)
+    ck = torch.load(ck_path, weights_only=True)
+    ck["train_config"] = dict(ck["train_config"], data_path=str(tmp_path / "gone"))
+    torch.save(ck, ck_path)
+    assert main(["export", str(moved), "--out", str(tmp_path / "b.safetensors"), "--standing-stats", "8"]) == 2
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "b.safetensors").exists()
+    assert main(["export", str(moved), "--out", str(tmp_path / "b.safetensors")]) == 0
+    assert load_model_file(tmp_path / "b.safetensors").card["standing_stats"] is None
+
+    # bf16 in, bf16 out (and the card says so); the data given with --data is recorded
+    export_run(ema_run, tmp_path / "h.safetensors", dtype="bf16", standing_images=0)
+    other = tmp_path / "scenes-copy"
+    shutil.copytree(cli_world["scenes"], other)
+    card = restat_model_file(tmp_path / "h.safetensors", tmp_path / "h2.safetensors", data_path=str(other))
+    h2 = load_model_file(tmp_path / "h2.safetensors")
+    assert card["dtype"] == "bf16" and h2.card["dtype"] == "bf16"
+    weights = {v.dtype for k, v in h2.state_dict.items() if v.is_floating_point() and "running_" not in k}
+    assert weights == {torch.bfloat16}
+    assert card["standing_stats"]["data"] == str(other.resolve())
+    assert f"of `{other.resolve()}`" in (tmp_path / "h2.md").read_text()
+
+
+def _rc(main, argv) -> int:
+    """Exit status of ``layout2im argv`` (usage errors leave through SystemExit)."""
+    try:
+        return main(argv)
+    except SystemExit as e:
+        return int(e.code)

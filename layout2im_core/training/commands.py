@@ -54,10 +54,10 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("export", help="write the inference model file of a run")
     p.add_argument("run", type=Path, metavar="RUN_OR_CKPT")
-    p.add_argument("--out", type=Path, required=True, help="model file (.safetensors); the card goes to FILE.md")
+    p.add_argument("--out", required=True, help="model file (.safetensors); the card goes to FILE.md")
     p.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32")
     p.add_argument("--name", type=model_name, help="model name (default: the file name)")
-    p.add_argument("--standing-stats", type=int_range(0), metavar="IMAGES",
+    p.add_argument("--standing-stats", type=_standing_images, metavar="IMAGES",
                    help="batch-norm statistics of the exported EMA weights over this many training images "
                         f"(default {STANDING_STATS_IMAGES} when the run kept an EMA copy; 0: the live G's, copied)")
     p.set_defaults(func=cmd_export)
@@ -67,12 +67,23 @@ def register(subparsers) -> None:
                                           "the statistics of its own weights over training images, then its "
                                           "appearance directions again. The card keeps all but its metrics.")
     p.add_argument("model", help="shipped model name or model file path")
-    p.add_argument("--out", type=Path, required=True, help="new model file (.safetensors); the card goes to FILE.md")
+    p.add_argument("--out", required=True, help="new model file (.safetensors); the card goes to FILE.md")
     p.add_argument("--data", help="data root (default: the path in the model's card)")
-    p.add_argument("--images", type=int_range(1), default=STANDING_STATS_IMAGES,
-                   help=f"training images averaged over (default {STANDING_STATS_IMAGES})")
-    p.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32")
+    p.add_argument("--images", type=int_range(2), default=STANDING_STATS_IMAGES,
+                   help=f"training images averaged over (default {STANDING_STATS_IMAGES}; at least 2)")
+    p.add_argument("--dtype", choices=("fp32", "bf16"), default=None,
+                   help="weights of the new file (default: as the input's)")
     p.set_defaults(func=cmd_standing_stats)
+
+
+def _standing_images(text: str) -> int:
+    """``export --standing-stats``: 0 (keep the run's statistics) or a whole number >= 2."""
+    import argparse
+
+    v = int_range(0)(text)
+    if v == 1:
+        raise argparse.ArgumentTypeError("must be 0 (keep the run's statistics) or at least 2 (a batch), got 1")
+    return v
 
 
 def _flag_changes(args) -> Dict[str, Any]:
@@ -154,9 +165,10 @@ def cmd_directions(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import export_run
+    from .export import check_model_out, export_run
 
     ensure_output_file(args.out, "model file")  # before any work
+    check_model_out(args.out)
     ensure_output_file(Path(args.out).with_suffix(".md"), "model card")
     card = export_run(args.run, args.out, dtype=args.dtype, name=args.name, standing_images=args.standing_stats)
     print(f"{args.out} ({card['preset']}, {card['steps']} steps); card {Path(args.out).with_suffix('.md')}")
@@ -164,9 +176,10 @@ def cmd_export(args) -> int:
 
 
 def cmd_standing_stats(args) -> int:
-    from .export import restat_model_file
+    from .export import check_model_out, restat_model_file
 
     ensure_output_file(args.out, "model file")  # before any work
+    check_model_out(args.out)
     ensure_output_file(Path(args.out).with_suffix(".md"), "model card")
     card = restat_model_file(args.model, args.out, data_path=args.data, images=args.images, dtype=args.dtype)
     st = card["standing_stats"]

@@ -160,6 +160,9 @@ class TrainConfig:
         for key in ("num_workers", "directions_max_images", "seed"):
             if getattr(self, key) < 0:
                 bad(key, "must be >= 0")
+        for key in ("data_path", "init_from"):
+            if getattr(self, key, None) is not None and not isinstance(getattr(self, key), str):
+                bad(key, "must be a path (a string) or None")
         for key in ("min_objects", "max_objects"):
             if getattr(self, key) is not None and not 0 <= getattr(self, key) <= 64:
                 bad(key, "must be in 0..64 or None")

@@ -14,8 +14,8 @@ from typing import Any, Dict, Optional
 
 import torch
 
-from ..atomic import atomic_write
-from ..checkpoint import ModelFile, save_model_file
+from ..atomic import atomic_write_files
+from ..checkpoint import ModelFile, model_file_bytes
 from ..config import ModelConfig, preset_name
 from ..errors import DataError
 from ..models.generator import Generator
@@ -167,8 +167,9 @@ def card_markdown(card: Dict[str, Any]) -> str:
              f"| Weights | {card['dtype']} |"]
     st = card.get("standing_stats")
     if st:
+        where = f" of `{st['data']}`" if st.get("data") and st["data"] != data.get("path") else ""
         lines.append(f"| Batch norm | standing statistics of the exported weights over {st['images']:,} training "
-                     f"images, batches of {st['batch_size']} (docs/training.md) |")
+                     f"images{where}, batches of {st['batch_size']} (docs/training.md) |")
     if card.get("directions"):
         d = card["directions"]
         lines.append(f"| Directions | top {d['top_k']} of {d['categories']} categories, "
@@ -204,6 +205,29 @@ def card_markdown(card: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_model_out(out) -> Path:
+    """``out`` as a model file path whose card (``out`` with suffix ``.md``) is another file.
+
+    Raises:
+        ModelFileError: ``out`` ends in ``.md`` (the card would overwrite the model file).
+    """
+    from ..errors import ModelFileError
+
+    out = Path(out)
+    if out.suffix.lower() == ".md":
+        raise ModelFileError(f"model file {out}: the card is written to FILE.md beside it; give the model file "
+                             f"another suffix (.safetensors)")
+    return out
+
+
+def write_model_and_card(out: Path, mf: ModelFile, dtype: str) -> None:
+    """Write the model file ``out`` and its Markdown card ``out``.md together (``atomic_write_files``:
+    a full disk leaves both as they were)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_files([(out, model_file_bytes(mf, dtype=DTYPES[dtype])),
+                        (out.with_suffix(".md"), card_markdown(mf.card))])
+
+
 def _standing_and_directions(G: Generator, cfg: TrainConfig, vocab_names, images: int, owner: str):
     """Standing statistics of G (:func:`standing_statistics`, ``images`` training images at the run's
     batch size, order and seed), then G's directions, both on the config's data (opened once).
@@ -225,7 +249,7 @@ def _standing_and_directions(G: Generator, cfg: TrainConfig, vocab_names, images
     log.info("standing batch-norm statistics over %d training images", used)
     dirs = compute_directions(G, dataset, top_k=cfg.directions_top_k, min_crops=cfg.directions_min_crops,
                               max_images=cfg.directions_max_images, category_ids=vocab.category_ids)
-    return {"images": used, "batch_size": batch, "seed": cfg.seed}, dirs
+    return {"images": used, "batch_size": batch, "seed": cfg.seed, "data": cfg.data_path}, dirs
 
 
 def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None,
@@ -234,7 +258,7 @@ def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None
 
     A run that kept an EMA copy of G exports that copy with standing batch-norm statistics
     (``standing_stats.py``: its own statistics over ``standing_images`` training images, default
-    ``DEFAULT_IMAGES``; 0 keeps the statistics copied from the live G, as before). Its directions are
+    ``DEFAULT_IMAGES``; 0 keeps the statistics copied from the live G, as before; one batch needs 2). Its directions are
     then computed now, with that G (named directions are measured through the generator). Otherwise
     directions come from ``RUN/directions.pt`` when it was computed for this checkpoint's step, else
     they are computed now. Where the run's data cannot be read the file holds no directions (the app
@@ -242,13 +266,16 @@ def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None
 
     Raises:
         ModelFileError: no loadable checkpoint. NonFiniteStateError: its weights hold NaN/inf.
-        ValueError: unknown dtype, negative ``standing_images``. OSError: ``out`` cannot be written
-        (nothing is half-written).
+        ModelFileError: ``out`` ends in ``.md``. DataError: ``standing_images`` given (not None, > 0) and
+        the run's data cannot be read. ValueError: unknown dtype, ``standing_images`` negative or 1.
+        OSError: ``out`` cannot be written (the model file and its card are written together: nothing
+        is half-written).
     """
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
-    if standing_images is not None and standing_images < 0:
-        raise ValueError(f"standing_images must be >= 0, got {standing_images}")
+    if standing_images is not None and (standing_images < 0 or standing_images == 1):
+        raise ValueError(f"standing_images must be 0 or >= 2, got {standing_images}")
+    out = check_model_out(out)
     path = ckpts.resolve_checkpoint(Path(ckpt_or_run))
     run_dir = ckpts.run_dir_of(path)
     ckpt = ckpts.load_checkpoint(path)
@@ -261,6 +288,8 @@ def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None
             standing, dirs = _standing_and_directions(G, TrainConfig.from_dict(ckpt["train_config"]),
                                                       ckpt["vocabulary"], images, f"the checkpoint {path}")
         except DataError as e:
+            if standing_images is not None:  # asked for: not done is an error
+                raise
             log.warning("keeping the run's batch-norm statistics (standing statistics need its data): %s", e)
     dpath = run_dir / "directions.pt"
     if standing is None and dpath.is_file():
@@ -272,45 +301,55 @@ def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None
             dirs, _ = load_directions(dpath)
         except DataError as e:
             log.warning("exporting without appearance directions: %s", e)
-    out = Path(out)
     name = name or out.stem
     card = build_card(ckpt, run_dir, name, dirs, dtype)
     card["standing_stats"] = standing
     mf = ModelFile(config=G.cfg, vocabulary=Vocabulary(tuple(ckpt["vocabulary"])), state_dict=G.state_dict(),
                    name=name, card=card, directions=dirs.model_directions() if dirs is not None else None)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_model_file(out, mf, dtype=DTYPES[dtype])
-    atomic_write(out.with_suffix(".md"), card_markdown(card))
+    write_model_and_card(out, mf, dtype)
     return card
 
 
 def restat_model_file(src, out, data_path: Optional[str] = None, images: int = DEFAULT_IMAGES,
-                      dtype: str = "fp32") -> Dict[str, Any]:
+                      dtype: Optional[str] = None) -> Dict[str, Any]:
     """``layout2im standing-stats``: a model file whose checkpoint is gone gets standing batch-norm
     statistics (``standing_stats.py``) on the data its card names (or ``data_path``) and directions
-    recomputed with the calibrated G; written to ``out`` (atomic) with its card (``out``.md). The card
-    keeps everything but ``metrics``, which no longer describe the weights (re-measure them).
+    recomputed with the calibrated G; written to ``out`` with its card (``out``.md), the pair together
+    (:func:`write_model_and_card`). The card keeps everything but ``metrics``, which no longer describe
+    the weights (re-measure them); ``standing_stats`` records the images, batch, seed and data used.
+    ``dtype`` None keeps the file's own (bf16 when its weights are bf16).
 
     Raises:
-        ModelFileError: ``src`` unreadable, or its card lacks the training config that names its data.
-        DataError: the data cannot be read or has another vocabulary. ValueError: ``images`` < 1, bad
-        dtype. OSError: ``out`` cannot be written.
+        ModelFileError: ``src`` unreadable, its card lacks the training config that names its data or
+            holds a bad one, ``out`` ends in ``.md``. DataError: the data cannot be read, has another
+            vocabulary or fewer than 2 images. ValueError: ``images`` < 2, bad dtype. OSError: ``out``
+            cannot be written (nothing is half-written).
     """
     from ..checkpoint import load_model_file
     from ..errors import ModelFileError
     from ..model_registry import resolve_model
+    from .config import TrainConfigError
 
-    if dtype not in DTYPES:
+    if dtype is not None and dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}, got {dtype!r}")
-    if images < 1:
-        raise ValueError(f"images must be >= 1, got {images}")
-    mf = load_model_file(resolve_model(src))
+    if images < 2:
+        raise ValueError(f"images must be >= 2 (batch norm needs a batch), got {images}")
+    out = check_model_out(out)
+    path = resolve_model(src)
+    mf = load_model_file(path)
     tc = mf.card.get("train_config")
     if not isinstance(tc, dict):
-        raise ModelFileError(f"model {mf.name!r}: its card has no train_config, so its training data is unknown")
-    cfg = TrainConfig.from_dict(tc)
-    if data_path is not None:
-        cfg = cfg.replace(data_path=str(Path(data_path).expanduser().resolve()))
+        raise ModelFileError(f"model file {path}: its card has no train_config (the training run's settings), so "
+                             f"its data's kind, split and object order are unknown; --data cannot stand in for them")
+    try:
+        cfg = TrainConfig.from_dict(tc)
+        if data_path is not None:
+            cfg = cfg.replace(data_path=str(Path(data_path).expanduser().resolve()))
+    except TrainConfigError as e:
+        raise ModelFileError(f"model file {path}: the train_config in its card: {e}") from None
+    if dtype is None:
+        bf16 = any(v.dtype == torch.bfloat16 for k, v in mf.state_dict.items() if "running_" not in k)
+        dtype = "bf16" if bf16 else "fp32"
     G = Generator(mf.config)
     G.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in mf.state_dict.items()})
     G.eval()
@@ -319,10 +358,8 @@ def restat_model_file(src, out, data_path: Optional[str] = None, images: int = D
     card.pop("metrics", None)
     card["standing_stats"] = standing
     card["directions"] = dirs.summary()
+    card["dtype"] = dtype
     new = ModelFile(config=mf.config, vocabulary=mf.vocabulary, state_dict=G.state_dict(), name=mf.name,
                     card=card, directions=dirs.model_directions())
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_model_file(out, new, dtype=DTYPES[dtype])
-    atomic_write(out.with_suffix(".md"), card_markdown(card))
+    write_model_and_card(out, new, dtype)
     return card

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..data.collate import collate_batch
+from ..errors import DataError
 from ..models.generator import Generator
 from ..models.layers import eval_mode
 from .config import STANDING_STATS_IMAGES
@@ -55,39 +56,44 @@ def standing_statistics(G: Generator, dataset, images: int = DEFAULT_IMAGES, bat
         G: the generator to calibrate (modified in place).
         dataset: items with ``img`` float32 [3, 64, 64] in [0, 1], ``objs`` int64 [n], ``bboxes``
             float32 [n, 4] in [0, 1] (the training data set; ``trainer.open_dataset``).
-        images: how many images (>= 1; capped at ``len(dataset)``).
-        batch_size: images per forward (>= 2: batch norm needs more than one value per channel).
+        images: how many images (>= 2; capped at ``len(dataset)``).
+        batch_size: images per forward (>= 2: batch norm needs more than one value per channel); a
+            last batch of one image joins the batch before it.
         order: object order of the run (``TrainConfig.object_order``).
 
     Returns:
         The number of images used.
 
     Raises:
-        ValueError: ``images`` < 1, ``batch_size`` < 2, an empty data set or one without objects (the
-            statistics are then left as they were, as on any error).
+        ValueError: ``images`` < 2 or ``batch_size`` < 2.
+        DataError: a data set of fewer than 2 images, or one whose images hold no object.
+        On any error the statistics are left as they were.
     """
-    if images < 1 or batch_size < 2:
-        raise ValueError(f"standing statistics need images >= 1 and batch_size >= 2, got {images}, {batch_size}")
+    if images < 2 or batch_size < 2:
+        raise ValueError(f"standing statistics need images >= 2 and batch_size >= 2, got {images}, {batch_size}")
     n = len(dataset)
-    if n == 0:
-        raise ValueError("standing statistics need a non-empty data set")
+    if n < 2:
+        raise DataError(f"standing statistics need at least 2 training images (batch norm needs a batch); "
+                        f"the data set holds {n}")
     take = min(images, n)
     indices = torch.linspace(0, n - 1, take).round().long().unique().tolist()
+    # batches of batch_size; a last batch of one image joins the one before (a batch of one has no spread)
+    chunks = [indices[i:i + batch_size] for i in range(0, len(indices), batch_size)]
+    if len(chunks) > 1 and len(chunks[-1]) < 2:
+        last = chunks.pop()
+        chunks[-1] = chunks[-1] + last
     keyed = SeededObjectOrder(dataset, seed=seed, order=order)
     bns = generation_batch_norms(G)
     saved = [(m.momentum, m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone()) for m in bns]
     for m in bns:
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average
-    used = 0
+    used, finished = 0, False
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             G.eval()
-            for start in range(0, len(indices), batch_size):
-                chunk = indices[start:start + batch_size]
-                if len(chunk) < 2:
-                    break
+            for chunk in chunks:
                 batch = collate_batch([keyed[(0, i)] for i in chunk]).to(device)
                 if not bool(batch.obj_mask.any()):
                     continue
@@ -98,14 +104,15 @@ def standing_statistics(G: Generator, dataset, images: int = DEFAULT_IMAGES, bat
                     with _train_mode(G.layout_encoder), _train_mode(G.decoder):
                         G.generate(batch.objs, batch.bboxes, G._pad(z, batch.obj_mask), batch.obj_mask)
                 used += len(chunk)
+        finished = True
     finally:
         for m, (mom, mean, var, count) in zip(bns, saved):
             m.momentum = mom
-            if not used:  # nothing measured (or an error): keep the statistics it had
+            if not (finished and used):  # an error, or nothing measured: keep the statistics it had
                 m.running_mean.copy_(mean), m.running_var.copy_(var), m.num_batches_tracked.copy_(count)
         G.eval()
     if not used:
-        raise ValueError("standing statistics: no image of the data set holds an object")
+        raise DataError("standing statistics: no image of the data set holds an object")
     return used
 
 
