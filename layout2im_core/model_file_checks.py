@@ -66,6 +66,9 @@ def read_header(data: bytes, name: str) -> Header:
     """
     if len(data) < 8:
         raise ModelFileError(f"{name} is not a readable model file (truncated: {len(data)} bytes)")
+    if data[:4] == b"PK\x03\x04":  # a zip: torch.save's format (a training checkpoint), not safetensors
+        raise ModelFileError(f"{name} is not a model file: it looks like a training checkpoint (torch.save); "
+                             f"make a model file of its run with `layout2im export RUN --out FILE.safetensors`")
     (n,) = struct.unpack("<Q", data[:8])
     if n < 2 or n > len(data) - 8 or n > MAX_HEADER_BYTES:
         raise ModelFileError(f"{name} is not a readable model file (truncated or not safetensors: header "

@@ -33,7 +33,8 @@ def resolve_model(name_or_path: Union[str, Path]) -> Path:
     """A shipped model name (e.g. ``"scenes64"``) or a file path -> path.
 
     Raises:
-        ModelFileError: neither a shipped name nor an existing file; the message lists shipped names.
+        ModelFileError: neither a shipped name nor an existing file (a folder is named as one); the message
+            lists shipped names.
     """
     p = Path(name_or_path)
     try:
@@ -44,5 +45,11 @@ def resolve_model(name_or_path: Union[str, Path]) -> Path:
     models = available_models()
     if str(name_or_path) in models:
         return models[str(name_or_path)]
+    try:
+        if p.is_dir():
+            raise ModelFileError(f"{value_text(str(name_or_path), 120)} is a folder; give a model file "
+                                 f"(.safetensors) or a shipped model's name")
+    except OSError:
+        pass
     names = ", ".join(models) or "none installed"
     raise ModelFileError(f"no model named or at {value_text(str(name_or_path), 120)}; shipped models: {names}")

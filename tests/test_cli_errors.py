@@ -194,6 +194,17 @@ def test_pickle_payload_checkpoint_message(env, tmp_path, capsys):
     assert "pwned" not in out
 
 
+def test_a_folder_or_a_training_checkpoint_given_as_a_model_says_what_it_is(env, tmp_path, capsys):
+    import glob
+
+    ckpt = sorted(glob.glob(os.path.join(env["run"], "checkpoints", "*.pt")))[-1]
+    for model, words in ((tmp_path, ["is a folder", "model file"]),
+                         (ckpt, ["training checkpoint", "layout2im export RUN"])):
+        rc, _, err = run(["generate", "--model", model, "--layout", BEACH, "--out", tmp_path / "o"], capsys)
+        assert_clean_error(rc, err, *words)
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
 def test_valid_commands_still_work(env, tmp_path, capsys):
     rc, out, _ = run(["generate", "--model", env["model"], "--layout", BEACH, "--samples", "2", "--scale", "1",
                       "--out", tmp_path / "o"], capsys)
