@@ -216,6 +216,8 @@ def test_standing_stats_refuses_what_it_cannot_do_well(ema_run, cli_world, tmp_p
             (["export", str(ema_run), "--out", str(tmp_path / "a.md")], "FILE.md")):
         assert _rc(main, argv) == 2, argv
         assert says in capsys.readouterr().err, argv
+    assert main(["standing-stats", str(src), "--out", str(tmp_path / "a.safetensors"), "--data", ""]) == 2
+    assert "the path is empty" in capsys.readouterr().err
     one = tmp_path / "one"
     make_scenes(1, one, seed=0, size=64, progress=False)
     assert main(["standing-stats", str(src), "--out", str(tmp_path / "a.safetensors"), "--data", str(one)]) == 2

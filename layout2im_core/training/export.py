@@ -341,6 +341,8 @@ def restat_model_file(src, out, data_path: Optional[str] = None, images: int = D
     if not isinstance(tc, dict):
         raise ModelFileError(f"model file {path}: its card has no train_config (the training run's settings), so "
                              f"its data's kind, split and object order are unknown; --data cannot stand in for them")
+    if data_path is not None and not str(data_path).strip():
+        raise DataError("--data: give the data folder (the path is empty)")
     try:
         cfg = TrainConfig.from_dict(tc)
         if data_path is not None:
