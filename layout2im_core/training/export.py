@@ -21,9 +21,9 @@ from ..errors import DataError
 from ..models.generator import Generator
 from ..vocab import Vocabulary
 from . import checkpoints as ckpts
-from .config import TrainConfig
+from .config import STANDING_STATS_IMAGES, TrainConfig
 from .directions import DirectionSet, compute_directions, load_directions, save_directions
-from .standing_stats import DEFAULT_IMAGES, standing_statistics
+from .standing_stats import standing_statistics
 from .step import autocast_context
 
 log = logging.getLogger(__name__)
@@ -258,8 +258,9 @@ def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None
 
     A run that kept an EMA copy of G exports that copy with standing batch-norm statistics
     (``standing_stats.py``: its own statistics over ``standing_images`` training images, default
-    ``DEFAULT_IMAGES``; 0 keeps the statistics copied from the live G, as before; one batch needs 2). Its directions are
-    then computed now, with that G (named directions are measured through the generator). Otherwise
+    ``STANDING_STATS_IMAGES``; 0 keeps the statistics copied from the live G, as before; one batch
+    needs 2). Its directions are then computed now, with that G (named directions are measured
+    through the generator). Otherwise
     directions come from ``RUN/directions.pt`` when it was computed for this checkpoint's step, else
     they are computed now. Where the run's data cannot be read the file holds no directions (the app
     falls back to unit axes) and keeps the copied statistics. Returns the card.
@@ -281,7 +282,7 @@ def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None
     ckpt = ckpts.load_checkpoint(path)
     ckpts.check_finite_state(int(ckpt["step"]), ckpt)
     G = load_generator(ckpt)
-    images = (DEFAULT_IMAGES if "G_ema" in ckpt else 0) if standing_images is None else standing_images
+    images = (STANDING_STATS_IMAGES if "G_ema" in ckpt else 0) if standing_images is None else standing_images
     standing, dirs = None, None
     if images > 0:
         try:
@@ -310,7 +311,7 @@ def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None
     return card
 
 
-def restat_model_file(src, out, data_path: Optional[str] = None, images: int = DEFAULT_IMAGES,
+def restat_model_file(src, out, data_path: Optional[str] = None, images: int = STANDING_STATS_IMAGES,
                       dtype: Optional[str] = None) -> Dict[str, Any]:
     """``layout2im standing-stats``: a model file whose checkpoint is gone gets standing batch-norm
     statistics (``standing_stats.py``) on the data its card names (or ``data_path``) and directions

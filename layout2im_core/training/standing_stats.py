@@ -33,8 +33,6 @@ from ..models.layers import eval_mode
 from .config import STANDING_STATS_IMAGES
 from .loader import SeededObjectOrder
 
-DEFAULT_IMAGES = STANDING_STATS_IMAGES  # training images the statistics are averaged over (400 batches of 8)
-
 
 def generation_batch_norms(G: Generator) -> List[nn.BatchNorm2d]:
     """Every BatchNorm2d of G's layout-to-image path (layout encoder, fuser, decoder), in module order;
@@ -43,7 +41,7 @@ def generation_batch_norms(G: Generator) -> List[nn.BatchNorm2d]:
 
 
 @torch.no_grad()
-def standing_statistics(G: Generator, dataset, images: int = DEFAULT_IMAGES, batch_size: int = 8,
+def standing_statistics(G: Generator, dataset, images: int = STANDING_STATS_IMAGES, batch_size: int = 8,
                         order: str = "file", seed: int = 0, device=torch.device("cpu"),
                         autocast: Callable = contextlib.nullcontext) -> int:
     """Replace the running mean and variance of :func:`generation_batch_norms` with their cumulative
