@@ -41,6 +41,21 @@ def load_generator(ckpt: Dict[str, Any]) -> Generator:
     return G.eval()
 
 
+def _open_data(cfg: TrainConfig, vocab_names, owner: str):
+    """``(dataset, vocabulary)`` of the config's data (``trainer.open_dataset``).
+
+    Raises:
+        DataError: the data cannot be read, or its vocabulary is not ``vocab_names`` (``owner`` names
+            the model or checkpoint in the message).
+    """
+    from .trainer import open_dataset
+
+    dataset, vocab = open_dataset(cfg)
+    if list(vocab.names) != list(vocab_names):
+        raise DataError(f"the data at {cfg.data_path} has another vocabulary than {owner}")
+    return dataset, vocab
+
+
 def run_directions(ckpt_or_run, top_k: Optional[int] = None, max_images: Optional[int] = None,
                    data_path: Optional[str] = None, out: Optional[Path] = None,
                    device: Optional[torch.device] = None) -> Path:
@@ -51,17 +66,13 @@ def run_directions(ckpt_or_run, top_k: Optional[int] = None, max_images: Optiona
         ModelFileError: no loadable checkpoint. NonFiniteStateError: its weights hold NaN/inf.
         DataError: the training data cannot be read.
     """
-    from .trainer import open_dataset
-
     path = ckpts.resolve_checkpoint(Path(ckpt_or_run))
     ckpt = ckpts.load_checkpoint(path)
     ckpts.check_finite_state(int(ckpt["step"]), ckpt)
     cfg = TrainConfig.from_dict(ckpt["train_config"])
     if data_path is not None:
         cfg = cfg.replace(data_path=data_path)
-    dataset, vocab = open_dataset(cfg)
-    if list(vocab.names) != list(ckpt["vocabulary"]):
-        raise DataError(f"the data at {cfg.data_path} has another vocabulary than the checkpoint {path}")
+    dataset, vocab = _open_data(cfg, ckpt["vocabulary"], f"the checkpoint {path}")
     device = device or torch.device("cpu")
     G = load_generator(ckpt).to(device)
     dirs = compute_directions(G, dataset, top_k=top_k or cfg.directions_top_k,
@@ -239,11 +250,7 @@ def _standing_and_directions(G: Generator, cfg: TrainConfig, vocab_names, images
         DataError: the data cannot be read, or its vocabulary is not ``vocab_names`` (``owner`` names
             the model or checkpoint in the message); G is then unchanged.
     """
-    from .trainer import open_dataset
-
-    dataset, vocab = open_dataset(cfg)
-    if list(vocab.names) != list(vocab_names):
-        raise DataError(f"the data at {cfg.data_path} has another vocabulary than {owner}")
+    dataset, vocab = _open_data(cfg, vocab_names, owner)
     batch = max(2, cfg.batch_size)
     used = standing_statistics(G, dataset, images=images, batch_size=batch, order=cfg.object_order, seed=cfg.seed)
     log.info("standing batch-norm statistics over %d training images", used)
@@ -283,7 +290,7 @@ def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None
     ckpts.check_finite_state(int(ckpt["step"]), ckpt)
     G = load_generator(ckpt)
     images = (STANDING_STATS_IMAGES if "G_ema" in ckpt else 0) if standing_images is None else standing_images
-    standing, dirs = None, None
+    standing, dirs, data_error = None, None, None
     if images > 0:
         try:
             standing, dirs = _standing_and_directions(G, TrainConfig.from_dict(ckpt["train_config"]),
@@ -291,12 +298,15 @@ def export_run(ckpt_or_run, out, dtype: str = "fp32", name: Optional[str] = None
         except DataError as e:
             if standing_images is not None:  # asked for: not done is an error
                 raise
+            data_error = e
             log.warning("keeping the run's batch-norm statistics (standing statistics need its data): %s", e)
     dpath = run_dir / "directions.pt"
     if standing is None and dpath.is_file():
         found, step = load_directions(dpath)
         dirs = found if step == int(ckpt["step"]) else None
-    if dirs is None and standing is None:
+    if dirs is None and data_error is not None:  # the data just failed to open: not again
+        log.warning("exporting without appearance directions: %s", data_error)
+    elif dirs is None and standing is None:
         try:
             run_directions(path)
             dirs, _ = load_directions(dpath)
